@@ -1,0 +1,36 @@
+import { Migrator } from 'kysely';
+import type { Kysely, Migration, MigrationProvider, MigrationResultSet } from 'kysely';
+import * as initial from './migrations/2026_11_29_0001_initial.js';
+
+/** Migrations in code (not read from disk) so compiled builds and tsx run the same list. */
+const migrations: Record<string, Migration> = {
+  '2026_11_29_0001_initial': initial,
+};
+
+class StaticProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations;
+  }
+}
+
+export const LATEST_MIGRATION = Object.keys(migrations).sort().at(-1)!;
+
+/**
+ * Brings the database to the latest migration. Kysely's migrator takes a PostgreSQL advisory
+ * lock for the run, so several processes starting at once apply each migration exactly once.
+ */
+export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResultSet> {
+  const migrator = new Migrator({ db, provider: new StaticProvider() });
+  const result = await migrator.migrateToLatest();
+  if (result.error) {
+    throw new Error('database migration failed', { cause: result.error });
+  }
+  return result;
+}
+
+/** True when every known migration has been applied (readiness). */
+export async function migrationsApplied(db: Kysely<any>): Promise<boolean> {
+  const migrator = new Migrator({ db, provider: new StaticProvider() });
+  const list = await migrator.getMigrations();
+  return list.every((m) => m.executedAt !== undefined);
+}

@@ -1,0 +1,60 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Role, TestStatus, TestType } from '@crucible/shared';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json = ColumnType<unknown, string, string>;
+
+export interface UsersTable {
+  id: Generated<string>;
+  email: string;
+  password_hash: string;
+  role: Role;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  user_id: string;
+  name: string;
+  key_hash: string;
+  /** The first characters of the key, so a user can tell keys apart without the secret. */
+  key_prefix: string;
+  created_at: Generated<Timestamp>;
+  last_used_at: ColumnType<Date | null, never, Date | string | null>;
+  revoked_at: ColumnType<Date | null, never, Date | string | null>;
+}
+
+export interface TestQueueTable {
+  id: Generated<string>;
+  test_id: string;
+  test_type: TestType;
+  test_name: string | null;
+  url: string;
+  config: ColumnType<Record<string, unknown>, string, string>;
+  status: ColumnType<TestStatus, TestStatus | undefined, TestStatus>;
+  priority: ColumnType<number, number | undefined, number>;
+  progress: ColumnType<number, number | undefined, number>;
+  user_id: string | null;
+  result: ColumnType<unknown, string | null | undefined, string | null>;
+  error_message: string | null;
+  retry_count: ColumnType<number, number | undefined, number>;
+  created_at: Generated<Timestamp>;
+  started_at: ColumnType<Date | null, never, Date | string | null>;
+  completed_at: ColumnType<Date | null, never, Date | string | null>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface Database {
+  users: UsersTable;
+  api_keys: ApiKeysTable;
+  test_queue: TestQueueTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type ApiKey = Selectable<ApiKeysTable>;
+export type TestRow = Selectable<TestQueueTable>;
+export type NewTestRow = Insertable<TestQueueTable>;
+export type TestRowUpdate = Updateable<TestQueueTable>;
+export type { Json };

@@ -1,0 +1,169 @@
+import { Type } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
+
+/** The five test types a user can submit (DESIGN.md, "Test types"). */
+export const TestTypes = {
+  PERFORMANCE: 'performance',
+  STRESS: 'stress',
+  API: 'api',
+  SEO: 'seo',
+  SECURITY: 'security',
+} as const;
+
+export type TestType = (typeof TestTypes)[keyof typeof TestTypes];
+
+export const TestStatuses = {
+  QUEUED: 'queued',
+  RUNNING: 'running',
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  CANCELLED: 'cancelled',
+} as const;
+
+export type TestStatus = (typeof TestStatuses)[keyof typeof TestStatuses];
+
+export const FINISHED_STATUSES: readonly TestStatus[] = ['completed', 'failed', 'cancelled'];
+
+const Headers = Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 8192 }), {
+  maxProperties: 50,
+});
+const HttpMethod = Type.Union(
+  ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((m) => Type.Literal(m)),
+);
+
+export const PerformanceConfig = Type.Object(
+  {
+    iterations: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, default: 3 })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 60_000, default: 15_000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const StressConfig = Type.Object(
+  {
+    connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10 })),
+    durationSec: Type.Optional(Type.Integer({ minimum: 1, maximum: 600, default: 10 })),
+    rampUpSec: Type.Optional(Type.Integer({ minimum: 0, maximum: 300, default: 0 })),
+    mode: Type.Optional(
+      Type.Union([Type.Literal('load'), Type.Literal('stress'), Type.Literal('spike')], { default: 'load' }),
+    ),
+    method: Type.Optional(HttpMethod),
+    headers: Type.Optional(Headers),
+    body: Type.Optional(Type.String({ maxLength: 65_536 })),
+    rate: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+    thresholds: Type.Optional(
+      Type.Object(
+        {
+          p95Ms: Type.Optional(Type.Number({ minimum: 0 })),
+          p99Ms: Type.Optional(Type.Number({ minimum: 0 })),
+          errorRatePct: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+          minRps: Type.Optional(Type.Number({ minimum: 0 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const ApiAssertion = Type.Object(
+  {
+    status: Type.Optional(Type.Integer({ minimum: 100, maximum: 599 })),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    json: Type.Optional(
+      Type.Array(Type.Object({ path: Type.String({ maxLength: 256 }), equals: Type.Unknown() }), {
+        maxItems: 50,
+      }),
+    ),
+    bodyContains: Type.Optional(Type.String({ maxLength: 4096 })),
+    maxTimeMs: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ApiConfig = Type.Object(
+  {
+    steps: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 200 }),
+            method: Type.Optional(HttpMethod),
+            url: Type.Optional(Type.String({ maxLength: 2048 })),
+            path: Type.Optional(Type.String({ maxLength: 2048 })),
+            headers: Type.Optional(Headers),
+            body: Type.Optional(Type.Unknown()),
+            capture: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 256 }))),
+            assert: Type.Optional(ApiAssertion),
+          },
+          { additionalProperties: false },
+        ),
+        { minItems: 1, maxItems: 50 },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const SeoConfig = Type.Object(
+  { checkLinks: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 20 })) },
+  { additionalProperties: false },
+);
+
+export const SecurityConfig = Type.Object({}, { additionalProperties: false });
+
+export interface CatalogEntry<S extends TSchema = TSchema> {
+  type: TestType;
+  /** Validated at submission; the worker receives the validated config. */
+  configSchema: S;
+  /** Wall-clock bound of one attempt, from the validated config. */
+  timeoutMs(config: Static<S>): number;
+  /** Total attempts for transient failures (engine crash, worker lost). */
+  attempts: number;
+}
+
+/** The job catalogue: the API validates with it and the worker dispatches with it. */
+export const TestCatalog = {
+  performance: {
+    type: 'performance',
+    configSchema: PerformanceConfig,
+    timeoutMs: (c: Static<typeof PerformanceConfig>) => (c.iterations ?? 3) * (c.timeoutMs ?? 15_000) + 5_000,
+    attempts: 3,
+  },
+  stress: {
+    type: 'stress',
+    configSchema: StressConfig,
+    timeoutMs: (c: Static<typeof StressConfig>) => ((c.durationSec ?? 10) + (c.rampUpSec ?? 0)) * 1000 + 30_000,
+    attempts: 3,
+  },
+  api: { type: 'api', configSchema: ApiConfig, timeoutMs: () => 120_000, attempts: 3 },
+  seo: { type: 'seo', configSchema: SeoConfig, timeoutMs: () => 120_000, attempts: 3 },
+  security: { type: 'security', configSchema: SecurityConfig, timeoutMs: () => 60_000, attempts: 3 },
+} as const satisfies Record<TestType, CatalogEntry>;
+
+export type PerformanceConfig = Static<typeof PerformanceConfig>;
+export type StressConfig = Static<typeof StressConfig>;
+export type ApiConfig = Static<typeof ApiConfig>;
+export type SeoConfig = Static<typeof SeoConfig>;
+export type SecurityConfig = Static<typeof SecurityConfig>;
+
+/** The data a queued job carries: the row is the record, this is just enough to run it. */
+export interface TestJobData {
+  testId: string;
+  testType: TestType;
+  url: string;
+  config: Record<string, unknown>;
+  userId: string | null;
+}
+
+/** The BullMQ queue every test goes through. */
+export const TEST_QUEUE_NAME = 'tests';
+/** BullMQ priority: 1 is its highest. Ours: 10 is highest. */
+export function toBullPriority(priority: number): number {
+  return 11 - priority;
+}
+
+/** BullMQ key prefix of a deployment: its queues live under `{prefix}:bull:{queue}:*`. */
+export function bullPrefix(prefix: string): string {
+  return `${prefix}:bull`;
+}

@@ -1,0 +1,55 @@
+/** Invalid configuration stops the process at start with a message naming the variable. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function envString(env: Env, name: string, fallback?: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === '' ? fallback : v;
+}
+
+export function envInt(env: Env, name: string, fallback: number, range: { min?: number; max?: number } = {}): number {
+  const raw = envString(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (range.min !== undefined && n < range.min) throw new ConfigError(name, `must be at least ${range.min}`);
+  if (range.max !== undefined && n > range.max) throw new ConfigError(name, `must be at most ${range.max}`);
+  return n;
+}
+
+export function envUrl(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = envString(env, name);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'is not a valid URL');
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}`);
+  }
+  return raw;
+}
+
+export function envSecret(env: Env, name: string): string | undefined {
+  const raw = envString(env, name);
+  if (raw !== undefined && raw.length < 32) throw new ConfigError(name, 'must be at least 32 characters');
+  return raw;
+}
+
+/** Key prefix for every Redis key and queue of one deployment (lets tests and tenants share a Redis). */
+export function envPrefix(env: Env): string {
+  const raw = envString(env, 'CRUCIBLE_PREFIX', 'crucible')!;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new ConfigError('CRUCIBLE_PREFIX', 'letters, digits, - and _ only');
+  return raw;
+}
