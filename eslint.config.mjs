@@ -15,6 +15,11 @@ export default tseslint.config(
   },
   {
     files: ['**/*.test.ts', '**/test/**/*.ts', 'bench/**/*.ts'],
-    rules: { 'no-console': 'off' },
+    rules: { 'no-console': 'off', '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    // Migrations are written against Kysely<any> (frozen; they must not follow today's types).
+    files: ['packages/db/src/migrations/**/*.ts', 'packages/db/src/migrator.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
 );

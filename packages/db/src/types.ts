@@ -9,8 +9,8 @@ export interface UsersTable {
   email: string;
   password_hash: string;
   role: Role;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface ApiKeysTable {
@@ -20,7 +20,7 @@ export interface ApiKeysTable {
   key_hash: string;
   /** The first characters of the key, so a user can tell keys apart without the secret. */
   key_prefix: string;
-  created_at: Generated<Timestamp>;
+  created_at: Timestamp;
   last_used_at: ColumnType<Date | null, never, Date | string | null>;
   revoked_at: ColumnType<Date | null, never, Date | string | null>;
 }
@@ -39,10 +39,10 @@ export interface TestQueueTable {
   result: ColumnType<unknown, string | null | undefined, string | null>;
   error_message: string | null;
   retry_count: ColumnType<number, number | undefined, number>;
-  created_at: Generated<Timestamp>;
+  created_at: Timestamp;
   started_at: ColumnType<Date | null, never, Date | string | null>;
   completed_at: ColumnType<Date | null, never, Date | string | null>;
-  updated_at: Generated<Timestamp>;
+  updated_at: Timestamp;
 }
 
 export interface Database {

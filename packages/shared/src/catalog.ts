@@ -1,4 +1,7 @@
 import { Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { TypeCheck } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
 import type { Static, TSchema } from '@sinclair/typebox';
 
 /** The five test types a user can submit (DESIGN.md, "Test types"). */
@@ -93,7 +96,9 @@ export const ApiConfig = Type.Object(
             path: Type.Optional(Type.String({ maxLength: 2048 })),
             headers: Type.Optional(Headers),
             body: Type.Optional(Type.Unknown()),
-            capture: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 256 }))),
+            capture: Type.Optional(
+              Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 256 })),
+            ),
             assert: Type.Optional(ApiAssertion),
           },
           { additionalProperties: false },
@@ -133,7 +138,8 @@ export const TestCatalog = {
   stress: {
     type: 'stress',
     configSchema: StressConfig,
-    timeoutMs: (c: Static<typeof StressConfig>) => ((c.durationSec ?? 10) + (c.rampUpSec ?? 0)) * 1000 + 30_000,
+    timeoutMs: (c: Static<typeof StressConfig>) =>
+      ((c.durationSec ?? 10) + (c.rampUpSec ?? 0)) * 1000 + 30_000,
     attempts: 3,
   },
   api: { type: 'api', configSchema: ApiConfig, timeoutMs: () => 120_000, attempts: 3 },
@@ -166,4 +172,30 @@ export function toBullPriority(priority: number): number {
 /** BullMQ key prefix of a deployment: its queues live under `{prefix}:bull:{queue}:*`. */
 export function bullPrefix(prefix: string): string {
   return `${prefix}:bull`;
+}
+
+const configValidators = new Map<TestType, TypeCheck<TSchema>>();
+
+/** Thrown by {@link validateTestConfig}; `message` names the offending field. */
+export class InvalidConfigError extends Error {
+  readonly code = 'INVALID_CONFIG';
+}
+
+/**
+ * Validates a test's config against its type's schema and fills defaults. The API calls it at
+ * submission and the worker again before running (a job may come from an older API version).
+ */
+export function validateTestConfig(testType: TestType, config: unknown): Record<string, unknown> {
+  const entry = TestCatalog[testType];
+  if (!entry) throw new InvalidConfigError(`unknown test type ${String(testType)}`);
+  let check = configValidators.get(testType);
+  if (!check) configValidators.set(testType, (check = TypeCompiler.Compile(entry.configSchema as TSchema)));
+  const value = Value.Default(entry.configSchema, structuredClone(config ?? {})) as Record<string, unknown>;
+  if (!check.Check(value)) {
+    const first = check.Errors(value).First();
+    throw new InvalidConfigError(
+      `config${first?.path.replaceAll('/', '.') ?? ''}: ${first?.message ?? 'invalid'}`,
+    );
+  }
+  return value;
 }

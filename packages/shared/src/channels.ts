@@ -19,7 +19,9 @@ export const Channels = {
 
 export type ChannelTemplate = (typeof Channels)[keyof typeof Channels];
 
-type ParamNames<T extends string> = T extends `${string}{${infer P}}${infer Rest}` ? P | ParamNames<Rest> : never;
+type ParamNames<T extends string> = T extends `${string}{${infer P}}${infer Rest}`
+  ? P | ParamNames<Rest>
+  : never;
 export type ChannelParams<T extends ChannelTemplate> = [ParamNames<T>] extends [never]
   ? Record<string, never>
   : { [K in ParamNames<T>]: string };

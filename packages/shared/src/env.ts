@@ -16,7 +16,12 @@ export function envString(env: Env, name: string, fallback?: string): string | u
   return v === undefined || v === '' ? fallback : v;
 }
 
-export function envInt(env: Env, name: string, fallback: number, range: { min?: number; max?: number } = {}): number {
+export function envInt(
+  env: Env,
+  name: string,
+  fallback: number,
+  range: { min?: number; max?: number } = {},
+): number {
   const raw = envString(env, name);
   if (raw === undefined) return fallback;
   if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got "${raw}"`);
@@ -50,6 +55,18 @@ export function envSecret(env: Env, name: string): string | undefined {
 /** Key prefix for every Redis key and queue of one deployment (lets tests and tenants share a Redis). */
 export function envPrefix(env: Env): string {
   const raw = envString(env, 'CRUCIBLE_PREFIX', 'crucible')!;
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new ConfigError('CRUCIBLE_PREFIX', 'letters, digits, - and _ only');
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw))
+    throw new ConfigError('CRUCIBLE_PREFIX', 'letters, digits, - and _ only');
   return raw;
+}
+
+/** Runs a config loader; a ConfigError is an operator's mistake: print which variable, exit 1, no stack. */
+export function loadConfigOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`invalid configuration: ${err.message}`);
+    process.exit(1);
+  }
 }

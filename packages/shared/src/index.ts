@@ -8,3 +8,4 @@ export * from './redis.js';
 export * from './env.js';
 export * from './process.js';
 export * from './health.js';
+export * from './pubsub.js';

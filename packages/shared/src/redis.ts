@@ -15,10 +15,14 @@ export function createRedis(
   onError: (err: Error) => void = () => {},
   extra: RedisOptions = {},
 ): Redis {
+  // A subscriber may SUBSCRIBE before the connection is ready; ioredis's ready check (INFO) would
+  // then fail in subscriber mode and drop the subscriptions, so subscribers skip it.
   const options: RedisOptions =
     role === 'producer'
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5_000 }
-      : { maxRetriesPerRequest: null, enableReadyCheck: true };
+      : role === 'subscriber'
+        ? { maxRetriesPerRequest: null, enableReadyCheck: false }
+        : { maxRetriesPerRequest: null, enableReadyCheck: true };
   const client = new Redis(url, {
     ...options,
     retryStrategy: (times) => Math.min(50 * 2 ** times, 2_000),

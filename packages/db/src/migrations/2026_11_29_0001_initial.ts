@@ -17,7 +17,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('id', 'uuid', (c) => c.primaryKey().defaultTo(sql`gen_random_uuid()`))
     .addColumn('email', 'text', (c) => c.notNull().unique())
     .addColumn('password_hash', 'text', (c) => c.notNull())
-    .addColumn('role', 'text', (c) => c.notNull().defaultTo('user').check(sql`role IN ('user', 'admin')`))
+    .addColumn('role', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('user')
+        .check(sql`role IN ('user', 'admin')`),
+    )
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
@@ -51,8 +56,18 @@ export async function up(db: Kysely<any>): Promise<void> {
         .defaultTo('queued')
         .check(sql`status IN ('queued', 'running', 'completed', 'failed', 'cancelled')`),
     )
-    .addColumn('priority', 'smallint', (c) => c.notNull().defaultTo(5).check(sql`priority BETWEEN 0 AND 10`))
-    .addColumn('progress', 'smallint', (c) => c.notNull().defaultTo(0).check(sql`progress BETWEEN 0 AND 100`))
+    .addColumn('priority', 'smallint', (c) =>
+      c
+        .notNull()
+        .defaultTo(5)
+        .check(sql`priority BETWEEN 0 AND 10`),
+    )
+    .addColumn('progress', 'smallint', (c) =>
+      c
+        .notNull()
+        .defaultTo(0)
+        .check(sql`progress BETWEEN 0 AND 100`),
+    )
     .addColumn('user_id', 'uuid', (c) => c.references('users.id').onDelete('set null'))
     .addColumn('result', 'jsonb')
     .addColumn('error_message', 'text')

@@ -1,0 +1,78 @@
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import { createMetricsRegistry, registerHealthRoutes } from '@crucible/shared';
+import type { EventLog, TestJobData, TokenService } from '@crucible/shared';
+import {
+  ApiKeysRepository,
+  TestsRepository,
+  UsersRepository,
+  createAuthenticator,
+  migrationsApplied,
+} from '@crucible/db';
+import type { Db } from '@crucible/db';
+import { registerProblemHandler } from './errors.js';
+import { authRoutes } from './routes/auth.routes.js';
+import { testsRoutes } from './routes/tests.routes.js';
+import { createTestsService } from './services/tests.service.js';
+
+export interface ApiDeps {
+  db: Db;
+  /** Producer connection (fails fast while Redis is down). */
+  redis: Redis;
+  queue: Queue<TestJobData>;
+  eventLog: EventLog;
+  tokens: TokenService;
+}
+
+/** Tokens and API keys never reach the logs. */
+export const LOG_REDACT = ['req.headers.authorization', 'req.query.token', 'req.headers.cookie'];
+
+export function apiLoggerOptions(level: string): FastifyServerOptions['logger'] {
+  return { level, redact: LOG_REDACT };
+}
+
+/** Builds the API (routes, auth, errors, health) without listening, so it can be composed or injected. */
+export async function buildApi(
+  deps: ApiDeps,
+  options: { logger?: FastifyServerOptions['logger'] } = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.decorateRequest('user', null);
+  registerProblemHandler(app);
+
+  const users = new UsersRepository(deps.db.kysely);
+  const apiKeys = new ApiKeysRepository(deps.db.kysely);
+  const tests = new TestsRepository(deps.db.kysely);
+  const authenticate = createAuthenticator({ users, apiKeys, tokens: deps.tokens });
+  const service = createTestsService({
+    db: deps.db,
+    tests,
+    queue: deps.queue,
+    eventLog: deps.eventLog,
+    log: app.log,
+  });
+
+  let migrated = false;
+  await registerHealthRoutes(app, {
+    registry: createMetricsRegistry('api'),
+    checks: {
+      database: async () => {
+        await sql`select 1`.execute(deps.db.kysely);
+        migrated ||= await migrationsApplied(deps.db.kysely);
+        return migrated;
+      },
+      redis: async () => (await deps.redis.ping()) === 'PONG',
+    },
+  });
+  await app.register(authRoutes, { users, apiKeys, tokens: deps.tokens, authenticate });
+  await app.register(testsRoutes, { authenticate, tests, service });
+  return app;
+}

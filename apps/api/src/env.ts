@@ -1,0 +1,29 @@
+import { ConfigError, envInt, envPrefix, envSecret, envString, envUrl } from '@crucible/shared';
+
+export interface ApiEnv {
+  databaseUrl: string;
+  redisUrl: string;
+  port: number;
+  host: string;
+  jwtSecret: string;
+  prefix: string;
+  logLevel: string;
+}
+
+/** Parses the API's configuration once, at start; a bad value throws a ConfigError naming the variable. */
+export function loadApiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
+  const jwtSecret = envSecret(env, 'JWT_SECRET');
+  if (!jwtSecret)
+    throw new ConfigError('JWT_SECRET', 'is required in distributed mode (at least 32 characters)');
+  return {
+    databaseUrl:
+      envUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']) ??
+      'postgres://postgres@127.0.0.1:5432/postgres',
+    redisUrl: envUrl(env, 'REDIS_URL', ['redis:', 'rediss:']) ?? 'redis://127.0.0.1:6379',
+    port: envInt(env, 'PORT', 3000, { min: 0, max: 65535 }),
+    host: envString(env, 'HOST', '0.0.0.0')!,
+    jwtSecret,
+    prefix: envPrefix(env),
+    logLevel: envString(env, 'LOG_LEVEL', 'info')!,
+  };
+}

@@ -1,0 +1,112 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+
+/** An error that becomes an `application/problem+json` response with a stable `code`. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly title: string,
+    detail?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(detail ?? title, options);
+  }
+}
+
+export const notFound = (what = 'Test') =>
+  new HttpProblem(404, 'NOT_FOUND', 'Not Found', `${what} not found`);
+export const unauthorized = () =>
+  new HttpProblem(401, 'UNAUTHORIZED', 'Unauthorized', 'A valid bearer token or API key is required');
+
+const PG_UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08006',
+  '08001',
+  '08003',
+  '08004',
+]);
+
+/** True for errors that mean a dependency (PostgreSQL, Redis) is unreachable right now. */
+export function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: string }).code;
+  if (code && PG_UNAVAILABLE.has(code)) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Stream isn't writeable|enableOfflineQueue|Connection is closed|ECONNREFUSED/i.test(
+    err.message,
+  );
+}
+
+/** One error handler for the whole API: everything becomes problem+json, 5xx internals stay hidden. */
+export function registerProblemHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | HttpProblem | Error, request, reply) => {
+    let status: number;
+    let code: string;
+    let title: string;
+    let detail: string;
+    if (error instanceof HttpProblem) {
+      ({ status, code, title } = error);
+      detail = error.message;
+    } else if ('validation' in error && error.validation) {
+      status = 400;
+      code = 'VALIDATION_ERROR';
+      title = 'Bad Request';
+      detail = error.message;
+    } else if ('statusCode' in error && error.statusCode && error.statusCode < 500) {
+      status = error.statusCode;
+      code = error.code ?? 'BAD_REQUEST';
+      title = statusTitle(status);
+      detail = error.message;
+    } else if (isUnavailable(error)) {
+      status = 503;
+      code = 'SERVICE_UNAVAILABLE';
+      title = 'Service Unavailable';
+      detail = 'A backing service is unavailable; try again shortly';
+      request.log.warn({ err: error }, 'dependency unavailable');
+    } else {
+      status = 500;
+      code = 'INTERNAL';
+      title = 'Internal Server Error';
+      detail = 'An unexpected error occurred';
+      request.log.error({ err: error }, 'request failed');
+    }
+    if (status === 503) reply.header('retry-after', '5');
+    return reply
+      .code(status)
+      .type('application/problem+json')
+      .send({ type: 'about:blank', title, status, detail, code });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .type('application/problem+json')
+      .send({
+        type: 'about:blank',
+        title: 'Not Found',
+        status: 404,
+        detail: `Route ${request.method} ${request.url.split('?')[0]} not found`,
+        code: 'ROUTE_NOT_FOUND',
+      }),
+  );
+}
+
+function statusTitle(status: number): string {
+  const titles: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    409: 'Conflict',
+    413: 'Payload Too Large',
+    415: 'Unsupported Media Type',
+    422: 'Unprocessable Entity',
+    429: 'Too Many Requests',
+  };
+  return titles[status] ?? 'Error';
+}

@@ -1,0 +1,40 @@
+import { Queue } from 'bullmq';
+import { pino } from 'pino';
+import {
+  RedisEventLog,
+  TEST_QUEUE_NAME,
+  bullPrefix,
+  createRedis,
+  createTokenService,
+  handleShutdown,
+  loadConfigOrExit,
+} from '@crucible/shared';
+import type { TestJobData } from '@crucible/shared';
+import { createDb, migrateToLatest } from '@crucible/db';
+import { apiLoggerOptions, buildApi } from './app.js';
+import { loadApiEnv } from './env.js';
+
+const env = loadConfigOrExit(() => loadApiEnv());
+const logger = pino({ level: env.logLevel, redact: ['token', 'authorization'] });
+
+const db = createDb(env.databaseUrl, { onError: (err) => logger.warn({ err }, 'postgres client error') });
+await migrateToLatest(db.kysely);
+const redis = createRedis(env.redisUrl, 'producer', (err) =>
+  logger.warn({ err: err.message }, 'redis error'),
+);
+const queue = new Queue<TestJobData>(TEST_QUEUE_NAME, { connection: redis, prefix: bullPrefix(env.prefix) });
+queue.on('error', (err) => logger.warn({ err: err.message }, 'queue error'));
+const eventLog = new RedisEventLog(redis, { prefix: env.prefix });
+
+const app = await buildApi(
+  { db, redis, queue, eventLog, tokens: createTokenService(env.jwtSecret) },
+  { logger: apiLoggerOptions(env.logLevel) },
+);
+await app.listen({ port: env.port, host: env.host });
+
+handleShutdown(app.log, async () => {
+  await app.close();
+  await queue.close();
+  redis.disconnect();
+  await db.close();
+});

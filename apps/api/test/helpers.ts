@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  RedisEventLog,
+  TEST_QUEUE_NAME,
+  bullPrefix,
+  createRedis,
+  createTokenService,
+} from '@crucible/shared';
+import type { TestJobData } from '@crucible/shared';
+import { createDb, migrateToLatest } from '@crucible/db';
+import { createTestDatabase } from '@crucible/db/testing';
+import { buildApi } from '../src/app.js';
+
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const SECRET = 'test-secret-test-secret-test-secret-0123';
+
+/** Deletes every key of a test's prefix (SCAN + UNLINK, never KEYS). */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+/** A fresh API on its own database and Redis prefix. */
+export async function startApi() {
+  const database = await createTestDatabase();
+  const db = createDb(database.url);
+  await migrateToLatest(db.kysely);
+  const prefix = `t-${randomUUID()}`;
+  const redis = createRedis(REDIS_URL, 'producer');
+  await redis.ping().catch(async () => {
+    await new Promise((r) => redis.once('ready', r));
+  });
+  const queue = new Queue<TestJobData>(TEST_QUEUE_NAME, { connection: redis, prefix: bullPrefix(prefix) });
+  const eventLog = new RedisEventLog(redis, { prefix });
+  const tokens = createTokenService(SECRET);
+  const app = await buildApi({ db, redis, queue, eventLog, tokens });
+  await app.ready();
+  return {
+    app,
+    db,
+    queue,
+    eventLog,
+    tokens,
+    prefix,
+    redis,
+    async close() {
+      await app.close();
+      await queue.close();
+      await deletePrefix(redis, prefix);
+      redis.disconnect();
+      await db.close();
+      await database.drop();
+    },
+  };
+}

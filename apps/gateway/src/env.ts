@@ -1,0 +1,108 @@
+import { ConfigError, envInt, envPrefix, envSecret, envString, envUrl } from '@crucible/shared';
+
+type Env = Record<string, string | undefined>;
+
+/** Bounds that protect one gateway process from one client, one user, or all of them together. */
+export interface GatewayLimits {
+  /** Open sockets this process accepts; further upgrades answer 503. @defaultValue 10000 */
+  maxConnections: number;
+  /** Open sockets per user on this process; further upgrades answer 429. @defaultValue 10 */
+  maxConnectionsPerUser: number;
+  /** Channels one connection may be subscribed to at once. @defaultValue 50 */
+  maxChannelsPerConnection: number;
+  /** Largest client frame in bytes; a bigger one closes the socket with 1009. @defaultValue 65536 */
+  maxFrameBytes: number;
+  /** Interval between protocol pings. @defaultValue 30000 */
+  heartbeatMs: number;
+  /** How long a peer may take to answer a ping before it is terminated. @defaultValue 10000 */
+  heartbeatTimeoutMs: number;
+  /** Bytes queued for one socket before it counts as a slow consumer and is dropped. @defaultValue 4194304 */
+  maxBufferedBytes: number;
+}
+
+export const DEFAULT_LIMITS: GatewayLimits = {
+  maxConnections: 10_000,
+  maxConnectionsPerUser: 10,
+  maxChannelsPerConnection: 50,
+  maxFrameBytes: 64 * 1024,
+  heartbeatMs: 30_000,
+  heartbeatTimeoutMs: 10_000,
+  maxBufferedBytes: 4 * 1024 * 1024,
+};
+
+export interface GatewayEnv {
+  port: number;
+  redisUrl: string;
+  databaseUrl: string;
+  jwtSecret: string;
+  prefix: string;
+  logLevel: string;
+  /** Origins allowed to open a socket; empty allows any (non-browser clients send none). */
+  allowedOrigins: string[];
+  limits: GatewayLimits;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Parses the gateway's configuration once, at start; throws a ConfigError naming the bad variable. */
+export function loadGatewayEnv(env: Env = process.env): GatewayEnv {
+  const jwtSecret = envSecret(env, 'JWT_SECRET');
+  // Distributed mode has no place to persist a generated secret, and api and gateway must agree on it.
+  if (jwtSecret === undefined) throw new ConfigError('JWT_SECRET', 'is required (at least 32 characters)');
+  const logLevel = envString(env, 'LOG_LEVEL', 'info')!;
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const heartbeatMs = envInt(env, 'GATEWAY_HEARTBEAT_MS', DEFAULT_LIMITS.heartbeatMs, { min: 1_000 });
+  return {
+    port: envInt(env, 'GATEWAY_PORT', 3001, { min: 0, max: 65_535 }),
+    redisUrl: envUrl(env, 'REDIS_URL', ['redis:', 'rediss:']) ?? 'redis://127.0.0.1:6379',
+    databaseUrl:
+      envUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']) ??
+      'postgres://postgres@127.0.0.1:5432/postgres',
+    jwtSecret,
+    prefix: envPrefix(env),
+    logLevel,
+    allowedOrigins: parseOrigins(env),
+    limits: {
+      maxConnections: envInt(env, 'GATEWAY_MAX_CONNECTIONS', DEFAULT_LIMITS.maxConnections, { min: 1 }),
+      maxConnectionsPerUser: envInt(
+        env,
+        'GATEWAY_MAX_CONNECTIONS_PER_USER',
+        DEFAULT_LIMITS.maxConnectionsPerUser,
+        {
+          min: 1,
+        },
+      ),
+      maxChannelsPerConnection: envInt(env, 'GATEWAY_MAX_CHANNELS', DEFAULT_LIMITS.maxChannelsPerConnection, {
+        min: 1,
+      }),
+      maxFrameBytes: envInt(env, 'GATEWAY_MAX_FRAME_BYTES', DEFAULT_LIMITS.maxFrameBytes, {
+        min: 1024,
+        max: 16 * 1024 * 1024,
+      }),
+      heartbeatMs,
+      heartbeatTimeoutMs: envInt(env, 'GATEWAY_HEARTBEAT_TIMEOUT_MS', DEFAULT_LIMITS.heartbeatTimeoutMs, {
+        min: 1_000,
+      }),
+      maxBufferedBytes: envInt(env, 'GATEWAY_MAX_BUFFERED_BYTES', DEFAULT_LIMITS.maxBufferedBytes, {
+        min: 65_536,
+      }),
+    },
+  };
+}
+
+function parseOrigins(env: Env): string[] {
+  const raw = envString(env, 'GATEWAY_ALLOWED_ORIGINS');
+  if (raw === undefined) return [];
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => {
+      try {
+        return new URL(s).origin;
+      } catch {
+        throw new ConfigError('GATEWAY_ALLOWED_ORIGINS', `"${s}" is not an origin (scheme://host[:port])`);
+      }
+    });
+}

@@ -1,0 +1,6 @@
+export { gatewayPlugin, serializeRequest } from './gateway.js';
+export type { GatewayPluginOptions } from './gateway.js';
+export { loadGatewayEnv, DEFAULT_LIMITS } from './env.js';
+export type { GatewayEnv, GatewayLimits } from './env.js';
+export { createChannelAccess } from './channel-access.js';
+export type { AccessDecision, ChannelAuthorizer, Reader, TestOwnership } from './channel-access.js';

@@ -1,0 +1,30 @@
+import { ConfigError } from '@crucible/shared';
+import { describe, expect, it } from 'vitest';
+import { loadWorkerEnv } from './env.js';
+
+describe('loadWorkerEnv', () => {
+  it('has defaults for a local machine', () => {
+    expect(loadWorkerEnv({})).toEqual({
+      redisUrl: 'redis://127.0.0.1:6379',
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
+      concurrency: 5,
+      prefix: 'crucible',
+      healthPort: 3002,
+      logLevel: 'info',
+    });
+  });
+
+  it('names the bad variable', () => {
+    expect(() => loadWorkerEnv({ WORKER_CONCURRENCY: '0' })).toThrow(
+      'WORKER_CONCURRENCY: must be at least 1',
+    );
+    expect(() => loadWorkerEnv({ WORKER_CONCURRENCY: '101' })).toThrow(
+      'WORKER_CONCURRENCY: must be at most 100',
+    );
+    expect(() => loadWorkerEnv({ REDIS_URL: 'http://x' })).toThrow('REDIS_URL: must use redis: or rediss:');
+    expect(() => loadWorkerEnv({ LOG_LEVEL: 'loud' })).toThrow(ConfigError);
+    expect(() => loadWorkerEnv({ WORKER_HEALTH_PORT: 'x' })).toThrow(
+      'WORKER_HEALTH_PORT: expected an integer, got "x"',
+    );
+  });
+});

@@ -1,0 +1,34 @@
+import { ConfigError, envInt, envPrefix, envString, envUrl } from '@crucible/shared';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface WorkerEnv {
+  redisUrl: string;
+  databaseUrl: string;
+  /** Jobs run at once by this process. */
+  concurrency: number;
+  /** Key prefix of the deployment (Redis keys, queues, channels). */
+  prefix: string;
+  /** Port of `/health/*` and `/metrics`. */
+  healthPort: number;
+  logLevel: LogLevel;
+}
+
+/** Parses the worker's configuration once, at start; throws a ConfigError naming the bad variable. */
+export function loadWorkerEnv(env: Record<string, string | undefined> = process.env): WorkerEnv {
+  const logLevel = envString(env, 'LOG_LEVEL', 'info')!;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return {
+    redisUrl: envUrl(env, 'REDIS_URL', ['redis:', 'rediss:']) ?? 'redis://127.0.0.1:6379',
+    databaseUrl:
+      envUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']) ??
+      'postgres://postgres@127.0.0.1:5432/postgres',
+    concurrency: envInt(env, 'WORKER_CONCURRENCY', 5, { min: 1, max: 100 }),
+    prefix: envPrefix(env),
+    healthPort: envInt(env, 'WORKER_HEALTH_PORT', 3002, { min: 0, max: 65_535 }),
+    logLevel: logLevel as LogLevel,
+  };
+}

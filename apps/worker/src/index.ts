@@ -1,0 +1,23 @@
+export { createTestWorker } from './worker.js';
+export type { TestWorker, TestWorkerDeps } from './worker.js';
+export { createProcessor } from './processor.js';
+export type { ProcessOutcome, ProcessorDeps } from './processor.js';
+export { defaultEngines } from './engines/registry.js';
+export type {
+  Engine,
+  EngineContext,
+  EngineRegistry,
+  EngineResult,
+  ProgressReporter,
+} from './engines/engine.js';
+export { PERFORMANCE_MAX_BODY_BYTES, runPerformance } from './engines/performance.engine.js';
+export type { PerformanceIteration, PerformanceResult, TimingPhase } from './engines/performance.engine.js';
+export { HttpRequestError, timedGet } from './http.js';
+export type { RequestTimings, TimedGet, TimedRequestOptions, TimedResponse } from './http.js';
+export { parseTestConfig } from './config.js';
+export { EngineError } from './errors.js';
+export type { EngineErrorCode } from './errors.js';
+export { loadWorkerEnv } from './env.js';
+export type { LogLevel, WorkerEnv } from './env.js';
+export { median, percentile, summarize } from './stats.js';
+export type { PhaseSummary } from './stats.js';

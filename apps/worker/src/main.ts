@@ -1,0 +1,73 @@
+import { once } from 'node:events';
+import Fastify from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
+import { pino } from 'pino';
+import {
+  ConfigError,
+  RedisEventLog,
+  createMetricsRegistry,
+  createRedis,
+  handleShutdown,
+  registerHealthRoutes,
+} from '@crucible/shared';
+import { createDb, migrateToLatest } from '@crucible/db';
+import { loadWorkerEnv } from './env.js';
+import type { WorkerEnv } from './env.js';
+import { createTestWorker } from './worker.js';
+
+let env: WorkerEnv;
+try {
+  env = loadWorkerEnv();
+} catch (err) {
+  // A bad variable is an operator's mistake: say which one, without a stack trace.
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(`invalid configuration: ${err.message}`);
+  process.exit(1);
+}
+const logger = pino({ name: 'worker', level: env.logLevel });
+
+const db = createDb(env.databaseUrl, {
+  // One connection per running job plus the health check.
+  max: env.concurrency + 2,
+  onError: (err) => logger.warn({ err }, 'idle database connection failed'),
+});
+await migrateToLatest(db.kysely);
+
+const connection = createRedis(env.redisUrl, 'worker', (err) => logger.warn({ err }, 'redis (queue) error'));
+// Publishing fails fast while Redis is down, so a lost message never stalls a running test.
+const publisher = createRedis(env.redisUrl, 'producer', (err) =>
+  logger.warn({ err }, 'redis (events) error'),
+);
+await once(publisher, 'ready');
+const eventLog = new RedisEventLog(publisher, { prefix: env.prefix });
+
+const testWorker = createTestWorker({
+  db,
+  connection,
+  eventLog,
+  prefix: env.prefix,
+  concurrency: env.concurrency,
+  logger,
+});
+
+// Widened: fastify's default generics expect its own logger type, which pino's satisfies.
+const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
+await registerHealthRoutes(app, {
+  registry: createMetricsRegistry('worker'),
+  checks: {
+    db: async () => {
+      await db.pool.query('select 1');
+      return true;
+    },
+    redis: async () => (await connection.ping()) === 'PONG',
+  },
+});
+await app.listen({ host: '0.0.0.0', port: env.healthPort });
+logger.info({ concurrency: env.concurrency, prefix: env.prefix }, 'worker ready');
+
+handleShutdown(logger, async () => {
+  await testWorker.close();
+  await app.close();
+  await Promise.all([connection.quit(), publisher.quit()]);
+  await db.close();
+});

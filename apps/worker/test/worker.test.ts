@@ -1,0 +1,298 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  RedisEventLog,
+  TEST_QUEUE_NAME,
+  TestCatalog,
+  bullPrefix,
+  channelKeys,
+  createRedis,
+} from '@crucible/shared';
+import type { Envelope, TestJobData } from '@crucible/shared';
+import { TestsRepository, UsersRepository, createDb, migrateToLatest } from '@crucible/db';
+import type { Db } from '@crucible/db';
+import { createTestDatabase } from '@crucible/db/testing';
+import { createTestWorker } from '../src/worker.js';
+import type { TestWorker } from '../src/worker.js';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const BODY = '<!doctype html><title>fixture</title>';
+
+interface Harness {
+  db: Db;
+  tests: TestsRepository;
+  userId: string;
+  prefix: string;
+  queue: Queue<TestJobData>;
+  testWorker: TestWorker;
+  /** Every message of both channels of the test, in arrival order. */
+  received: Envelope<Record<string, unknown>>[];
+  subscribe(testId: string): Promise<void>;
+  until(event: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+const servers: Server[] = [];
+let harness: Harness;
+
+async function listen(): Promise<string> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(BODY);
+  });
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+}
+
+async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}/`;
+}
+
+async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+async function createHarness(): Promise<Harness> {
+  const database = await createTestDatabase();
+  const db = createDb(database.url, { max: 4 });
+  await migrateToLatest(db.kysely);
+  const user = await new UsersRepository(db.kysely).create(`${randomUUID()}@example.test`, 'not-a-real-hash');
+  const prefix = `t-${randomUUID()}`;
+  const connection = createRedis(REDIS_URL, 'worker');
+  const publisher = createRedis(REDIS_URL, 'worker');
+  const subscriber = createRedis(REDIS_URL, 'subscriber');
+  // A SUBSCRIBE sent before ioredis' ready check (INFO) makes that check fail and the client
+  // reconnect without its subscriptions, so subscribe only once the client is ready.
+  await once(subscriber, 'ready');
+  const queue = new Queue<TestJobData>(TEST_QUEUE_NAME, { connection, prefix: bullPrefix(prefix) });
+  const testWorker = createTestWorker({
+    db,
+    connection,
+    eventLog: new RedisEventLog(publisher, { prefix }),
+    prefix,
+    concurrency: 2,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+  });
+  const received: Envelope<Record<string, unknown>>[] = [];
+  const waiters: { event: string; resolve(): void }[] = [];
+  subscriber.on('message', (_channel: string, raw: string) => {
+    const message = JSON.parse(raw) as Envelope<Record<string, unknown>>;
+    received.push(message);
+    for (const w of waiters.filter((w) => w.event === message.event)) w.resolve();
+  });
+
+  return {
+    db,
+    tests: new TestsRepository(db.kysely),
+    userId: user!.id,
+    prefix,
+    queue,
+    testWorker,
+    received,
+    async subscribe(testId) {
+      await subscriber.subscribe(
+        channelKeys(prefix, `test-progress-${testId}`).pubsub,
+        channelKeys(prefix, `job-status-${testId}`).pubsub,
+      );
+    },
+    until(event) {
+      if (received.some((m) => m.event === event)) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ event, resolve }));
+    },
+    async close() {
+      await testWorker.close();
+      await queue.close();
+      await deleteKeys(connection, prefix);
+      await Promise.all([connection.quit(), publisher.quit(), subscriber.quit()]);
+      await db.close();
+      await database.drop();
+    },
+  };
+}
+
+async function submit(h: Harness, url: string, config: Record<string, unknown>): Promise<string> {
+  const testId = randomUUID();
+  await h.tests.create({
+    testId,
+    testType: 'performance',
+    testName: null,
+    url,
+    config,
+    priority: 5,
+    userId: h.userId,
+  });
+  await h.subscribe(testId);
+  await h.queue.add(
+    'performance',
+    { testId, testType: 'performance', url, config, userId: h.userId },
+    { jobId: testId, attempts: TestCatalog.performance.attempts, backoff: { type: 'fixed', delay: 100 } },
+  );
+  return testId;
+}
+
+function on(h: Harness, channel: string) {
+  return h.received.filter((m) => m.channel === channel);
+}
+
+beforeEach(async () => {
+  harness = await createHarness();
+});
+
+afterEach(async () => {
+  await harness.close();
+  await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+});
+
+describe('test worker', () => {
+  it('runs a performance test, stores its result and publishes every step in order', async () => {
+    const url = await listen();
+    const testId = await submit(harness, url, { iterations: 3 });
+
+    await harness.until('test:completed');
+    await harness.until('queue:job:completed');
+
+    const row = await harness.tests.findById(testId);
+    expect(row?.status).toBe('completed');
+    expect(row?.progress).toBe(100);
+    expect(row?.error_message).toBeNull();
+    expect(row?.started_at).toBeInstanceOf(Date);
+    expect(row?.completed_at).toBeInstanceOf(Date);
+    const result = row?.result as { url: string; requests: unknown; statusCodes: unknown; bytes: number };
+    expect(result.url).toBe(url);
+    expect(result.requests).toEqual({ total: 3, succeeded: 3, failed: 0 });
+    expect(result.statusCodes).toEqual({ '200': 3 });
+    expect(result.bytes).toBe(Buffer.byteLength(BODY));
+
+    const progress = on(harness, `test-progress-${testId}`);
+    expect(progress.map((m) => m.event)).toEqual([
+      'test:started',
+      'test:progress',
+      'test:progress',
+      'test:progress',
+      'test:completed',
+    ]);
+    expect(progress.map((m) => m.offset)).toEqual([1, 2, 3, 4, 5]);
+    expect(new Set(progress.map((m) => m.epoch)).size).toBe(1);
+    expect(progress.every((m) => m.userId === harness.userId)).toBe(true);
+    expect(progress.slice(1, 4).map((m) => m.data.progress)).toEqual([33, 67, 99]);
+    expect(progress.map((m) => m.priority)).toEqual([2, 3, 3, 3, 2]);
+    expect(progress[4]!.data).toMatchObject({ testId, status: 'completed', progress: 100 });
+    expect(Object.keys(progress[4]!.data.summary as object).sort()).toEqual([
+      'connect',
+      'dns',
+      'download',
+      'tls',
+      'total',
+      'ttfb',
+    ]);
+
+    const jobStatus = on(harness, `job-status-${testId}`);
+    expect(jobStatus.map((m) => m.event)).toEqual([
+      'queue:job:started',
+      'queue:job:progress',
+      'queue:job:progress',
+      'queue:job:progress',
+      'queue:job:completed',
+    ]);
+    expect(jobStatus.map((m) => m.offset)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('fails a test whose target refuses connections, once, without retrying', async () => {
+    const url = await closedPortUrl();
+    const failed = once(harness.testWorker.worker, 'failed');
+    const testId = await submit(harness, url, { iterations: 2 });
+
+    await failed;
+    await harness.until('queue:job:failed');
+
+    const row = await harness.tests.findById(testId);
+    expect(row?.status).toBe('failed');
+    expect(row?.result).toBeNull();
+    expect(row?.completed_at).toBeInstanceOf(Date);
+    const port = new URL(url).port;
+    expect(row?.error_message).toBe(
+      `all 2 requests to http://127.0.0.1:${port} failed; first error: connect ECONNREFUSED 127.0.0.1:${port}`,
+    );
+
+    const job = await harness.queue.getJob(testId);
+    expect(await job?.getState()).toBe('failed');
+    expect(job?.attemptsMade).toBe(1);
+
+    const progress = on(harness, `test-progress-${testId}`);
+    expect(progress.map((m) => m.event)).toEqual([
+      'test:started',
+      'test:progress',
+      'test:progress',
+      'test:failed',
+    ]);
+    expect(progress.map((m) => m.offset)).toEqual([1, 2, 3, 4]);
+    expect(progress[3]!.data).toEqual({ testId, status: 'failed', error: row?.error_message });
+  });
+
+  it('fails a test with an invalid config without running it', async () => {
+    const url = await listen();
+    const failed = once(harness.testWorker.worker, 'failed');
+    const testId = await submit(harness, url, { iterations: 0 });
+
+    await failed;
+    await harness.until('test:failed');
+
+    const row = await harness.tests.findById(testId);
+    expect(row?.status).toBe('failed');
+    expect(row?.error_message).toBe('config.iterations: Expected integer to be greater or equal to 1');
+    expect((await harness.queue.getJob(testId))?.attemptsMade).toBe(1);
+    expect(on(harness, `test-progress-${testId}`).map((m) => m.event)).toEqual([
+      'test:started',
+      'test:failed',
+    ]);
+  });
+
+  it('skips a job whose test was cancelled before it started', async () => {
+    const url = await listen();
+    const testId = randomUUID();
+    await harness.tests.create({
+      testId,
+      testType: 'performance',
+      testName: null,
+      url,
+      config: {},
+      priority: 5,
+      userId: harness.userId,
+    });
+    await harness.tests.finish(testId, 'cancelled', {});
+    await harness.subscribe(testId);
+    const completed = once(harness.testWorker.worker, 'completed');
+    await harness.queue.add(
+      'performance',
+      { testId, testType: 'performance', url, config: {}, userId: harness.userId },
+      {
+        jobId: testId,
+      },
+    );
+
+    const [, outcome] = (await completed) as [unknown, unknown];
+
+    expect(outcome).toEqual({ testId, status: 'skipped' });
+    expect((await harness.tests.findById(testId))?.status).toBe('cancelled');
+    expect(harness.received).toEqual([]);
+  });
+});

@@ -1,0 +1,124 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, migrateToLatest, migrationsApplied } from '../src/index.js';
+import { TestsRepository, UsersRepository } from '../src/index.js';
+import type { Db } from '../src/index.js';
+import { createTestDatabase } from '../src/testing.js';
+
+describe('database', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let dbs: Db[];
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    dbs = [createDb(database.url), createDb(database.url), createDb(database.url)];
+  });
+  afterAll(async () => {
+    await Promise.all(dbs.map((d) => d.close()));
+    await database.drop();
+  });
+
+  it('migrates once even when several processes start together', async () => {
+    const results = await Promise.all(dbs.map((d) => migrateToLatest(d.kysely)));
+    const applied = results.flatMap((r) => r.results ?? []).filter((r) => r.status === 'Success');
+    expect(applied.map((r) => r.migrationName)).toEqual(['2026_11_29_0001_initial']);
+    expect(await migrationsApplied(dbs[0]!.kysely)).toBe(true);
+    const again = await migrateToLatest(dbs[0]!.kysely);
+    expect(again.results).toEqual([]);
+  });
+
+  it('has the 17 columns of test_queue with timestamptz timestamps', async () => {
+    const cols = await sql<{ column_name: string; data_type: string }>`
+      select column_name, data_type from information_schema.columns
+      where table_name = 'test_queue' and table_schema = current_schema() order by ordinal_position`.execute(
+      dbs[0]!.kysely,
+    );
+    expect(cols.rows.map((c) => c.column_name)).toEqual([
+      'id',
+      'test_id',
+      'test_type',
+      'test_name',
+      'url',
+      'config',
+      'status',
+      'priority',
+      'progress',
+      'user_id',
+      'result',
+      'error_message',
+      'retry_count',
+      'created_at',
+      'started_at',
+      'completed_at',
+      'updated_at',
+    ]);
+    for (const c of cols.rows.filter((c) => c.column_name.endsWith('_at'))) {
+      expect(c.data_type).toBe('timestamp with time zone');
+    }
+  });
+
+  it('makes exactly one admin when the first registrations race', async () => {
+    const users = dbs.map((d) => new UsersRepository(d.kysely));
+    const created = await Promise.all(users.map((u, i) => u.create(`racer${i}@example.com`, 'h')));
+    expect(created.filter((u) => u?.role === 'admin')).toHaveLength(1);
+    expect(await users[0]!.create('racer0@example.com', 'h')).toBeUndefined();
+  });
+
+  it('enforces status, priority and progress constraints and keeps updated_at current', async () => {
+    const kysely = dbs[0]!.kysely;
+    const user = await new UsersRepository(kysely).findByEmail('racer1@example.com');
+    const tests = new TestsRepository(kysely);
+    const testId = crypto.randomUUID();
+    const row = await tests.create({
+      testId,
+      testType: 'performance',
+      testName: null,
+      url: 'http://127.0.0.1/',
+      config: {},
+      priority: 5,
+      userId: user!.id,
+    });
+    expect(row).toMatchObject({ status: 'queued', progress: 0, retry_count: 0 });
+    await expect(
+      kysely.updateTable('test_queue').set({ priority: 11 }).where('test_id', '=', testId).execute(),
+    ).rejects.toThrow(/check constraint/);
+    await expect(
+      kysely.updateTable('test_queue').set({ progress: 101 }).where('test_id', '=', testId).execute(),
+    ).rejects.toThrow(/check constraint/);
+    await expect(
+      sql`update test_queue set status = 'weird' where test_id = ${testId}`.execute(kysely),
+    ).rejects.toThrow(/check constraint/);
+
+    const running = await tests.markRunning(testId);
+    expect(running?.status).toBe('running');
+    expect(running!.updated_at.getTime()).toBeGreaterThanOrEqual(row.updated_at.getTime());
+    expect(await tests.finish(testId, 'completed', { result: { ok: true } })).toBe(true);
+    // A second, late writer cannot finish it again.
+    expect(await tests.finish(testId, 'failed', { errorMessage: 'late' })).toBe(false);
+    const done = await tests.findById(testId);
+    expect(done).toMatchObject({
+      status: 'completed',
+      progress: 100,
+      result: { ok: true },
+      error_message: null,
+    });
+    expect(await tests.markRunning(testId)).toBeUndefined();
+  });
+
+  it("sets a deleted user's tests to no owner", async () => {
+    const kysely = dbs[0]!.kysely;
+    const user = await new UsersRepository(kysely).findByEmail('racer2@example.com');
+    const testId = crypto.randomUUID();
+    await new TestsRepository(kysely).create({
+      testId,
+      testType: 'seo',
+      testName: 'x',
+      url: 'http://127.0.0.1/',
+      config: {},
+      priority: 5,
+      userId: user!.id,
+    });
+    await kysely.deleteFrom('users').where('id', '=', user!.id).execute();
+    expect(await new TestsRepository(kysely).ownerOf(testId)).toEqual({ userId: null });
+  });
+});
