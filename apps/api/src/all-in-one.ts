@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import {
   ConfigError,
   RedisEventLog,
+  RedisPubSub,
   TEST_QUEUE_NAME,
   bullPrefix,
   createRedis,
@@ -76,7 +77,11 @@ await migrateToLatest(db.kysely);
 const onRedisError = (err: Error) => logger.warn({ err: err.message }, 'redis error');
 const redis = createRedis(env.redisUrl, 'producer', onRedisError);
 const workerConnection = createRedis(env.redisUrl, 'worker', onRedisError);
-const subscriber = createRedis(env.redisUrl, 'subscriber', onRedisError);
+const pubsub = new RedisPubSub({
+  subscriber: createRedis(env.redisUrl, 'subscriber', onRedisError),
+  publisher: redis,
+  prefix: env.prefix,
+});
 const queue = new Queue<TestJobData>(TEST_QUEUE_NAME, { connection: redis, prefix: bullPrefix(env.prefix) });
 queue.on('error', onRedisError);
 const eventLog = new RedisEventLog(redis, { prefix: env.prefix });
@@ -94,8 +99,7 @@ await app.register(gatewayPlugin, {
   }),
   tests: new TestsRepository(db.kysely),
   eventLog,
-  subscriber,
-  keyPrefix: env.prefix,
+  pubsub,
 });
 const worker = createTestWorker({
   db,
@@ -119,6 +123,7 @@ handleShutdown(logger, async () => {
   await worker.close();
   await app.close();
   await queue.close();
-  await Promise.allSettled([redis.quit(), workerConnection.quit(), subscriber.quit()]);
+  await pubsub.close();
+  await Promise.allSettled([redis.quit(), workerConnection.quit()]);
   await db.close();
 });

@@ -1,44 +1,43 @@
-import { channelKeys, pubsubPrefix } from '@crucible/shared';
-import type { Redis } from 'ioredis';
+import { channelTopic } from '@crucible/shared';
+import type { PubSub, PubSubHandler } from '@crucible/shared';
 
 export type BrokerMessageHandler = (channel: string, raw: string) => void;
 
+const TOPIC_PREFIX = channelTopic('');
+
 /**
- * The gateway's one Redis pub/sub connection: SUBSCRIBE per channel while any local session
- * reads it, so the number of Redis subscriptions follows local interest, not socket count.
+ * The gateway's side of the bus (`RedisPubSub` in distributed mode, `MemoryPubSub` embedded):
+ * one subscription per channel while any local session reads it, so the number of bus
+ * subscriptions follows local interest, not socket count.
  */
 export class Broker {
-  readonly #redis: Redis;
-  readonly #prefix: string;
+  readonly #pubsub: PubSub;
   readonly #onMessage: BrokerMessageHandler;
-  // The pending or confirmed SUBSCRIBE of each channel: later subscribers await the same one.
+  // The pending or confirmed subscription of each channel: later subscribers await the same one.
   readonly #subscriptions = new Map<string, Promise<void>>();
-  readonly #listener = (pubsub: string, raw: string) => {
-    const base = pubsubPrefix(this.#prefix);
-    if (pubsub.startsWith(base)) this.#onMessage(pubsub.slice(base.length), raw);
+  // One handler for every topic, so unsubscribing hands the bus back the very function it holds.
+  readonly #handler: PubSubHandler = (raw, topic) => {
+    if (topic.startsWith(TOPIC_PREFIX)) this.#onMessage(topic.slice(TOPIC_PREFIX.length), raw);
   };
 
-  constructor(redis: Redis, prefix: string, onMessage: BrokerMessageHandler) {
-    this.#redis = redis;
-    this.#prefix = prefix;
+  constructor(pubsub: PubSub, onMessage: BrokerMessageHandler) {
+    this.#pubsub = pubsub;
     this.#onMessage = onMessage;
-    redis.on('message', this.#listener);
   }
 
   /**
-   * Resolves once Redis confirmed the subscription; from then on every message published to the
+   * Resolves once the bus confirmed the subscription; from then on every message published to the
    * channel reaches the handler (what makes replay-then-live gapless).
    */
   subscribe(channel: string): Promise<void> {
     let pending = this.#subscriptions.get(channel);
     if (!pending) {
-      pending = this.#redis.subscribe(channelKeys(this.#prefix, channel).pubsub).then(
-        () => undefined,
-        (err: unknown) => {
-          if (this.#subscriptions.get(channel) === pending) this.#subscriptions.delete(channel);
-          throw err;
-        },
-      );
+      pending = this.#pubsub.subscribe(channelTopic(channel), this.#handler).catch(async (err: unknown) => {
+        if (this.#subscriptions.get(channel) === pending) this.#subscriptions.delete(channel);
+        // The bus registered the handler before it failed to subscribe; take it back.
+        await this.#pubsub.unsubscribe(channelTopic(channel), this.#handler).catch(() => {});
+        throw err;
+      });
       this.#subscriptions.set(channel, pending);
     }
     return pending;
@@ -46,8 +45,8 @@ export class Broker {
 
   async unsubscribe(channel: string): Promise<void> {
     if (!this.#subscriptions.delete(channel)) return;
-    // Commands on one connection run in order, so an immediate re-SUBSCRIBE still ends subscribed.
-    await this.#redis.unsubscribe(channelKeys(this.#prefix, channel).pubsub);
+    // Commands on one connection run in order, so an immediate re-subscribe still ends subscribed.
+    await this.#pubsub.unsubscribe(channelTopic(channel), this.#handler);
   }
 
   /** Channels currently subscribed or being subscribed. */
@@ -55,8 +54,9 @@ export class Broker {
     return this.#subscriptions.size;
   }
 
-  /** Stops dispatching; the caller owns (and quits) the Redis connection. */
-  close(): void {
-    this.#redis.off('message', this.#listener);
+  /** Releases every channel still held; the caller owns (and closes) the bus. */
+  async close(): Promise<void> {
+    const channels = [...this.#subscriptions.keys()];
+    await Promise.allSettled(channels.map((channel) => this.unsubscribe(channel)));
   }
 }

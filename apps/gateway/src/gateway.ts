@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import websocket from '@fastify/websocket';
 import type { AuthUser, TestsRepository } from '@crucible/db';
-import type { EventLog } from '@crucible/shared';
+import type { EventLog, PubSub } from '@crucible/shared';
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import { Broker } from './broker.js';
 import { createChannelAccess } from './channel-access.js';
 import { DEFAULT_LIMITS } from './env.js';
@@ -18,13 +17,11 @@ export interface GatewayPluginOptions {
   tests: Pick<TestsRepository, 'ownerOf'>;
   /** History of every channel, for `since` recovery. */
   eventLog: Pick<EventLog, 'recover'>;
-  /** A dedicated connection (`createRedis(url, 'subscriber')`) in subscriber mode; the caller quits it. */
-  subscriber: Redis;
   /**
-   * Redis key prefix of the deployment (`CRUCIBLE_PREFIX`), the same as the publishers'. Not named
-   * `prefix`: that register option would mount the route under it.
+   * The bus that carries channels' live messages on `channelTopic(channel)`: `RedisPubSub` in
+   * distributed mode, `MemoryPubSub` embedded. The caller owns it and closes it after the gateway.
    */
-  keyPrefix: string;
+  pubsub: PubSub;
   /** Where hub and broker log. @defaultValue the Fastify instance's logger */
   logger?: FastifyBaseLogger;
   /** Overrides of individual limits. @defaultValue DEFAULT_LIMITS (DESIGN.md defaults) */
@@ -70,9 +67,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
   const allowedOrigins = new Set(options.allowedOrigins ?? []);
   const shutdownGraceMs = options.shutdownGraceMs ?? 5_000;
   const authorize = createChannelAccess(options.tests);
-  const broker = new Broker(options.subscriber, options.keyPrefix, (channel, raw) =>
-    hub.dispatch(channel, raw),
-  );
+  const broker = new Broker(options.pubsub, (channel, raw) => hub.dispatch(channel, raw));
   const hub = new Hub(broker, log);
   const sessions = new Set<Session>();
   const perUser = new Map<string, number>();
@@ -98,7 +93,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
       clearTimeout(timer);
       for (const client of app.websocketServer.clients) client.terminate();
       await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
-      broker.close();
+      await broker.close();
     },
   });
 

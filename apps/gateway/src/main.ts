@@ -9,6 +9,7 @@ import {
 import {
   ConfigError,
   RedisEventLog,
+  RedisPubSub,
   createMetricsRegistry,
   createRedis,
   createTokenService,
@@ -46,9 +47,13 @@ const db = createDb(env.databaseUrl, {
 });
 await migrateToLatest(db.kysely);
 const redis = createRedis(env.redisUrl, 'producer', (err) => logger.error({ err }, 'redis error'));
-const subscriber = createRedis(env.redisUrl, 'subscriber', (err) =>
-  logger.error({ err }, 'redis subscriber error'),
-);
+const pubsub = new RedisPubSub({
+  subscriber: createRedis(env.redisUrl, 'subscriber', (err) =>
+    logger.error({ err }, 'redis subscriber error'),
+  ),
+  publisher: redis,
+  prefix: env.prefix,
+});
 const authenticate = createAuthenticator({
   users: new UsersRepository(db.kysely),
   apiKeys: new ApiKeysRepository(db.kysely),
@@ -62,8 +67,7 @@ await app.register(gatewayPlugin, {
   authenticate,
   tests: new TestsRepository(db.kysely),
   eventLog: new RedisEventLog(redis, { prefix: env.prefix }),
-  subscriber,
-  keyPrefix: env.prefix,
+  pubsub,
   limits: env.limits,
   allowedOrigins: env.allowedOrigins,
 });
@@ -78,7 +82,8 @@ await registerHealthRoutes(app, {
 handleShutdown(logger, async () => {
   // Closing Fastify closes every socket with 1001 first (the plugin's preClose).
   await app.close();
-  await Promise.allSettled([subscriber.quit(), redis.quit()]);
+  await pubsub.close();
+  await redis.quit();
   await db.close();
 });
 

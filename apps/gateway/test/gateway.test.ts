@@ -14,7 +14,10 @@ import {
   Channels,
   Events,
   RedisEventLog,
+  MemoryPubSub,
+  RedisPubSub,
   channelKeys,
+  channelTopic,
   channelName,
   createMessage,
   createRedis,
@@ -114,8 +117,7 @@ async function startGateway(
     }),
     tests,
     eventLog: log,
-    subscriber,
-    keyPrefix: prefix,
+    pubsub: new RedisPubSub({ subscriber, publisher: redis, prefix }),
     limits,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -495,5 +497,39 @@ describe('connection lifecycle', () => {
     await app!.close();
     app = undefined;
     expect((await client.closed).code).toBe(1001);
+  });
+});
+
+describe('on the in-process bus (embedded mode)', () => {
+  it('delivers what is published on the channel topic of a MemoryPubSub, after the replay', async () => {
+    const bus = new MemoryPubSub();
+    const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+    app = Fastify({ loggerInstance: pino({ level: 'silent' }, sink) as FastifyBaseLogger });
+    await app.register(gatewayPlugin, {
+      authenticate: createAuthenticator({
+        users: new UsersRepository(db.kysely),
+        apiKeys: new ApiKeysRepository(db.kysely),
+        tokens,
+      }),
+      tests,
+      eventLog,
+      pubsub: bus,
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    baseUrl = `ws://127.0.0.1:${(app.server.address() as { port: number }).port}/ws`;
+    const testId = await createTest(owner);
+    const channel = channelName(Channels.TEST_PROGRESS, { testId });
+    await publish(channel, 1);
+    const client = await connect(owner);
+
+    client.send({ type: 'subscribe', channel, since: { offset: 0 } });
+    expect(await client.next()).toMatchObject({ type: 'subscribed', channel, offset: 1, recovered: true });
+    expect(await client.next()).toMatchObject({ offset: 1, data: { n: 1 } });
+    // The Redis PUBLISH of the event log reaches nobody here: only the in-process bus feeds the gateway.
+    const second = await publish(channel, 2);
+    await bus.publish(channelTopic(channel), JSON.stringify(second));
+    expect(await client.next()).toEqual(second);
+    expect(await client.drain()).toEqual([]);
+    await bus.close();
   });
 });
