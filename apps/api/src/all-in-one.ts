@@ -31,6 +31,7 @@ import {
 import { gatewayPlugin } from '@crucible/gateway';
 import { createTestWorker } from '@crucible/worker';
 import { apiLoggerOptions, buildApi } from './app.js';
+import { DEFAULT_DASHBOARD_DIR } from './plugins/dashboard.js';
 
 /**
  * All of Crucible in one process on one port: the API, the WebSocket gateway at /ws and a worker,
@@ -89,7 +90,7 @@ const tokens = createTokenService(env.jwtSecret);
 
 const app = await buildApi(
   { db, redis, queue, eventLog, tokens },
-  { logger: apiLoggerOptions(env.logLevel) },
+  { logger: apiLoggerOptions(env.logLevel), dashboardDir: DEFAULT_DASHBOARD_DIR },
 );
 await app.register(gatewayPlugin, {
   authenticate: createAuthenticator({

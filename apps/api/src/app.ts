@@ -15,6 +15,7 @@ import {
 } from '@crucible/db';
 import type { Db } from '@crucible/db';
 import { registerProblemHandler } from './errors.js';
+import { registerDashboard } from './plugins/dashboard.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { testsRoutes } from './routes/tests.routes.js';
 import { createTestsService } from './services/tests.service.js';
@@ -28,6 +29,12 @@ export interface ApiDeps {
   tokens: TokenService;
 }
 
+export interface BuildApiOptions {
+  logger?: FastifyServerOptions['logger'];
+  /** Folder of the built dashboard to serve at `/`. @defaultValue undefined (no dashboard) */
+  dashboardDir?: string;
+}
+
 /** Tokens and API keys never reach the logs. */
 export const LOG_REDACT = ['req.headers.authorization', 'req.query.token', 'req.headers.cookie'];
 
@@ -36,10 +43,7 @@ export function apiLoggerOptions(level: string): FastifyServerOptions['logger'] 
 }
 
 /** Builds the API (routes, auth, errors, health) without listening, so it can be composed or injected. */
-export async function buildApi(
-  deps: ApiDeps,
-  options: { logger?: FastifyServerOptions['logger'] } = {},
-): Promise<FastifyInstance> {
+export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: 1024 * 1024,
@@ -74,5 +78,6 @@ export async function buildApi(
   });
   await app.register(authRoutes, { users, apiKeys, tokens: deps.tokens, authenticate });
   await app.register(testsRoutes, { authenticate, tests, service });
+  if (options.dashboardDir) await registerDashboard(app, options.dashboardDir);
   return app;
 }

@@ -12,6 +12,7 @@ import {
 import type { TestJobData } from '@crucible/shared';
 import { createDb, migrateToLatest } from '@crucible/db';
 import { apiLoggerOptions, buildApi } from './app.js';
+import { DEFAULT_DASHBOARD_DIR } from './plugins/dashboard.js';
 import { loadApiEnv } from './env.js';
 
 const env = loadConfigOrExit(() => loadApiEnv());
@@ -28,7 +29,7 @@ const eventLog = new RedisEventLog(redis, { prefix: env.prefix });
 
 const app = await buildApi(
   { db, redis, queue, eventLog, tokens: createTokenService(env.jwtSecret) },
-  { logger: apiLoggerOptions(env.logLevel) },
+  { logger: apiLoggerOptions(env.logLevel), dashboardDir: DEFAULT_DASHBOARD_DIR },
 );
 await app.listen({ port: env.port, host: env.host });
 

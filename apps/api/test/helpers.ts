@@ -12,6 +12,7 @@ import type { TestJobData } from '@crucible/shared';
 import { createDb, migrateToLatest } from '@crucible/db';
 import { createTestDatabase } from '@crucible/db/testing';
 import { buildApi } from '../src/app.js';
+import type { BuildApiOptions } from '../src/app.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const SECRET = 'test-secret-test-secret-test-secret-0123';
@@ -27,7 +28,7 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
 }
 
 /** A fresh API on its own database and Redis prefix. */
-export async function startApi() {
+export async function startApi(options: BuildApiOptions = {}) {
   const database = await createTestDatabase();
   const db = createDb(database.url);
   await migrateToLatest(db.kysely);
@@ -39,7 +40,7 @@ export async function startApi() {
   const queue = new Queue<TestJobData>(TEST_QUEUE_NAME, { connection: redis, prefix: bullPrefix(prefix) });
   const eventLog = new RedisEventLog(redis, { prefix });
   const tokens = createTokenService(SECRET);
-  const app = await buildApi({ db, redis, queue, eventLog, tokens });
+  const app = await buildApi({ db, redis, queue, eventLog, tokens }, options);
   await app.ready();
   return {
     app,

@@ -1,20 +1,11 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
 import { generateApiKey, hashApiKey } from '@crucible/shared';
 import type { TokenService } from '@crucible/shared';
 import type { ApiKeysRepository, Authenticate, User, UsersRepository } from '@crucible/db';
 import { HttpProblem } from '../errors.js';
 import { requireUser, userOf } from '../plugins/auth.js';
 import { dummyHash, hashPassword, verifyPassword } from '../services/passwords.js';
-import {
-  ApiKeyCreate,
-  ApiKeyCreated,
-  ApiKeyView,
-  AuthResponse,
-  Credentials,
-  Problem,
-  UserView,
-} from '../schemas.js';
+import { ApiRoutes } from '@crucible/shared/api';
 
 export interface AuthRoutesOptions {
   users: UsersRepository;
@@ -28,10 +19,9 @@ const view = (u: Pick<User, 'id' | 'email' | 'role'>) => ({ id: u.id, email: u.e
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opts) => {
   const { users, apiKeys, tokens } = opts;
 
-  app.post(
-    '/api/auth/register',
-    { schema: { body: Credentials, response: { 201: AuthResponse, 409: Problem } } },
-    async (request, reply) => {
+  app.route({
+    ...ApiRoutes.register,
+    handler: async (request, reply) => {
       const email = request.body.email.trim().toLowerCase();
       const user = await users.create(email, await hashPassword(request.body.password));
       if (!user)
@@ -40,12 +30,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         .code(201)
         .send({ user: view(user), token: tokens.sign({ sub: user.id, role: user.role }) });
     },
-  );
+  });
 
-  app.post(
-    '/api/auth/login',
-    { schema: { body: Credentials, response: { 200: AuthResponse, 401: Problem } } },
-    async (request) => {
+  app.route({
+    ...ApiRoutes.login,
+    handler: async (request) => {
       const user = await users.findByEmail(request.body.email.trim().toLowerCase());
       const ok = await verifyPassword(request.body.password, user?.password_hash ?? (await dummyHash()));
       if (!user || !ok) {
@@ -53,20 +42,17 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       }
       return { user: view(user), token: tokens.sign({ sub: user.id, role: user.role }) };
     },
-  );
+  });
 
   await app.register(async (scope) => {
     const authed = scope.withTypeProvider<TypeBoxTypeProvider>();
     authed.addHook('onRequest', requireUser(opts.authenticate));
 
-    authed.get('/api/auth/me', { schema: { response: { 200: UserView } } }, async (request) =>
-      view(userOf(request)),
-    );
+    authed.route({ ...ApiRoutes.me, handler: async (request) => view(userOf(request)) });
 
-    authed.post(
-      '/api/auth/api-keys',
-      { schema: { body: ApiKeyCreate, response: { 201: ApiKeyCreated } } },
-      async (request, reply) => {
+    authed.route({
+      ...ApiRoutes.createApiKey,
+      handler: async (request, reply) => {
         const key = generateApiKey();
         const row = await apiKeys.create(
           userOf(request).id,
@@ -76,12 +62,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         );
         return reply.code(201).send({ id: row.id, name: row.name, key });
       },
-    );
+    });
 
-    authed.get(
-      '/api/auth/api-keys',
-      { schema: { response: { 200: Type.Array(ApiKeyView) } } },
-      async (request) => {
+    authed.route({
+      ...ApiRoutes.listApiKeys,
+      handler: async (request) => {
         const keys = await apiKeys.listForUser(userOf(request).id);
         return keys.map((k) => ({
           id: k.id,
@@ -91,21 +76,15 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
           lastUsedAt: k.last_used_at?.toISOString() ?? null,
         }));
       },
-    );
+    });
 
-    authed.delete(
-      '/api/auth/api-keys/:id',
-      {
-        schema: {
-          params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
-          response: { 204: Type.Null(), 404: Problem },
-        },
-      },
-      async (request, reply) => {
+    authed.route({
+      ...ApiRoutes.revokeApiKey,
+      handler: async (request, reply) => {
         const revoked = await apiKeys.revoke(userOf(request).id, request.params.id);
         if (!revoked) throw new HttpProblem(404, 'NOT_FOUND', 'Not Found', 'API key not found');
         return reply.code(204).send(null);
       },
-    );
+    });
   });
 };

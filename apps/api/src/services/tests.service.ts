@@ -15,7 +15,7 @@ import {
 import type { EventLog, TestJobData, TestType } from '@crucible/shared';
 import type { AuthUser, Db, TestRow, TestsRepository } from '@crucible/db';
 import { HttpProblem, isUnavailable } from '../errors.js';
-import type { RunTestBody, TestView } from '../schemas.js';
+import type { RunTestBody, TestView } from '@crucible/shared/api';
 
 /** Validates a test's config against its type's schema, filling defaults; a 400 problem names the field. */
 export function validateConfig(

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
-import { TestTypes } from '@crucible/shared';
+import { TestTypes } from './catalog.js';
 
 /** Request and response schemas of the HTTP API: validation and the OpenAPI document come from here. */
 

@@ -1,0 +1,79 @@
+import { Type } from '@sinclair/typebox';
+import type { TSchema } from '@sinclair/typebox';
+import {
+  ApiKeyCreate,
+  ApiKeyCreated,
+  ApiKeyView,
+  AuthResponse,
+  Credentials,
+  Problem,
+  RunTestAccepted,
+  RunTestBody,
+  TestIdParams,
+  TestView,
+  UserView,
+} from './api-schemas.js';
+
+/**
+ * The HTTP API's route table: the API registers each route (method, path, schemas) from here and
+ * `@crucible/client` derives its typed calls from the same objects, so the two cannot drift apart.
+ * Browser-safe (TypeBox only), exported with the schemas as `@crucible/shared/api`.
+ */
+export * from './api-schemas.js';
+
+export const ApiKeyParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+
+/** One HTTP route: what the API registers and what the typed client calls. */
+export interface ApiRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Fastify path syntax: `:name` segments are filled from `params`. */
+  url: string;
+  schema: {
+    params?: TSchema;
+    querystring?: TSchema;
+    body?: TSchema;
+    response: Record<number, TSchema>;
+  };
+}
+
+/** Every route of the HTTP API (DESIGN.md, "HTTP API"), defined once. */
+export const ApiRoutes = {
+  register: {
+    method: 'POST',
+    url: '/api/auth/register',
+    schema: { body: Credentials, response: { 201: AuthResponse, 409: Problem } },
+  },
+  login: {
+    method: 'POST',
+    url: '/api/auth/login',
+    schema: { body: Credentials, response: { 200: AuthResponse, 401: Problem } },
+  },
+  me: { method: 'GET', url: '/api/auth/me', schema: { response: { 200: UserView } } },
+  createApiKey: {
+    method: 'POST',
+    url: '/api/auth/api-keys',
+    schema: { body: ApiKeyCreate, response: { 201: ApiKeyCreated } },
+  },
+  listApiKeys: {
+    method: 'GET',
+    url: '/api/auth/api-keys',
+    schema: { response: { 200: Type.Array(ApiKeyView) } },
+  },
+  revokeApiKey: {
+    method: 'DELETE',
+    url: '/api/auth/api-keys/:id',
+    schema: { params: ApiKeyParams, response: { 204: Type.Null(), 404: Problem } },
+  },
+  runTest: {
+    method: 'POST',
+    url: '/api/test/run',
+    schema: { body: RunTestBody, response: { 202: RunTestAccepted, 400: Problem, 503: Problem } },
+  },
+  getTest: {
+    method: 'GET',
+    url: '/api/test/queue/jobs/:jobId',
+    schema: { params: TestIdParams, response: { 200: TestView, 404: Problem } },
+  },
+} as const satisfies Record<string, ApiRoute>;
+
+export type ApiRouteName = keyof typeof ApiRoutes;
