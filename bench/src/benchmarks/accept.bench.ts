@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { TEST_QUEUE_NAME, bullPrefix } from '@crucible/shared';
+import { defineBenchmark } from '../harness.js';
+import type { Subject } from '../harness.js';
+import { load } from '../lib/load.js';
+import type { LoadOptions } from '../lib/load.js';
+import { freePort, startProcess, waitForReady } from '../lib/processes.js';
+import { startCrucible } from '../lib/stack.js';
+
+export const ACCEPT_BODY = JSON.stringify({
+  testType: 'performance',
+  url: 'http://127.0.0.1:9/',
+  config: { iterations: 1 },
+});
+
+/** Whether the API answers a repeated Idempotency-Key with the first test (the header is honoured). */
+async function honoursIdempotency(apiUrl: string, token: string): Promise<boolean> {
+  const key = randomUUID();
+  const submit = async () => {
+    const res = await fetch(`${apiUrl}/api/test/run`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'idempotency-key': key,
+      },
+      body: ACCEPT_BODY,
+    });
+    return ((await res.json()) as { testId?: string }).testId;
+  };
+  const first = await submit();
+  return first !== undefined && first === (await submit());
+}
+
+export default defineBenchmark({
+  name: 'accept',
+  description:
+    'authenticated POST /api/test/run under autocannon, beside Fastify hello-world and a naive INSERT + BullMQ add route',
+  order: 1,
+  async run(ctx) {
+    const connections = 50;
+    const durationSec = ctx.size(5, 1);
+    const stack = await startCrucible(ctx);
+    const apiUrl = stack.apiUrls[0]!;
+
+    const helloPort = await freePort();
+    const hello = startProcess('fastify-hello', 'bench/src/anchors/fastify-hello.ts', {
+      PORT: String(helloPort),
+    });
+    ctx.defer(() => hello.stop());
+    await waitForReady(`http://127.0.0.1:${helloPort}/`, hello);
+
+    const naivePort = await freePort();
+    const naivePrefix = bullPrefix(`${stack.prefix}:naive`);
+    const naive = startProcess('naive-accept', 'bench/src/anchors/naive-accept.ts', {
+      ...stack.env,
+      PORT: String(naivePort),
+      NAIVE_BULL_PREFIX: naivePrefix,
+      NAIVE_USER_ID: stack.userId,
+    });
+    ctx.defer(() => naive.stop());
+    await waitForReady(`http://127.0.0.1:${naivePort}/health/ready`, naive);
+
+    // Every round starts from an empty table and queue: without a worker the backlog would grow
+    // round after round, and a figure would depend on its place in the run.
+    const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 1 });
+    ctx.defer(() => pool.end());
+    const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
+    ctx.defer(() => redis.quit());
+    const queues = [
+      new Queue(TEST_QUEUE_NAME, { connection: redis, prefix: bullPrefix(stack.prefix) }),
+      new Queue(TEST_QUEUE_NAME, { connection: redis, prefix: naivePrefix }),
+    ];
+    ctx.defer(() => Promise.all(queues.map((q) => q.close())));
+    const reset = async () => {
+      await pool.query('TRUNCATE test_queue');
+      for (const q of queues) await q.obliterate({ force: true });
+    };
+
+    const post = {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: ACCEPT_BODY,
+    } as const;
+    const subject = (label: string, options: Omit<LoadOptions, 'connections' | 'durationSec'>): Subject => ({
+      label,
+      async run() {
+        await reset();
+        const r = await load({ ...options, connections, durationSec });
+        return { rps: r.rps, p99: r.p99 };
+      },
+    });
+    const auth = { authorization: `Bearer ${stack.token}` };
+    const crucible = subject('Crucible accept', {
+      ...post,
+      url: `${apiUrl}/api/test/run`,
+      headers: { ...post.headers, ...auth },
+    });
+    const naiveRoute = subject('naive INSERT + add', { ...post, url: `http://127.0.0.1:${naivePort}/run` });
+    const helloWorld = subject('Fastify hello-world', { url: `http://127.0.0.1:${helloPort}/` });
+    const metrics = [
+      { key: 'rps', label: 'req/s', better: 'higher' as const },
+      { key: 'p99', label: 'p99 ms', better: 'lower' as const },
+    ];
+    const targets = [
+      {
+        anchor: naiveRoute.label,
+        metric: 'rps',
+        text: '≥ 2× naive',
+        met: (c: number, a: number) => c >= 2 * a,
+      },
+      { anchor: naiveRoute.label, metric: 'p99', text: 'p99 ≤ 25 ms', met: (c: number) => c <= 25 },
+    ];
+
+    await ctx.compare({
+      title: `POST /api/test/run, idempotency off, ${connections} connections, ${durationSec} s rounds`,
+      metrics,
+      crucible,
+      anchors: [naiveRoute, helloWorld],
+      targets,
+    });
+
+    if (await honoursIdempotency(apiUrl, stack.token)) {
+      await ctx.compare({
+        title: `POST /api/test/run, idempotency on (a fresh Idempotency-Key per request), ${connections} connections`,
+        metrics,
+        crucible: subject('Crucible accept + Idempotency-Key', {
+          ...post,
+          url: `${apiUrl}/api/test/run`,
+          headers: { ...post.headers, ...auth, 'idempotency-key': '[<id>]' },
+          idReplacement: true,
+        }),
+        anchors: [naiveRoute],
+        targets,
+      });
+    } else {
+      ctx.note('Idempotency on: not measured — this API does not honour the Idempotency-Key header yet.');
+    }
+  },
+});
