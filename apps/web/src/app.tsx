@@ -1,0 +1,123 @@
+import { LocationProvider, Route, Router, useLocation } from 'preact-iso';
+import { useEffect } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
+import { ApiKeysPage } from './pages/api-keys';
+import { AuthPage } from './pages/auth';
+import { NewTestPage } from './pages/new-test';
+import { TestPage } from './pages/test-page';
+import { useLiveState } from './live-connection';
+import { useStore } from './lib/store';
+import { session, signOut } from './session';
+
+function Redirect({ to }: { to: string }) {
+  const { route } = useLocation();
+  useEffect(() => route(to, true), [to]);
+  return null;
+}
+
+/** Pages that need a signed-in user send everyone else to the sign-in page. */
+function SignedIn({ children }: { children: ComponentChildren }) {
+  const current = useStore(session);
+  return current ? <>{children}</> : <Redirect to="/signin" />;
+}
+
+function ConnectionBadge() {
+  const state = useLiveState();
+  if (state === null || state === 'open') return null;
+  return (
+    <span class="conn" role="status" data-testid="connection-state">
+      {state === 'reconnecting' ? 'reconnecting…' : 'connecting…'}
+    </span>
+  );
+}
+
+function Header() {
+  const current = useStore(session);
+  const { path, route } = useLocation();
+  const link = (href: string, text: string) => (
+    <a href={href} aria-current={path === href || path.startsWith(`${href}/`) ? 'page' : undefined}>
+      {text}
+    </a>
+  );
+  return (
+    <header class="top">
+      <a href="/" class="brand">
+        Crucible
+      </a>
+      {current && (
+        <nav aria-label="Main">
+          {link('/new', 'New test')}
+          {link('/keys', 'API keys')}
+        </nav>
+      )}
+      <div class="who">
+        <ConnectionBadge />
+        {current ? (
+          <>
+            <span class="muted">{current.user.email}</span>
+            <button
+              type="button"
+              class="link"
+              onClick={() => {
+                signOut();
+                route('/signin');
+              }}
+            >
+              Sign out
+            </button>
+          </>
+        ) : (
+          <a href="/signin">Sign in</a>
+        )}
+      </div>
+    </header>
+  );
+}
+
+function NotFound() {
+  return (
+    <main>
+      <h1>Not found</h1>
+      <p>
+        <a href="/">Home</a>
+      </p>
+    </main>
+  );
+}
+
+const guarded =
+  <P extends object>(Page: (props: P) => ComponentChildren) =>
+  (props: P) => (
+    <SignedIn>
+      <Page {...props} />
+    </SignedIn>
+  );
+
+const Home = () => <Redirect to={session.get() ? '/new' : '/signin'} />;
+const SignInRoute = () => <AuthPage mode="signin" />;
+const SignUpRoute = () => <AuthPage mode="signup" />;
+const KeysRoute = guarded(ApiKeysPage);
+const NewRoute = guarded(NewTestPage);
+const TestRoute = guarded(({ id }: { id: string }) => <TestPage id={id} />);
+
+export function App() {
+  return (
+    <LocationProvider>
+      <a href="#content" class="skip">
+        Skip to content
+      </a>
+      <Header />
+      <div id="content">
+        <Router>
+          <Route path="/" component={Home} />
+          <Route path="/signin" component={SignInRoute} />
+          <Route path="/signup" component={SignUpRoute} />
+          <Route path="/keys" component={KeysRoute} />
+          <Route path="/new" component={NewRoute} />
+          <Route path="/tests/:id" component={TestRoute} />
+          <Route default component={NotFound} />
+        </Router>
+      </div>
+    </LocationProvider>
+  );
+}

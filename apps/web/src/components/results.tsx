@@ -1,0 +1,212 @@
+import type { TestView } from '@crucible/shared/api';
+import type { StressPoint } from '../lib/stress-series';
+import { toStressPoint } from '../lib/stress-series';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const ms = (v: unknown) => (typeof v === 'number' ? `${v.toFixed(1)} ms` : '—');
+
+const PHASES = ['dns', 'connect', 'tls', 'ttfb', 'download'] as const;
+
+/** Each iteration's phases as consecutive bars on one time axis, and the medians per phase. */
+export function PerformanceResult({ result }: { result: Obj }) {
+  const iterations = arr(result.iterations).filter(isObj);
+  const totals = iterations.map((it) => (isObj(it.timings) ? Number(it.timings.total) || 0 : 0));
+  const scale = Math.max(1, ...totals);
+  const summary = isObj(result.summary) ? result.summary : {};
+  return (
+    <section aria-labelledby="perf-heading">
+      <h2 id="perf-heading">Timings</h2>
+      <ol class="waterfall" aria-label="Waterfall per iteration">
+        {iterations.map((it) => {
+          const timings = isObj(it.timings) ? it.timings : null;
+          let offset = 0;
+          return (
+            <li key={String(it.iteration)}>
+              <span class="wf-label">#{String(it.iteration)}</span>
+              {timings ? (
+                <span class="wf-track" title={`total ${ms(timings.total)}`}>
+                  {PHASES.map((phase) => {
+                    const value = Number(timings[phase]) || 0;
+                    const left = (offset / scale) * 100;
+                    offset += value;
+                    return (
+                      <span
+                        key={phase}
+                        class={`wf-bar wf-${phase}`}
+                        style={{ left: `${left}%`, width: `${(value / scale) * 100}%` }}
+                        title={`${phase} ${ms(value)}`}
+                      />
+                    );
+                  })}
+                </span>
+              ) : (
+                <span class="wf-error">{String(it.error ?? 'failed')}</span>
+              )}
+              <span class="wf-total">{timings ? `${ms(timings.total)} · ${String(it.status)}` : ''}</span>
+            </li>
+          );
+        })}
+      </ol>
+      <p class="legend" aria-hidden="true">
+        {PHASES.map((p) => (
+          <span key={p}>
+            <i class={`wf-${p}`} /> {p}
+          </span>
+        ))}
+      </p>
+      <div class="table-wrap">
+        <table>
+          <caption>Per phase over the successful requests</caption>
+          <thead>
+            <tr>
+              <th scope="col">phase</th>
+              <th scope="col">median</th>
+              <th scope="col">p95</th>
+              <th scope="col">min</th>
+              <th scope="col">max</th>
+            </tr>
+          </thead>
+          <tbody>
+            {[...PHASES, 'total'].map((phase) => {
+              const s = isObj(summary[phase]) ? (summary[phase] as Obj) : {};
+              return (
+                <tr key={phase}>
+                  <th scope="row">{phase}</th>
+                  <td>{ms(s.median)}</td>
+                  <td>{ms(s.p95)}</td>
+                  <td>{ms(s.min)}</td>
+                  <td>{ms(s.max)}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
+
+interface Finding {
+  title: string;
+  severity: string;
+  detail: string;
+  fix: string;
+}
+
+function toFinding(v: unknown): Finding | null {
+  if (!isObj(v)) return null;
+  const text = (...keys: string[]) => {
+    for (const key of keys) if (typeof v[key] === 'string') return v[key] as string;
+    return '';
+  };
+  return {
+    title: text('title', 'check', 'name', 'id'),
+    severity: text('severity', 'level').toLowerCase() || 'info',
+    detail: text('message', 'detail', 'description'),
+    fix: text('fix', 'recommendation', 'remediation'),
+  };
+}
+
+/** seo and security findings, grouped by severity (most severe first), each with its fix. */
+export function Findings({ result }: { result: Obj }) {
+  const findings = arr(result.findings ?? result.issues)
+    .map(toFinding)
+    .filter((f): f is Finding => f !== null);
+  const groups = [...SEVERITIES, ...new Set(findings.map((f) => f.severity))]
+    .filter((s, i, all) => all.indexOf(s) === i)
+    .map((severity) => ({ severity, items: findings.filter((f) => f.severity === severity) }))
+    .filter((g) => g.items.length > 0);
+  return (
+    <section aria-labelledby="findings-heading">
+      <h2 id="findings-heading">
+        Findings{typeof result.score === 'number' ? ` · score ${result.score}` : ''}
+      </h2>
+      {groups.length === 0 && <p>No findings.</p>}
+      {groups.map((group) => (
+        <section key={group.severity} class="finding-group">
+          <h3>
+            <span class={`sev sev-${group.severity}`}>{group.severity}</span> ({group.items.length})
+          </h3>
+          <ul>
+            {group.items.map((f, i) => (
+              <li key={i}>
+                <strong>{f.title}</strong>
+                {f.detail && <p>{f.detail}</p>}
+                {f.fix && (
+                  <p class="fix">
+                    <span class="fix-label">Fix:</span> {f.fix}
+                  </p>
+                )}
+              </li>
+            ))}
+          </ul>
+        </section>
+      ))}
+    </section>
+  );
+}
+
+/** api steps in order, each with its request, status and every assertion's outcome. */
+export function ApiSteps({ result }: { result: Obj }) {
+  const steps = arr(result.steps).filter(isObj);
+  return (
+    <section aria-labelledby="steps-heading">
+      <h2 id="steps-heading">Steps</h2>
+      <ol class="steps">
+        {steps.map((step, i) => {
+          const passed = step.passed ?? step.ok;
+          return (
+            <li key={i} class={passed === false ? 'step-failed' : 'step-passed'}>
+              <strong>{String(step.name ?? `step ${i + 1}`)}</strong>{' '}
+              <span class="muted">
+                {String(step.method ?? '')} {String(step.url ?? '')} → {String(step.status ?? '—')} ·{' '}
+                {ms(step.durationMs ?? step.timeMs)}
+              </span>
+              {typeof step.error === 'string' && <p class="error-text">{step.error}</p>}
+              <ul>
+                {arr(step.assertions)
+                  .filter(isObj)
+                  .map((a, j) => (
+                    <li key={j} class={a.passed === false ? 'fail' : 'pass'}>
+                      {a.passed === false ? '✗' : '✓'} {String(a.name ?? a.type ?? a.path ?? 'assertion')}
+                      {a.passed === false &&
+                        ` — expected ${JSON.stringify(a.expected)}, got ${JSON.stringify(a.actual)}`}
+                    </li>
+                  ))}
+              </ul>
+            </li>
+          );
+        })}
+      </ol>
+    </section>
+  );
+}
+
+/** The stress timeline stored in a finished result, when the engine keeps one. */
+export function storedStressPoints(result: unknown): StressPoint[] {
+  if (!isObj(result)) return [];
+  return arr(result.timeline ?? result.seconds)
+    .map(toStressPoint)
+    .filter((p): p is StressPoint => p !== null);
+}
+
+/** The result of a finished test, drawn for its type; anything else as JSON. */
+export function TestResult({ test }: { test: TestView }) {
+  const result = test.result;
+  if (!isObj(result)) return null;
+  switch (test.testType) {
+    case 'performance':
+      return <PerformanceResult result={result} />;
+    case 'seo':
+    case 'security':
+      return <Findings result={result} />;
+    case 'api':
+      return <ApiSteps result={result} />;
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,128 @@
+// @vitest-environment node
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { Envelope } from '@crucible/shared/envelope';
+import { connectLive } from './live';
+import type { Live, LiveState } from './live';
+
+const channel = 'test-progress-t1';
+const envelope = (offset: number, epoch = 'e1'): Envelope => ({
+  id: `m${offset}`,
+  event: 'test:progress',
+  channel,
+  data: { progress: offset * 10 },
+  priority: 3,
+  timestamp: 0,
+  userId: 'u1',
+  offset,
+  epoch,
+});
+
+/** A gateway stand-in that records what each connection asked for. */
+async function gateway() {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const sockets: WebSocket[] = [];
+  const frames: Record<string, unknown>[][] = [];
+  server.on('connection', (socket) => {
+    const index = sockets.push(socket) - 1;
+    frames[index] = [];
+    socket.on('message', (raw) => frames[index]!.push(JSON.parse(raw.toString())));
+  });
+  const { port } = server.address() as { port: number };
+  return { server, sockets, frames, url: `ws://127.0.0.1:${port}/ws?token=t` };
+}
+
+let live: Live | undefined;
+let server: WebSocketServer | undefined;
+afterEach(async () => {
+  live?.close();
+  for (const client of server?.clients ?? []) client.terminate();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+});
+
+describe('the live connection', () => {
+  it('delivers each message once, in order, across a reconnect that resumes from the last offset', async () => {
+    const gw = await gateway();
+    server = gw.server;
+    const states: LiveState[] = [];
+    const received: number[] = [];
+    live = connectLive(gw.url, {
+      minDelayMs: 20,
+      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    });
+    live.onState((s) => states.push(s));
+    live.subscribe(channel, { message: (m) => received.push(m.offset) });
+
+    await expect.poll(() => gw.frames[0]?.length).toBe(1);
+    expect(gw.frames[0]![0]).toEqual({ type: 'subscribe', channel, since: { offset: 0 } });
+    const first = gw.sockets[0]!;
+    first.send(JSON.stringify({ type: 'subscribed', channel, epoch: 'e1', offset: 0, recovered: true }));
+    first.send(JSON.stringify(envelope(1)));
+    first.send(JSON.stringify({ type: 'batch', messages: [envelope(2), envelope(2)] }));
+    await expect.poll(() => received).toEqual([1, 2]);
+
+    // The connection drops: the client says so, comes back and asks for what follows offset 2.
+    first.terminate();
+    await expect.poll(() => gw.frames[1]?.length ?? 0).toBe(1);
+    expect(gw.frames[1]![0]).toEqual({ type: 'subscribe', channel, since: { epoch: 'e1', offset: 2 } });
+    const second = gw.sockets[1]!;
+    second.send(JSON.stringify({ type: 'subscribed', channel, epoch: 'e1', offset: 3, recovered: true }));
+    second.send(JSON.stringify({ type: 'batch', messages: [envelope(2), envelope(3)] }));
+    await expect.poll(() => received).toEqual([1, 2, 3]);
+    expect(states).toEqual(['open', 'reconnecting', 'open']);
+  });
+
+  it('asks for a reload when the gateway cannot replay, and reports channel errors', async () => {
+    const gw = await gateway();
+    server = gw.server;
+    let resets = 0;
+    const errors: string[] = [];
+    const received: number[] = [];
+    live = connectLive(gw.url, { WebSocket: WebSocket as unknown as typeof globalThis.WebSocket });
+    live.subscribe(channel, {
+      message: (m) => received.push(m.offset),
+      reset: () => resets++,
+      error: (code, detail) => errors.push(`${code}: ${detail}`),
+    });
+    await expect.poll(() => gw.frames[0]?.length).toBe(1);
+    const socket = gw.sockets[0]!;
+    socket.send(JSON.stringify({ type: 'subscribed', channel, epoch: 'e2', offset: 7, recovered: false }));
+    socket.send(JSON.stringify(envelope(7, 'e2')));
+    socket.send(JSON.stringify(envelope(8, 'e2')));
+    socket.send(
+      JSON.stringify({
+        type: 'error',
+        code: 'FORBIDDEN',
+        channel,
+        detail: 'not allowed to read this channel',
+      }),
+    );
+    await expect.poll(() => errors).toEqual(['FORBIDDEN: not allowed to read this channel']);
+    expect(resets).toBe(1);
+    // Offset 7 was already part of the state the reload fetches.
+    expect(received).toEqual([8]);
+  });
+
+  it('unsubscribes, and after close() stays closed', async () => {
+    const gw = await gateway();
+    server = gw.server;
+    live = connectLive(gw.url, {
+      minDelayMs: 20,
+      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    });
+    const off = live.subscribe(channel, { message: () => {} });
+    await expect.poll(() => live!.state).toBe('open');
+    off();
+    await expect
+      .poll(() => gw.frames[0])
+      .toEqual([
+        { type: 'subscribe', channel, since: { offset: 0 } },
+        { type: 'unsubscribe', channel },
+      ]);
+    live.close();
+    await expect.poll(() => gw.sockets[0]!.readyState).toBe(WebSocket.CLOSED);
+    expect(live.state).toBe('closed');
+    expect(gw.sockets).toHaveLength(1);
+  });
+});

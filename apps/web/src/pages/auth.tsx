@@ -1,0 +1,82 @@
+import { useState } from 'preact/hooks';
+import { useLocation } from 'preact-iso';
+import { ApiError } from '@crucible/client';
+import { api, signIn } from '../session';
+
+/** Sign in and sign up share one form; `mode` picks the route. */
+export function AuthPage({ mode }: { mode: 'signin' | 'signup' }) {
+  const { route } = useLocation();
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const signup = mode === 'signup';
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const body = { email, password };
+      const answer = signup ? await api.call('register', { body }) : await api.call('login', { body });
+      signIn(answer);
+      route('/');
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main class="narrow">
+      <h1>{signup ? 'Create an account' : 'Sign in'}</h1>
+      <form onSubmit={submit} aria-describedby={error ? 'auth-error' : undefined}>
+        <label for="email">Email</label>
+        <input
+          id="email"
+          type="email"
+          autoComplete="email"
+          required
+          maxLength={254}
+          value={email}
+          onInput={(e) => setEmail(e.currentTarget.value)}
+        />
+        <label for="password">Password</label>
+        <input
+          id="password"
+          type="password"
+          autoComplete={signup ? 'new-password' : 'current-password'}
+          required
+          minLength={8}
+          maxLength={256}
+          value={password}
+          onInput={(e) => setPassword(e.currentTarget.value)}
+          aria-describedby="password-hint"
+        />
+        <p id="password-hint" class="hint">
+          At least 8 characters.
+        </p>
+        {error && (
+          <p id="auth-error" role="alert" class="error-text">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={busy}>
+          {signup ? 'Create account' : 'Sign in'}
+        </button>
+      </form>
+      <p>
+        {signup ? (
+          <>
+            Already have an account? <a href="/signin">Sign in</a>
+          </>
+        ) : (
+          <>
+            New here? <a href="/signup">Create an account</a> (the first account becomes the admin).
+          </>
+        )}
+      </p>
+    </main>
+  );
+}

@@ -1,0 +1,186 @@
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { ApiError } from '@crucible/client';
+import type { TestView } from '@crucible/shared/api';
+import { Channels, channelName } from '@crucible/shared/channels';
+import { Events } from '@crucible/shared/events';
+import type { Envelope } from '@crucible/shared/envelope';
+import { ProgressBar } from '../components/progress-bar';
+import { StatusChip } from '../components/status-chip';
+import { StressCharts } from '../components/stress-charts';
+import { TestResult, storedStressPoints } from '../components/results';
+import { curlForTest } from '../lib/curl';
+import { addPoint, toStressPoint } from '../lib/stress-series';
+import type { StressPoint } from '../lib/stress-series';
+import { useChannel } from '../live-connection';
+import { api } from '../session';
+
+const FINISHED = new Set<TestView['status']>(['completed', 'failed', 'cancelled']);
+
+function download(test: TestView) {
+  const blob = new Blob([JSON.stringify(test, null, 2)], { type: 'application/json' });
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(blob);
+  link.download = `crucible-${test.testType}-${test.testId}.json`;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 0);
+}
+
+export function TestPage({ id }: { id: string }) {
+  const [test, setTest] = useState<TestView | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [stage, setStage] = useState('');
+  const [points, setPoints] = useState<StressPoint[]>([]);
+  const [copied, setCopied] = useState(false);
+
+  const reload = useCallback(async () => {
+    try {
+      const next = await api.call('getTest', { params: { jobId: id } });
+      setTest(next);
+      setPoints((current) => storedStressPoints(next.result).reduce(addPoint, current));
+    } catch (err) {
+      setError(
+        err instanceof ApiError && err.status === 404
+          ? 'Test not found.'
+          : String(err instanceof Error ? err.message : err),
+      );
+    }
+  }, [id]);
+
+  useEffect(() => {
+    setTest(null);
+    setError(null);
+    setStage('');
+    setPoints([]);
+    void reload();
+  }, [reload]);
+
+  const onStressData = (data: unknown) => {
+    const point = toStressPoint(data);
+    if (point) setPoints((current) => addPoint(current, point));
+  };
+
+  const onProgress = (message: Envelope) => {
+    const data = (message.data ?? {}) as { progress?: number; stage?: string };
+    switch (message.event) {
+      case Events.TEST_STARTED:
+        setTest((t) => (t && !FINISHED.has(t.status) ? { ...t, status: 'running' } : t));
+        setStage('started');
+        return;
+      case Events.TEST_PROGRESS:
+        setTest((t) =>
+          t && !FINISHED.has(t.status)
+            ? { ...t, status: 'running', progress: Math.max(t.progress, data.progress ?? 0) }
+            : t,
+        );
+        if (data.stage) setStage(data.stage);
+        onStressData(message.data);
+        return;
+      case Events.TEST_COMPLETED:
+      case Events.TEST_FAILED:
+      case Events.TEST_CANCELLED:
+        setStage('');
+        void reload();
+        return;
+    }
+  };
+
+  const known = test !== null;
+  const isStress = test?.testType === 'stress';
+  useChannel(known ? channelName(Channels.TEST_PROGRESS, { testId: id }) : null, {
+    message: onProgress,
+    reset: () => void reload(),
+  });
+  useChannel(isStress ? channelName(Channels.STRESS_TEST, { testId: id }) : null, {
+    message: (m) => onStressData(m.data),
+  });
+
+  if (error) {
+    return (
+      <main>
+        <h1>Test</h1>
+        <p role="alert">{error}</p>
+        <p>
+          <a href="/tests">All tests</a>
+        </p>
+      </main>
+    );
+  }
+  if (!test) return <main aria-busy="true">Loading…</main>;
+
+  const finished = FINISHED.has(test.status);
+  const copyCurl = async () => {
+    await navigator.clipboard.writeText(curlForTest(location.origin, test));
+    setCopied(true);
+  };
+
+  return (
+    <main>
+      <p class="crumbs">
+        <a href="/tests">Tests</a> /
+      </p>
+      <h1 class="test-title">
+        {test.name || `${test.testType} test`} <StatusChip status={test.status} />
+      </h1>
+      <p class="url">
+        <span class="type-tag">{test.testType}</span>{' '}
+        <a href={test.url} rel="noreferrer noopener" target="_blank">
+          {test.url}
+        </a>
+      </p>
+      <dl class="facts">
+        <div>
+          <dt>priority</dt>
+          <dd>{test.priority}</dd>
+        </div>
+        <div>
+          <dt>created</dt>
+          <dd>{new Date(test.createdAt).toLocaleString()}</dd>
+        </div>
+        {test.startedAt && (
+          <div>
+            <dt>started</dt>
+            <dd>{new Date(test.startedAt).toLocaleString()}</dd>
+          </div>
+        )}
+        {test.completedAt && (
+          <div>
+            <dt>finished</dt>
+            <dd>{new Date(test.completedAt).toLocaleString()}</dd>
+          </div>
+        )}
+        {test.retryCount > 0 && (
+          <div>
+            <dt>retries</dt>
+            <dd>{test.retryCount}</dd>
+          </div>
+        )}
+      </dl>
+      <ProgressBar
+        label={
+          finished
+            ? `Finished: ${test.status}`
+            : test.status === 'queued'
+              ? 'Waiting in the queue'
+              : 'Running'
+        }
+        value={test.status === 'completed' ? 100 : test.progress}
+        stage={finished ? '' : stage}
+      />
+      {test.errorMessage && (
+        <p role="alert" class="error-text">
+          {test.errorMessage}
+        </p>
+      )}
+      <div class="actions">
+        <button type="button" class="secondary" onClick={copyCurl}>
+          {copied ? 'Copied' : 'Copy as curl'}
+        </button>
+        <button type="button" class="secondary" onClick={() => download(test)}>
+          Download JSON
+        </button>
+      </div>
+      {isStress && <StressCharts points={points} />}
+      {finished && <TestResult test={test} />}
+    </main>
+  );
+}

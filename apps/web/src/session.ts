@@ -1,0 +1,38 @@
+import { ApiClient } from '@crucible/client';
+import type { UserView } from '@crucible/shared/api';
+import { createStore } from './lib/store';
+
+export interface Session {
+  token: string;
+  user: UserView;
+}
+
+const STORAGE_KEY = 'crucible.session';
+
+function load(): Session | null {
+  try {
+    const raw = localStorage.getItem(STORAGE_KEY);
+    return raw ? (JSON.parse(raw) as Session) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The signed-in user and their session token, kept across reloads in localStorage. */
+export const session = createStore<Session | null>(load());
+
+export function signIn(next: Session): void {
+  localStorage.setItem(STORAGE_KEY, JSON.stringify(next));
+  session.set(next);
+}
+
+export function signOut(): void {
+  localStorage.removeItem(STORAGE_KEY);
+  session.set(null);
+}
+
+/** The dashboard's one HTTP client: same origin, the session's token, signed out on a 401. */
+export const api = new ApiClient({
+  token: () => session.get()?.token,
+  onUnauthorized: signOut,
+});

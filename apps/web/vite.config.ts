@@ -1,0 +1,22 @@
+import preact from '@preact/preset-vite';
+import { defineConfig } from 'vitest/config';
+
+/** Where `pnpm dev` forwards the API and WebSocket calls of the dev server (the all-in-one's port). */
+const API_ORIGIN = process.env.CRUCIBLE_API_ORIGIN ?? 'http://127.0.0.1:3000';
+
+export default defineConfig({
+  plugins: [preact()],
+  build: { outDir: 'dist', emptyOutDir: true },
+  server: {
+    proxy: {
+      '/api': API_ORIGIN,
+      '/ws': { target: API_ORIGIN.replace(/^http/, 'ws'), ws: true },
+    },
+  },
+  test: {
+    environment: 'happy-dom',
+    include: ['src/**/*.test.{ts,tsx}', 'test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+  },
+});
