@@ -29,7 +29,8 @@ import {
   migrateToLatest,
 } from '@crucible/db';
 import { gatewayPlugin } from '@crucible/gateway';
-import { createTestWorker } from '@crucible/worker';
+import { Egress, envAllowlist } from '@crucible/shared/egress';
+import { createEngines, createTestWorker } from '@crucible/worker';
 import { apiLoggerOptions, buildApi } from './app.js';
 import { DEFAULT_DASHBOARD_DIR } from './plugins/dashboard.js';
 
@@ -64,6 +65,7 @@ function loadAllInOneEnv(env: NodeJS.ProcessEnv = process.env) {
     concurrency: envInt(env, 'WORKER_CONCURRENCY', 5, { min: 1, max: 100 }),
     prefix: envPrefix(env),
     logLevel: envString(env, 'LOG_LEVEL', 'info')!,
+    targetAllowlist: envAllowlist(env),
   };
 }
 
@@ -89,7 +91,7 @@ const eventLog = new RedisEventLog(redis, { prefix: env.prefix });
 const tokens = createTokenService(env.jwtSecret);
 
 const app = await buildApi(
-  { db, redis, queue, eventLog, tokens },
+  { db, redis, queue, eventLog, tokens, targetAllowlist: env.targetAllowlist },
   { logger: apiLoggerOptions(env.logLevel), dashboardDir: DEFAULT_DASHBOARD_DIR },
 );
 await app.register(gatewayPlugin, {
@@ -109,6 +111,7 @@ const worker = createTestWorker({
   prefix: env.prefix,
   concurrency: env.concurrency,
   logger: logger.child({ app: 'worker' }),
+  engines: createEngines(new Egress({ allowlist: env.targetAllowlist })),
 });
 await app.listen({ port: env.port, host: env.host });
 

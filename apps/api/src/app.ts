@@ -14,6 +14,7 @@ import {
   migrationsApplied,
 } from '@crucible/db';
 import type { Db } from '@crucible/db';
+import type { Allowlist } from '@crucible/shared/egress';
 import { registerProblemHandler } from './errors.js';
 import { registerDashboard } from './plugins/dashboard.js';
 import { authRoutes } from './routes/auth.routes.js';
@@ -27,6 +28,8 @@ export interface ApiDeps {
   queue: Queue<TestJobData>;
   eventLog: EventLog;
   tokens: TokenService;
+  /** Private hosts/ranges tests may target (`TARGET_ALLOWLIST`). @defaultValue none */
+  targetAllowlist?: Allowlist;
 }
 
 export interface BuildApiOptions {
@@ -62,6 +65,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     queue: deps.queue,
     eventLog: deps.eventLog,
     log: app.log,
+    targetAllowlist: deps.targetAllowlist,
   });
 
   let migrated = false;

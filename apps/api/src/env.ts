@@ -1,4 +1,6 @@
 import { ConfigError, envInt, envPrefix, envSecret, envString, envUrl } from '@crucible/shared';
+import { envAllowlist } from '@crucible/shared/egress';
+import type { Allowlist } from '@crucible/shared/egress';
 
 export interface ApiEnv {
   databaseUrl: string;
@@ -8,6 +10,8 @@ export interface ApiEnv {
   jwtSecret: string;
   prefix: string;
   logLevel: string;
+  /** Private hosts/ranges tests may target; empty: public addresses only. */
+  targetAllowlist: Allowlist;
 }
 
 /** Parses the API's configuration once, at start; a bad value throws a ConfigError naming the variable. */
@@ -25,5 +29,6 @@ export function loadApiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
     jwtSecret,
     prefix: envPrefix(env),
     logLevel: envString(env, 'LOG_LEVEL', 'info')!,
+    targetAllowlist: envAllowlist(env),
   };
 }

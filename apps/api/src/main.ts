@@ -28,7 +28,14 @@ queue.on('error', (err) => logger.warn({ err: err.message }, 'queue error'));
 const eventLog = new RedisEventLog(redis, { prefix: env.prefix });
 
 const app = await buildApi(
-  { db, redis, queue, eventLog, tokens: createTokenService(env.jwtSecret) },
+  {
+    db,
+    redis,
+    queue,
+    eventLog,
+    tokens: createTokenService(env.jwtSecret),
+    targetAllowlist: env.targetAllowlist,
+  },
   { logger: apiLoggerOptions(env.logLevel), dashboardDir: DEFAULT_DASHBOARD_DIR },
 );
 await app.listen({ port: env.port, host: env.host });

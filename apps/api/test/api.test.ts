@@ -146,7 +146,7 @@ describe('api', () => {
       headers: auth(alice.token),
       payload: {
         testType: 'performance',
-        url: 'http://127.0.0.1:9/',
+        url: 'http://127.0.0.1:8080/',
         priority: 10,
         name: 'home',
         config: { iterations: 2 },
@@ -176,14 +176,14 @@ describe('api', () => {
       method: 'POST',
       url: '/api/test/run',
       headers: auth(alice.token),
-      payload: { testType: 'performance', url: 'http://127.0.0.1:9/', priority: 1 },
+      payload: { testType: 'performance', url: 'http://127.0.0.1:8080/', priority: 1 },
     });
     expect(second.json().queuePosition).toBe(2);
     const third = await api.app.inject({
       method: 'POST',
       url: '/api/test/run',
       headers: auth(bob.token),
-      payload: { testType: 'performance', url: 'http://127.0.0.1:9/', priority: 9 },
+      payload: { testType: 'performance', url: 'http://127.0.0.1:8080/', priority: 9 },
     });
     expect(third.json().queuePosition).toBe(2);
 
@@ -196,7 +196,7 @@ describe('api', () => {
     expect(detail.json()).toMatchObject({
       testId,
       testType: 'performance',
-      url: 'http://127.0.0.1:9/',
+      url: 'http://127.0.0.1:8080/',
       name: 'home',
       status: 'queued',
       priority: 10,
@@ -259,6 +259,40 @@ describe('api', () => {
       .select((eb) => eb.fn.countAll().as('n'))
       .executeTakeFirstOrThrow();
     expect(after.n).toBe(before.n);
+  });
+
+  it('refuses a target the egress guard would refuse, naming why, and writes nothing', async () => {
+    const cases: [string, string, string][] = [
+      [
+        'http://169.254.169.254/latest/meta-data/',
+        'TARGET_REFUSED',
+        'target refused: 169.254.169.254 is a linkLocal address',
+      ],
+      ['http://0x7f000002:8080/', 'TARGET_REFUSED', 'target refused: 127.0.0.2 is a loopback address'],
+      ['http://[::ffff:10.0.0.1]/', 'TARGET_REFUSED', 'target refused: 10.0.0.1 is a private address'],
+      [
+        'http://metadata.google.internal/',
+        'TARGET_REFUSED',
+        'target refused: metadata.google.internal is a local or metadata host name',
+      ],
+      ['http://example.com:25/', 'INVALID_URL', 'url: port 25 is not a web port and cannot be tested'],
+    ];
+    for (const [url, code, detail] of cases) {
+      const res = await api.app.inject({
+        method: 'POST',
+        url: '/api/test/run',
+        headers: auth(alice.token),
+        payload: { testType: 'performance', url },
+      });
+      expect({ url, status: res.statusCode, code: res.json().code, detail: res.json().detail }).toEqual({
+        url,
+        status: 400,
+        code,
+        detail,
+      });
+    }
+    const rows = await api.db.kysely.selectFrom('test_queue').select('url').execute();
+    expect(rows.filter((r) => cases.some(([url]) => r.url === url))).toEqual([]);
   });
 
   it('serves health, readiness and metrics', async () => {

@@ -11,6 +11,7 @@ import {
 import type { TestJobData } from '@crucible/shared';
 import { createDb, migrateToLatest } from '@crucible/db';
 import { createTestDatabase } from '@crucible/db/testing';
+import { parseAllowlist } from '@crucible/shared/egress';
 import { buildApi } from '../src/app.js';
 import type { BuildApiOptions } from '../src/app.js';
 
@@ -40,7 +41,11 @@ export async function startApi(options: BuildApiOptions = {}) {
   const queue = new Queue<TestJobData>(TEST_QUEUE_NAME, { connection: redis, prefix: bullPrefix(prefix) });
   const eventLog = new RedisEventLog(redis, { prefix });
   const tokens = createTokenService(SECRET);
-  const app = await buildApi({ db, redis, queue, eventLog, tokens }, options);
+  // Loopback is opened as in a local deployment; submissions never connect anywhere.
+  const app = await buildApi(
+    { db, redis, queue, eventLog, tokens, targetAllowlist: parseAllowlist('127.0.0.1') },
+    options,
+  );
   await app.ready();
   return {
     app,

@@ -11,7 +11,23 @@ describe('loadWorkerEnv', () => {
       prefix: 'crucible',
       healthPort: 3002,
       logLevel: 'info',
+      targetAllowlist: { hosts: new Set(), cidrs: [] },
+      stressMaxConnections: 200,
+      stressMaxDurationSec: 300,
     });
+  });
+
+  it('reads the target allowlist and the stress limits', () => {
+    const env = loadWorkerEnv({
+      TARGET_ALLOWLIST: '127.0.0.0/8,localhost',
+      STRESS_MAX_CONNECTIONS: '50',
+      STRESS_MAX_DURATION_SEC: '60',
+    });
+    expect([...env.targetAllowlist.hosts]).toEqual(['localhost']);
+    expect(env.targetAllowlist.cidrs.map(([net, bits]) => `${net.toString()}/${bits}`)).toEqual([
+      '127.0.0.0/8',
+    ]);
+    expect([env.stressMaxConnections, env.stressMaxDurationSec]).toEqual([50, 60]);
   });
 
   it('names the bad variable', () => {
@@ -23,6 +39,12 @@ describe('loadWorkerEnv', () => {
     );
     expect(() => loadWorkerEnv({ REDIS_URL: 'http://x' })).toThrow('REDIS_URL: must use redis: or rediss:');
     expect(() => loadWorkerEnv({ LOG_LEVEL: 'loud' })).toThrow(ConfigError);
+    expect(() => loadWorkerEnv({ TARGET_ALLOWLIST: '10.0.0.0/40' })).toThrow(
+      'TARGET_ALLOWLIST: "10.0.0.0/40" is not a valid CIDR',
+    );
+    expect(() => loadWorkerEnv({ STRESS_MAX_CONNECTIONS: '0' })).toThrow(
+      'STRESS_MAX_CONNECTIONS: must be at least 1',
+    );
     expect(() => loadWorkerEnv({ WORKER_HEALTH_PORT: 'x' })).toThrow(
       'WORKER_HEALTH_PORT: expected an integer, got "x"',
     );

@@ -1,4 +1,6 @@
 import { ConfigError, envInt, envPrefix, envString, envUrl } from '@crucible/shared';
+import { envAllowlist } from '@crucible/shared/egress';
+import type { Allowlist } from '@crucible/shared/egress';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -13,6 +15,12 @@ export interface WorkerEnv {
   /** Port of `/health/*` and `/metrics`. */
   healthPort: number;
   logLevel: LogLevel;
+  /** Private hosts/ranges tests may reach (`TARGET_ALLOWLIST`); empty: public addresses only. */
+  targetAllowlist: Allowlist;
+  /** Most connections one stress test may open (`STRESS_MAX_CONNECTIONS`). @defaultValue 200 */
+  stressMaxConnections: number;
+  /** Longest one stress test may run, ramp-up included (`STRESS_MAX_DURATION_SEC`). @defaultValue 300 */
+  stressMaxDurationSec: number;
 }
 
 /** Parses the worker's configuration once, at start; throws a ConfigError naming the bad variable. */
@@ -30,5 +38,8 @@ export function loadWorkerEnv(env: Record<string, string | undefined> = process.
     prefix: envPrefix(env),
     healthPort: envInt(env, 'WORKER_HEALTH_PORT', 3002, { min: 0, max: 65_535 }),
     logLevel: logLevel as LogLevel,
+    targetAllowlist: envAllowlist(env),
+    stressMaxConnections: envInt(env, 'STRESS_MAX_CONNECTIONS', 200, { min: 1, max: 10_000 }),
+    stressMaxDurationSec: envInt(env, 'STRESS_MAX_DURATION_SEC', 300, { min: 1, max: 3600 }),
   };
 }

@@ -1,6 +1,9 @@
+import { EgressError } from '@crucible/shared/egress';
+
 export type EngineErrorCode =
   | 'INVALID_CONFIG'
   | 'INVALID_TARGET'
+  | 'TARGET_REFUSED'
   | 'NO_ENGINE'
   | 'TARGET_UNREACHABLE'
   | 'TIMED_OUT'
@@ -29,4 +32,21 @@ export class EngineError extends Error {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A target the egress guard refused (private address, bad port, not http) fails the test at once
+ * and is never retried: the next attempt would be refused the same way. Anything else is left to
+ * the engine, which usually records it as a failed request and goes on.
+ */
+export function throwIfRefused(err: unknown): void {
+  if (err instanceof EgressError && (err.code === 'TARGET_REFUSED' || err.code === 'INVALID_TARGET')) {
+    throw new EngineError(err.code, err.message, { cause: err });
+  }
+}
+
+/** The reason the signal was aborted with, as something a caller can `instanceof`. */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new EngineError('ABORTED', 'the test was aborted');
 }

@@ -2,7 +2,7 @@ export { createTestWorker } from './worker.js';
 export type { TestWorker, TestWorkerDeps } from './worker.js';
 export { createProcessor } from './processor.js';
 export type { ProcessOutcome, ProcessorDeps } from './processor.js';
-export { defaultEngines } from './engines/registry.js';
+export { createEngines, defaultEngines } from './engines/registry.js';
 export type {
   Engine,
   EngineContext,
@@ -10,10 +10,17 @@ export type {
   EngineResult,
   ProgressReporter,
 } from './engines/engine.js';
-export { PERFORMANCE_MAX_BODY_BYTES, runPerformance } from './engines/performance.engine.js';
-export type { PerformanceIteration, PerformanceResult, TimingPhase } from './engines/performance.engine.js';
-export { HttpRequestError, timedGet } from './http.js';
-export type { RequestTimings, TimedGet, TimedRequestOptions, TimedResponse } from './http.js';
+export {
+  PERFORMANCE_MAX_BODY_BYTES,
+  runPerformance,
+  scorePerformance,
+} from './engines/performance.engine.js';
+export type {
+  PerformanceIteration,
+  PerformanceResult,
+  ResourceSummary,
+  TimingPhase,
+} from './engines/performance.engine.js';
 export { parseTestConfig } from './config.js';
 export { EngineError } from './errors.js';
 export type { EngineErrorCode } from './errors.js';

@@ -11,6 +11,8 @@ import {
   registerHealthRoutes,
 } from '@crucible/shared';
 import { createDb, migrateToLatest } from '@crucible/db';
+import { Egress } from '@crucible/shared/egress';
+import { createEngines } from './engines/registry.js';
 import { loadWorkerEnv } from './env.js';
 import type { WorkerEnv } from './env.js';
 import { createTestWorker } from './worker.js';
@@ -48,6 +50,7 @@ const testWorker = createTestWorker({
   prefix: env.prefix,
   concurrency: env.concurrency,
   logger,
+  engines: createEngines(new Egress({ allowlist: env.targetAllowlist })),
 });
 
 // Widened: fastify's default generics expect its own logger type, which pino's satisfies.

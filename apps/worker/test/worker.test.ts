@@ -19,6 +19,8 @@ import type { Envelope, TestJobData } from '@crucible/shared';
 import { TestsRepository, UsersRepository, createDb, migrateToLatest } from '@crucible/db';
 import type { Db } from '@crucible/db';
 import { createTestDatabase } from '@crucible/db/testing';
+import { Egress, parseAllowlist } from '@crucible/shared/egress';
+import { createEngines } from '../src/engines/registry.js';
 import { createTestWorker } from '../src/worker.js';
 import type { TestWorker } from '../src/worker.js';
 
@@ -91,6 +93,8 @@ async function createHarness(): Promise<Harness> {
     prefix,
     concurrency: 2,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    // The targets are local fixture servers on 127.0.0.1: open exactly that to the guard.
+    engines: createEngines(new Egress({ allowlist: parseAllowlist('127.0.0.1') })),
   });
   const received: Envelope<Record<string, unknown>>[] = [];
   const waiters: { event: string; resolve(): void }[] = [];

@@ -14,6 +14,8 @@ import {
 } from '@crucible/shared';
 import type { EventLog, TestJobData, TestType } from '@crucible/shared';
 import type { AuthUser, Db, TestRow, TestsRepository } from '@crucible/db';
+import { EMPTY_ALLOWLIST, EgressError, checkTargetLiteral } from '@crucible/shared/egress';
+import type { Allowlist } from '@crucible/shared/egress';
 import { HttpProblem, isUnavailable } from '../errors.js';
 import type { RunTestBody, TestView } from '@crucible/shared/api';
 
@@ -31,21 +33,21 @@ export function validateConfig(
   }
 }
 
-/** Only absolute http(s) URLs are testable; anything else is refused at submission. */
-export function validateTargetUrl(raw: string): string {
-  let url: URL;
+/**
+ * Only absolute http(s) URLs to a web port are testable, and a literal host the egress guard
+ * would refuse (private, loopback, link-local, metadata… unless in `allowlist`) is refused here
+ * already, so the user hears it at once. Names are not resolved here: the worker's guard checks
+ * every address they resolve to when the test runs.
+ */
+export function validateTargetUrl(raw: string, allowlist: Allowlist = EMPTY_ALLOWLIST): string {
   try {
-    url = new URL(raw);
-  } catch {
-    throw new HttpProblem(400, 'INVALID_URL', 'Bad Request', 'url must be an absolute http or https URL');
+    return checkTargetLiteral(raw, allowlist).toString();
+  } catch (err) {
+    if (!(err instanceof EgressError)) throw err;
+    if (err.code === 'TARGET_REFUSED')
+      throw new HttpProblem(400, 'TARGET_REFUSED', 'Bad Request', err.message);
+    throw new HttpProblem(400, 'INVALID_URL', 'Bad Request', `url: ${err.message}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new HttpProblem(400, 'INVALID_URL', 'Bad Request', 'url must use http or https');
-  }
-  if (url.username || url.password) {
-    throw new HttpProblem(400, 'INVALID_URL', 'Bad Request', 'url must not contain credentials');
-  }
-  return url.toString();
 }
 
 export function toTestView(row: TestRow): TestView {
@@ -74,6 +76,8 @@ export interface TestsServiceDeps {
   queue: Queue<TestJobData>;
   eventLog: EventLog;
   log: { warn(obj: object, msg: string): void };
+  /** Private hosts/ranges tests may target (`TARGET_ALLOWLIST`). @defaultValue none */
+  targetAllowlist?: Allowlist;
 }
 
 export function createTestsService(deps: TestsServiceDeps) {
@@ -102,7 +106,7 @@ export function createTestsService(deps: TestsServiceDeps) {
      * half-written behind.
      */
     async submit(user: AuthUser, body: RunTestBody): Promise<{ testId: string; queuePosition: number }> {
-      const url = validateTargetUrl(body.url);
+      const url = validateTargetUrl(body.url, deps.targetAllowlist);
       const config = validateConfig(body.testType, body.config);
       const entry = TestCatalog[body.testType];
       const testId = randomUUID();

@@ -1,5 +1,5 @@
 import type { TestType } from '@crucible/shared';
-import type { TimedGet } from '../http.js';
+import type { Egress } from '@crucible/shared/egress';
 
 /** Reports progress: `pct` 0–100, a short stage name, and data worth showing live. */
 export type ProgressReporter = (pct: number, stage: string, data?: object) => Promise<void> | void;
@@ -8,8 +8,16 @@ export interface EngineContext {
   /** Aborted on timeout, cancellation or shutdown; the engine stops at once and rethrows its reason. */
   signal: AbortSignal;
   progress: ProgressReporter;
-  /** Outbound HTTP; defaults to {@link timedGet}. The seam the egress guard plugs into. */
-  http?: TimedGet;
+  /**
+   * The egress guard every outbound request goes through. The registry supplies the worker's
+   * (with `TARGET_ALLOWLIST`); tests supply their own.
+   */
+  http?: Egress;
+  /**
+   * Live load figures of a stress test, once a second: the processor publishes them on
+   * `stress-test-{testId}`. Absent, they only go to `progress`.
+   */
+  stressStats?: (data: object) => Promise<void> | void;
 }
 
 /** What every engine returns: `summary` is what live subscribers are sent on completion. */

@@ -1,8 +1,22 @@
+import { Egress } from '@crucible/shared/egress';
 import type { PerformanceConfig } from '@crucible/shared';
-import type { EngineRegistry } from './engine.js';
+import type { Engine, EngineContext, EngineRegistry, EngineResult } from './engine.js';
 import { runPerformance } from './performance.engine.js';
 
-/** The engines this worker ships; the processor has validated each config against the catalogue. */
-export const defaultEngines: EngineRegistry = {
-  performance: (url, config, ctx) => runPerformance(url, config as PerformanceConfig, ctx),
-};
+/** Binds a typed engine to the registry's shape and to the worker's egress guard. */
+function bind<C>(
+  egress: Egress,
+  run: (url: string, config: C, ctx: EngineContext) => Promise<EngineResult>,
+): Engine {
+  return (url, config, ctx) => run(url, config as C, { ...ctx, http: ctx.http ?? egress });
+}
+
+/** The engines this worker ships, every request through `egress`; configs are validated by the processor. */
+export function createEngines(egress: Egress): EngineRegistry {
+  return {
+    performance: bind<PerformanceConfig>(egress, runPerformance),
+  };
+}
+
+/** The engines with a guard that reaches public addresses only (no `TARGET_ALLOWLIST`). */
+export const defaultEngines: EngineRegistry = createEngines(new Egress());
