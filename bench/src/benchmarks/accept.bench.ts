@@ -12,7 +12,8 @@ import { startCrucible } from '../lib/stack.js';
 
 export const ACCEPT_BODY = JSON.stringify({
   testType: 'performance',
-  url: 'http://127.0.0.1:9/',
+  // Port 9 (discard) is on the egress guard's bad-port list and would be refused at submission.
+  url: 'http://127.0.0.1:8080/',
   config: { iterations: 1 },
 });
 
