@@ -62,8 +62,13 @@ export interface CacheOptions {
 }
 
 export interface SetOptions {
-  /** Tags to invalidate the entry by, within its namespace. */
+  /** Tags to invalidate the entry by, within its namespace. @defaultValue `since.tags` */
   tags?: string[];
+  /**
+   * Store only if none of the snapshot's tags was invalidated after it was taken: for a value read
+   * from the source before the snapshot's moment (what `cached()` does on its own).
+   */
+  since?: CacheSnapshot;
   /** Grace period of this entry. @defaultValue the cache's `graceMs` */
   graceMs?: number;
 }
@@ -128,11 +133,13 @@ class Counters {
   deletes = 0;
 }
 
-interface Snapshot {
-  /** Local invalidation sequence when the computation started. */
-  seq: number;
-  /** Redis tag versions when the computation started; null when unknown (Redis unreachable). */
-  versions: string[] | null;
+/** The invalidation state of some tags at one moment; see {@link Cache.snapshot}. */
+export interface CacheSnapshot {
+  readonly tags: readonly string[];
+  /** Local invalidation sequence at that moment. */
+  readonly seq: number;
+  /** Redis tag versions at that moment; null when unknown (no Redis tier, or unreachable). */
+  readonly versions: string[] | null;
 }
 
 const NAMESPACE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -361,7 +368,34 @@ export class Cache {
   /** Stores a value in every tier of the strategy and evicts the key from other processes' memory. */
   async set(key: string, value: unknown, ttlMs?: number, options: SetOptions = {}): Promise<void> {
     if (value === undefined) throw new TypeError('cache: undefined cannot be cached; use delete()');
-    await this.#store(this.#keyPrefix + key, value, ttlMs ?? this.#core.ttlMs, options, false);
+    const since = options.since;
+    if (since && options.tags && options.tags.join('\n') !== since.tags.join('\n')) {
+      throw new TypeError('cache: set() with `since` takes the tags of its snapshot');
+    }
+    const tags = options.tags ?? since?.tags;
+    await this.#store(
+      this.#keyPrefix + key,
+      value,
+      ttlMs ?? this.#core.ttlMs,
+      { ...options, tags: tags ? [...tags] : undefined },
+      false,
+      options.since,
+    );
+  }
+
+  /**
+   * Takes the invalidation state of tags before reading the source, for a later
+   * `set(key, value, ttl, {since})` that must not store data older than an invalidation.
+   */
+  async snapshot(tags: string[]): Promise<CacheSnapshot> {
+    const core = this.#core;
+    const seq = core.seq;
+    let versions: string[] | null = null;
+    if (tags.length && core.redis) {
+      const read = await core.redis.versions(tags.map((t) => this.#tagVersionKey(t)));
+      if (read !== FAILED) versions = read;
+    }
+    return { tags: [...tags], seq, versions };
   }
 
   async delete(key: string): Promise<void> {
@@ -616,11 +650,7 @@ export class Cache {
   ): Promise<T> {
     const core = this.#core;
     const tags = options.tags ?? [];
-    const snapshot: Snapshot = { seq: core.seq, versions: null };
-    if (tags.length && core.redis) {
-      const versions = await core.redis.versions(tags.map((t) => this.#tagVersionKey(t)));
-      if (versions !== FAILED) snapshot.versions = versions;
-    }
+    const snapshot = await this.snapshot(tags);
     const useLock = (options.lock ?? core.lock !== undefined) && core.redis !== undefined;
     const lockKey = `${core.prefix}#lock:${fullKey.slice(core.prefix.length + 1)}`;
     let token: string | undefined;
@@ -664,7 +694,7 @@ export class Cache {
     ttlMs: number,
     options: SetOptions,
     negative: boolean,
-    snapshot?: Snapshot,
+    snapshot?: CacheSnapshot,
   ): Promise<void> {
     const core = this.#core;
     const tags = options.tags ?? [];
@@ -686,7 +716,10 @@ export class Cache {
       core.memory?.set(fullKey, entry());
       core.bump([fullKey]);
     }
-    if (core.redis) {
+    // Tag versions unknown (Redis was unreachable at the snapshot): storing in Redis could resurrect
+    // invalidated data, so only this process's memory (guarded by the local clock) takes the value.
+    const versionsUnknown = snapshot !== undefined && tags.length > 0 && snapshot.versions === null;
+    if (core.redis && !versionsUnknown) {
       let payload: string | Buffer;
       try {
         const stored: Stored = negative ? { g: 0, n: 1 } : { v: value, g: graceMs };
@@ -713,8 +746,6 @@ export class Cache {
           : undefined,
       );
       if (written === false) return;
-      // Redis unknown and tags involved: the tag versions could not be checked, keep memory out of it.
-      if (written === FAILED && snapshot && tags.length && snapshot.versions === null) return;
     }
     if (snapshot) {
       if (core.invalidatedSince([...tagNames, fullKey], snapshot.seq)) return;

@@ -226,6 +226,20 @@ export function describeCacheConformance(name: string, factory: BackendFactory):
       expect(await writer.cached('raced', 60_000, fn, { tags: ['t'] })).toBe('v2');
     });
 
+    it('set({since}) stores only when no tag of the snapshot was invalidated after it', async () => {
+      const writer = await backend.create();
+      const other = await backend.create();
+      const kept = await writer.snapshot(['t']);
+      await writer.set('kept', 'fresh', 60_000, { since: kept });
+      expect(await writer.get('kept')).toBe('fresh');
+      const dropped = await writer.snapshot(['t']);
+      await other.invalidateTags(['t']);
+      if (factory.memory) await expect.poll(() => writer.stats().bus.received, POLL).toBeGreaterThan(0);
+      await writer.set('dropped', 'old data', 60_000, { since: dropped });
+      expect(await writer.get('dropped')).toBeUndefined();
+      await expect(writer.set('x', 1, 60_000, { since: kept, tags: ['other'] })).rejects.toThrow(TypeError);
+    });
+
     it('keeps other instances coherent through the bus', async () => {
       const a = await backend.create();
       const b = await backend.create();
