@@ -20,6 +20,7 @@ import {
   loadConfigOrExit,
 } from '@crucible/shared';
 import type { TestJobData } from '@crucible/shared';
+import { cachePrefix, createCache, invalidatingEventLog } from '@crucible/shared/cache';
 import {
   ApiKeysRepository,
   TestsRepository,
@@ -89,9 +90,16 @@ const queue = new Queue<TestJobData>(TEST_QUEUE_NAME, { connection: redis, prefi
 queue.on('error', onRedisError);
 const eventLog = new RedisEventLog(redis, { prefix: env.prefix });
 const tokens = createTokenService(env.jwtSecret);
+const cache = await createCache({
+  redis,
+  bus: pubsub,
+  prefix: cachePrefix(env.prefix),
+  jitter: 0.1,
+  onError: (err) => logger.warn({ err }, 'cache degraded'),
+});
 
 const app = await buildApi(
-  { db, redis, queue, eventLog, tokens, targetAllowlist: env.targetAllowlist },
+  { db, redis, queue, eventLog, tokens, targetAllowlist: env.targetAllowlist, cache },
   { logger: apiLoggerOptions(env.logLevel), dashboardDir: DEFAULT_DASHBOARD_DIR },
 );
 await app.register(gatewayPlugin, {
@@ -107,7 +115,8 @@ await app.register(gatewayPlugin, {
 const worker = createTestWorker({
   db,
   connection: workerConnection,
-  eventLog,
+  // The worker's status events drop the test's cached responses before they go out.
+  eventLog: invalidatingEventLog(eventLog, cache),
   prefix: env.prefix,
   concurrency: env.concurrency,
   logger: logger.child({ app: 'worker' }),
@@ -126,6 +135,7 @@ process.stdout.write(`${banner.join('\n')}\n`);
 handleShutdown(logger, async () => {
   await worker.close();
   await app.close();
+  await cache.close();
   await queue.close();
   await pubsub.close();
   await Promise.allSettled([redis.quit(), workerConnection.quit()]);

@@ -6,6 +6,8 @@ import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { createMetricsRegistry, registerHealthRoutes } from '@crucible/shared';
 import type { EventLog, TestJobData, TokenService } from '@crucible/shared';
+import { invalidatingEventLog } from '@crucible/shared/cache';
+import type { Cache } from '@crucible/shared/cache';
 import {
   ApiKeysRepository,
   TestsRepository,
@@ -16,7 +18,9 @@ import {
 import type { Db } from '@crucible/db';
 import type { Allowlist } from '@crucible/shared/egress';
 import { registerProblemHandler } from './errors.js';
+import { cachePlugin } from './plugins/cache.js';
 import { registerDashboard } from './plugins/dashboard.js';
+import { adminRoutes } from './routes/admin.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { testsRoutes } from './routes/tests.routes.js';
 import { createTestsService } from './services/tests.service.js';
@@ -30,6 +34,11 @@ export interface ApiDeps {
   tokens: TokenService;
   /** Private hosts/ranges tests may target (`TARGET_ALLOWLIST`). @defaultValue none */
   targetAllowlist?: Allowlist;
+  /**
+   * The deployment's root cache: memory + Redis tiers with a bus, so that every api process drops
+   * a response as soon as any process invalidates it (memory only with an in-process bus in embedded mode).
+   */
+  cache: Cache;
 }
 
 export interface BuildApiOptions {
@@ -63,14 +72,16 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     db: deps.db,
     tests,
     queue: deps.queue,
-    eventLog: deps.eventLog,
+    // Every test event the API publishes first drops the test's cached responses.
+    eventLog: invalidatingEventLog(deps.eventLog, deps.cache),
     log: app.log,
     targetAllowlist: deps.targetAllowlist,
   });
 
+  const registry = createMetricsRegistry('api');
   let migrated = false;
   await registerHealthRoutes(app, {
-    registry: createMetricsRegistry('api'),
+    registry,
     checks: {
       database: async () => {
         await sql`select 1`.execute(deps.db.kysely);
@@ -80,8 +91,11 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
       redis: async () => (await deps.redis.ping()) === 'PONG',
     },
   });
+  // Before the routes: it wires itself into every route declared with `config.cache`.
+  await app.register(cachePlugin, { cache: deps.cache, registry });
   await app.register(authRoutes, { users, apiKeys, tokens: deps.tokens, authenticate });
   await app.register(testsRoutes, { authenticate, tests, service });
+  await app.register(adminRoutes, { authenticate, cache: deps.cache });
   if (options.dashboardDir) await registerDashboard(app, options.dashboardDir);
   return app;
 }

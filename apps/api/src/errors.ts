@@ -15,6 +15,8 @@ export class HttpProblem extends Error {
 
 export const notFound = (what = 'Test') =>
   new HttpProblem(404, 'NOT_FOUND', 'Not Found', `${what} not found`);
+export const forbidden = (detail = 'Administrators only') =>
+  new HttpProblem(403, 'FORBIDDEN', 'Forbidden', detail);
 export const unauthorized = () =>
   new HttpProblem(401, 'UNAUTHORIZED', 'Unauthorized', 'A valid bearer token or API key is required');
 

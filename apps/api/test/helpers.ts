@@ -3,12 +3,14 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   RedisEventLog,
+  RedisPubSub,
   TEST_QUEUE_NAME,
   bullPrefix,
   createRedis,
   createTokenService,
 } from '@crucible/shared';
 import type { TestJobData } from '@crucible/shared';
+import { cachePrefix, createCache } from '@crucible/shared/cache';
 import { createDb, migrateToLatest } from '@crucible/db';
 import { createTestDatabase } from '@crucible/db/testing';
 import { parseAllowlist } from '@crucible/shared/egress';
@@ -28,12 +30,18 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
   } while (cursor !== '0');
 }
 
-/** A fresh API on its own database and Redis prefix. */
-export async function startApi(options: BuildApiOptions = {}) {
-  const database = await createTestDatabase();
-  const db = createDb(database.url);
+/**
+ * A fresh API on its own database and Redis prefix. Pass `shared` to start another api process
+ * of the same deployment (same database and prefix, connections of its own).
+ */
+export async function startApi(
+  options: BuildApiOptions = {},
+  shared?: { databaseUrl: string; prefix: string },
+) {
+  const database = shared ? null : await createTestDatabase();
+  const db = createDb(shared?.databaseUrl ?? database!.url);
   await migrateToLatest(db.kysely);
-  const prefix = `t-${randomUUID()}`;
+  const prefix = shared?.prefix ?? `t-${randomUUID()}`;
   const redis = createRedis(REDIS_URL, 'producer');
   await redis.ping().catch(async () => {
     await new Promise((r) => redis.once('ready', r));
@@ -41,9 +49,15 @@ export async function startApi(options: BuildApiOptions = {}) {
   const queue = new Queue<TestJobData>(TEST_QUEUE_NAME, { connection: redis, prefix: bullPrefix(prefix) });
   const eventLog = new RedisEventLog(redis, { prefix });
   const tokens = createTokenService(SECRET);
+  const pubsub = new RedisPubSub({
+    subscriber: createRedis(REDIS_URL, 'subscriber'),
+    publisher: redis,
+    prefix,
+  });
+  const cache = await createCache({ redis, bus: pubsub, prefix: cachePrefix(prefix) });
   // Loopback is opened as in a local deployment; submissions never connect anywhere.
   const app = await buildApi(
-    { db, redis, queue, eventLog, tokens, targetAllowlist: parseAllowlist('127.0.0.1') },
+    { db, redis, queue, eventLog, tokens, targetAllowlist: parseAllowlist('127.0.0.1'), cache },
     options,
   );
   await app.ready();
@@ -55,13 +69,18 @@ export async function startApi(options: BuildApiOptions = {}) {
     tokens,
     prefix,
     redis,
+    cache,
+    databaseUrl: shared?.databaseUrl ?? database!.url,
     async close() {
       await app.close();
+      await cache.close();
+      await pubsub.close();
       await queue.close();
-      await deletePrefix(redis, prefix);
+      // The first process of a deployment owns its database and keys.
+      if (database) await deletePrefix(redis, prefix);
       redis.disconnect();
       await db.close();
-      await database.drop();
+      await database?.drop();
     },
   };
 }

@@ -5,11 +5,13 @@ import { pino } from 'pino';
 import {
   ConfigError,
   RedisEventLog,
+  RedisPubSub,
   createMetricsRegistry,
   createRedis,
   handleShutdown,
   registerHealthRoutes,
 } from '@crucible/shared';
+import { CacheStrategy, cachePrefix, createCache, invalidatingEventLog } from '@crucible/shared/cache';
 import { createDb, migrateToLatest } from '@crucible/db';
 import { Egress } from '@crucible/shared/egress';
 import { createEngines } from './engines/registry.js';
@@ -41,7 +43,21 @@ const publisher = createRedis(env.redisUrl, 'producer', (err) =>
   logger.warn({ err }, 'redis (events) error'),
 );
 await once(publisher, 'ready');
-const eventLog = new RedisEventLog(publisher, { prefix: env.prefix });
+// The worker never reads the API's cache; it only invalidates it: Redis entries directly, other
+// processes' memory over the bus (publish only, so the subscriber connection is never opened).
+const cacheBus = new RedisPubSub({
+  subscriber: createRedis(env.redisUrl, 'subscriber', () => {}, { lazyConnect: true }),
+  publisher,
+  prefix: env.prefix,
+});
+const cache = await createCache({
+  strategy: CacheStrategy.REDIS_ONLY,
+  redis: publisher,
+  bus: cacheBus,
+  prefix: cachePrefix(env.prefix),
+  onError: (err) => logger.warn({ err }, 'cache invalidation degraded'),
+});
+const eventLog = invalidatingEventLog(new RedisEventLog(publisher, { prefix: env.prefix }), cache);
 
 const testWorker = createTestWorker({
   db,
@@ -71,6 +87,8 @@ logger.info({ concurrency: env.concurrency, prefix: env.prefix }, 'worker ready'
 handleShutdown(logger, async () => {
   await testWorker.close();
   await app.close();
+  await cache.close();
+  await cacheBus.close();
   await Promise.all([connection.quit(), publisher.quit()]);
   await db.close();
 });

@@ -5,6 +5,7 @@ import {
   ApiKeyCreated,
   ApiKeyView,
   AuthResponse,
+  CacheStatsView,
   Credentials,
   Problem,
   RunTestAccepted,
@@ -73,6 +74,11 @@ export const ApiRoutes = {
     method: 'GET',
     url: '/api/test/queue/jobs/:jobId',
     schema: { params: TestIdParams, response: { 200: TestView, 404: Problem } },
+  },
+  cacheStats: {
+    method: 'GET',
+    url: '/api/admin/cache/stats',
+    schema: { response: { 200: CacheStatsView, 403: Problem } },
   },
 } as const satisfies Record<string, ApiRoute>;
 

@@ -85,3 +85,26 @@ export const TestView = Type.Object({
 export type TestView = Static<typeof TestView>;
 
 export const TestIdParams = Type.Object({ jobId: Type.String({ format: 'uuid' }) });
+
+const TierStatsView = Type.Object({
+  hits: Type.Integer(),
+  misses: Type.Integer(),
+  hitRatio: Type.Number(),
+});
+const NamespaceStatsProperties = {
+  ...TierStatsView.properties,
+  memory: TierStatsView,
+  redis: TierStatsView,
+  sets: Type.Integer(),
+  deletes: Type.Integer(),
+};
+/** `GET /api/admin/cache/stats`: the API process's cache counters (see `Cache.stats()`). */
+export const CacheStatsView = Type.Object({
+  ...NamespaceStatsProperties,
+  evictions: Type.Integer(),
+  errors: Type.Integer(),
+  memoryEntries: Type.Integer(),
+  breaker: Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half-open')]),
+  bus: Type.Object({ published: Type.Integer(), received: Type.Integer() }),
+  namespaces: Type.Record(Type.String(), Type.Object(NamespaceStatsProperties)),
+});

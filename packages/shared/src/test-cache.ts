@@ -1,0 +1,66 @@
+import type { Cache } from './cache/cache.js';
+import type { DraftMessage, Envelope } from './envelope.js';
+import type { EventLog } from './event-log.js';
+import { Events } from './events.js';
+
+/** The namespace of the API's response cache (DESIGN.md, "Response cache"). */
+export const HTTP_CACHE_NAMESPACE = 'http';
+
+/** The Redis key prefix of a deployment's cache. */
+export function cachePrefix(prefix: string): string {
+  return `${prefix}:cache`;
+}
+
+/** Tags of the API's cached responses: what one test's change must invalidate. */
+export const TestCacheTags = {
+  /** Every cached response showing this test (its detail, whoever asked). */
+  test: (testId: string) => `test:${testId}`,
+  /** Every cached response listing or counting this user's tests (lists, queue status). */
+  owner: (userId: string) => `owner:${userId}`,
+} as const;
+
+/** Events after which a test's cached views are stale: its status (or existence) changed. */
+const STATUS_EVENTS: ReadonlySet<string> = new Set<Events>([
+  Events.TEST_STARTED,
+  Events.TEST_COMPLETED,
+  Events.TEST_FAILED,
+  Events.TEST_CANCELLED,
+  Events.QUEUE_JOB_ADDED,
+  Events.QUEUE_JOB_STARTED,
+  Events.QUEUE_JOB_COMPLETED,
+  Events.QUEUE_JOB_FAILED,
+  Events.TEST_RECORD_CREATED,
+  Events.TEST_RECORD_UPDATED,
+  Events.TEST_RECORD_DELETED,
+]);
+
+/** The tags a status event of a test invalidates. */
+export function testEventTags(draft: Pick<DraftMessage, 'event' | 'data' | 'userId'>): string[] {
+  if (!STATUS_EVENTS.has(draft.event)) return [];
+  const data = draft.data as { testId?: unknown } | null;
+  const tags: string[] = [];
+  if (data && typeof data.testId === 'string') tags.push(TestCacheTags.test(data.testId));
+  if (draft.userId) tags.push(TestCacheTags.owner(draft.userId));
+  return tags;
+}
+
+/**
+ * `cache` is the deployment's root cache (its `http` namespace holds the API's responses).
+ *
+ * The event log every process publishes test events through, invalidating the test's cached views
+ * (in Redis and, over the bus, in every api process's memory) BEFORE the event goes out: whoever
+ * reacts to `test:completed` by asking the API reads the new status, never a cached old one.
+ * Riding on the event log means no status change can forget its invalidation — the worker's, the
+ * API's own (submit, cancel, retry) and any later publisher's alike.
+ */
+export function invalidatingEventLog(inner: EventLog, cache: Cache): EventLog {
+  const http = cache.namespace(HTTP_CACHE_NAMESPACE);
+  return {
+    async publish<D>(draft: DraftMessage<D>): Promise<Envelope<D>> {
+      const tags = testEventTags(draft);
+      if (tags.length) await http.invalidateTags(tags);
+      return inner.publish(draft);
+    },
+    recover: (channel, sinceOffset) => inner.recover(channel, sinceOffset),
+  };
+}
