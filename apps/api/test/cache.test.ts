@@ -88,7 +88,7 @@ describe('response cache', () => {
       method: 'POST',
       url: '/api/test/run',
       headers: { authorization: `Bearer ${token}` },
-      payload: { testType: 'performance', url: 'http://127.0.0.1:9/' },
+      payload: { testType: 'performance', url: 'http://127.0.0.1:8080/' },
     });
     expect(res.statusCode).toBe(202);
     return res.json().testId as string;
