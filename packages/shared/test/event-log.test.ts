@@ -1,41 +1,79 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Events } from '../src/events.js';
 import { createMessage } from '../src/envelope.js';
 import type { Envelope } from '../src/envelope.js';
-import { RedisEventLog, channelKeys } from '../src/event-log.js';
+import { MemoryEventLog, RedisEventLog, channelKeys } from '../src/event-log.js';
+import type { EventLog } from '../src/event-log.js';
+import { MemoryPubSub, RedisPubSub, channelTopic } from '../src/pubsub.js';
+import type { PubSub } from '../src/pubsub.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-describe('RedisEventLog', () => {
-  const prefix = `t-${randomUUID()}`;
-  let redis: Redis;
-  let sub: Redis;
+/** One backend of the event log, as the conformance suite drives it. */
+interface Backend {
+  /** The bus the log publishes on. */
+  pubsub: PubSub;
+  log(options?: { maxLen?: number }): EventLog;
+  /** Loses the channel's history the way this backend can (Redis flushed, process restarted). */
+  loseHistory(log: EventLog, channel: string): Promise<EventLog>;
+  close(): Promise<void>;
+}
 
-  beforeAll(() => {
-    redis = new Redis(REDIS_URL);
-    sub = new Redis(REDIS_URL);
+const backends: Record<string, () => Promise<Backend>> = {
+  redis: async () => {
+    const prefix = `t-${randomUUID()}`;
+    const redis = new Redis(REDIS_URL);
+    const pubsub = new RedisPubSub({ subscriber: new Redis(REDIS_URL), publisher: redis, prefix });
+    return {
+      pubsub,
+      log: (options) => new RedisEventLog(redis, { prefix, ...options }),
+      async loseHistory(log, channel) {
+        await redis.unlink(channelKeys(prefix, channel).epoch);
+        return log;
+      },
+      async close() {
+        await pubsub.close();
+        for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 500 }) as AsyncIterable<
+          string[]
+        >) {
+          if (keys.length) await redis.unlink(...keys);
+        }
+        redis.disconnect();
+      },
+    };
+  },
+  memory: async () => {
+    const pubsub = new MemoryPubSub();
+    return {
+      pubsub,
+      log: (options) => new MemoryEventLog(pubsub, options),
+      // The memory log's history lives as long as its process: a restart is a new instance.
+      loseHistory: async () => new MemoryEventLog(pubsub),
+      close: () => pubsub.close(),
+    };
+  },
+};
+
+describe.each(Object.keys(backends))('event log conformance: %s', (name) => {
+  let backend: Backend;
+
+  beforeEach(async () => {
+    backend = await backends[name]!();
   });
-  afterAll(async () => {
-    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 500 }) as AsyncIterable<
-      string[]
-    >) {
-      if (keys.length) await redis.unlink(...keys);
-    }
-    redis.disconnect();
-    sub.disconnect();
+  afterEach(async () => {
+    await backend.close();
   });
 
   const draft = (channel: string, n: number) =>
     createMessage({ event: Events.TEST_PROGRESS, channel, data: { n }, userId: 'u1' });
 
   it('gives consecutive offsets within one epoch and publishes exactly what it stores', async () => {
-    const log = new RedisEventLog(redis, { prefix });
+    const log = backend.log();
     const channel = 'test-progress-a';
     const live: Envelope[] = [];
-    await sub.subscribe(channelKeys(prefix, channel).pubsub);
-    sub.on('message', (_c, raw: string) => live.push(JSON.parse(raw) as Envelope));
+    await backend.pubsub.subscribe(channelTopic(channel), (raw) => live.push(JSON.parse(raw) as Envelope));
 
     const published = [];
     for (let i = 0; i < 5; i++) published.push(await log.publish(draft(channel, i)));
@@ -59,8 +97,16 @@ describe('RedisEventLog', () => {
     expect(none.complete).toBe(true);
   });
 
+  it('keeps channels apart', async () => {
+    const log = backend.log();
+    await log.publish(draft('test-progress-x', 1));
+    const y = await log.publish(draft('test-progress-y', 2));
+    expect(y.offset).toBe(1);
+    expect((await log.recover('test-progress-x', 0)).messages.map((m) => m.data)).toEqual([{ n: 1 }]);
+  });
+
   it('reports an empty channel as complete with no epoch', async () => {
-    const log = new RedisEventLog(redis, { prefix });
+    const log = backend.log();
     expect(await log.recover('test-progress-empty', 0)).toEqual({
       epoch: null,
       offset: 0,
@@ -70,9 +116,9 @@ describe('RedisEventLog', () => {
   });
 
   it('reports trimmed history as incomplete', async () => {
-    const log = new RedisEventLog(redis, { prefix, maxLen: 1 });
+    const log = backend.log({ maxLen: 1 });
     const channel = 'test-progress-trim';
-    // MAXLEN ~ trims whole radix-tree nodes, so publish enough that the oldest are surely gone.
+    // Redis's MAXLEN ~ trims whole radix-tree nodes, so publish enough that the oldest are surely gone.
     for (let i = 0; i < 300; i++) await log.publish(draft(channel, i));
     const rec = await log.recover(channel, 0);
     expect(rec.offset).toBe(300);
@@ -81,16 +127,40 @@ describe('RedisEventLog', () => {
   });
 
   it('starts a new epoch when the history is lost', async () => {
-    const log = new RedisEventLog(redis, { prefix });
     const channel = 'test-progress-lost';
-    const first = await log.publish(draft(channel, 1));
-    await log.publish(draft(channel, 2));
-    const keys = channelKeys(prefix, channel);
-    await redis.unlink(keys.epoch);
+    const before = backend.log();
+    const first = await before.publish(draft(channel, 1));
+    await before.publish(draft(channel, 2));
+    const log = await backend.loseHistory(before, channel);
     const after = await log.publish(draft(channel, 3));
     expect(after.offset).toBe(1);
     expect(after.epoch).not.toBe(first.epoch);
     const rec = await log.recover(channel, 0);
     expect(rec.messages.map((m) => m.data)).toEqual([{ n: 3 }]);
+  });
+});
+
+describe('MemoryEventLog', () => {
+  it('forgets a channel once it has been quiet for ttlMs, so memory stays bounded', async () => {
+    let now = 1_000;
+    const log = new MemoryEventLog(new MemoryPubSub(), { ttlMs: 100, now: () => now });
+    const old = await log.publish(
+      createMessage({ event: Events.TEST_PROGRESS, channel: 'test-progress-old', data: {} }),
+    );
+    now += 50;
+    await log.publish(createMessage({ event: Events.TEST_PROGRESS, channel: 'test-progress-new', data: {} }));
+    now += 60;
+    expect(await log.recover('test-progress-old', 0)).toEqual({
+      epoch: null,
+      offset: 0,
+      messages: [],
+      complete: true,
+    });
+    expect((await log.recover('test-progress-new', 0)).offset).toBe(1);
+    const again = await log.publish(
+      createMessage({ event: Events.TEST_PROGRESS, channel: 'test-progress-old', data: {} }),
+    );
+    expect(again.offset).toBe(1);
+    expect(again.epoch).not.toBe(old.epoch);
   });
 });
