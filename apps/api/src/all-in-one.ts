@@ -1,15 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { Queue } from 'bullmq';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { pino } from 'pino';
 import {
   ConfigError,
-  RedisEventLog,
-  RedisPubSub,
-  TEST_QUEUE_NAME,
-  bullPrefix,
-  createRedis,
   createTokenService,
   envInt,
   envPrefix,
@@ -19,8 +13,7 @@ import {
   handleShutdown,
   loadConfigOrExit,
 } from '@crucible/shared';
-import type { TestJobData } from '@crucible/shared';
-import { cachePrefix, createCache, invalidatingEventLog } from '@crucible/shared/cache';
+import { cachePrefix, invalidatingEventLog } from '@crucible/shared/cache';
 import {
   ApiKeysRepository,
   TestsRepository,
@@ -29,6 +22,13 @@ import {
   createDb,
   migrateToLatest,
 } from '@crucible/db';
+import {
+  BULLMQ_SCHEMA,
+  createEmbeddedBackplane,
+  createRedisBackplane,
+  startEmbeddedPostgres,
+} from '@crucible/backplane';
+import type { Backplane, EmbeddedPostgres } from '@crucible/backplane';
 import { gatewayPlugin } from '@crucible/gateway';
 import { Egress, envAllowlist } from '@crucible/shared/egress';
 import { createEngines, createTestWorker } from '@crucible/worker';
@@ -37,8 +37,13 @@ import { DEFAULT_DASHBOARD_DIR } from './plugins/dashboard.js';
 
 /**
  * All of Crucible in one process on one port: the API, the WebSocket gateway at /ws and a worker,
- * composed from the same apps that run separately in distributed mode.
+ * composed from the same apps that run separately in distributed mode. Without DATABASE_URL and
+ * REDIS_URL it needs nothing installed (embedded mode): PostgreSQL is PGlite with its files in the
+ * data folder, the queue is BullMQ on that PostgreSQL, the bus and channel history live in memory.
  */
+/** What embedded mode lets tests reach by default. */
+const LOOPBACK_ALLOWLIST = '127.0.0.0/8,::1,localhost';
+
 function loadAllInOneEnv(env: NodeJS.ProcessEnv = process.env) {
   const dataDir = resolve(envString(env, 'CRUCIBLE_DATA_DIR', '.crucible')!);
   let jwtSecret = envSecret(env, 'JWT_SECRET');
@@ -54,52 +59,71 @@ function loadAllInOneEnv(env: NodeJS.ProcessEnv = process.env) {
     }
     if (jwtSecret.length < 32) throw new ConfigError('JWT_SECRET', `${file} holds fewer than 32 characters`);
   }
+  const databaseUrl = envUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const redisUrl = envUrl(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  if (databaseUrl && !redisUrl)
+    throw new ConfigError('REDIS_URL', 'set it with DATABASE_URL, or unset both (embedded mode)');
+  if (redisUrl && !databaseUrl)
+    throw new ConfigError('DATABASE_URL', 'set it with REDIS_URL, or unset both (embedded mode)');
+  const services =
+    databaseUrl && redisUrl
+      ? { mode: 'distributed' as const, databaseUrl, redisUrl }
+      : { mode: 'embedded' as const };
+  // A developer testing their own site on this machine: loopback is allowed unless configured.
+  const allowlist = envString(
+    env,
+    'TARGET_ALLOWLIST',
+    services.mode === 'embedded' ? LOOPBACK_ALLOWLIST : '',
+  )!;
   return {
     dataDir,
     jwtSecret,
-    databaseUrl:
-      envUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']) ??
-      'postgres://postgres@127.0.0.1:5432/postgres',
-    redisUrl: envUrl(env, 'REDIS_URL', ['redis:', 'rediss:']) ?? 'redis://127.0.0.1:6379',
+    services,
+    targetAllowlistText: allowlist,
     port: envInt(env, 'PORT', 3000, { min: 0, max: 65535 }),
     host: envString(env, 'HOST', '0.0.0.0')!,
     concurrency: envInt(env, 'WORKER_CONCURRENCY', 5, { min: 1, max: 100 }),
     prefix: envPrefix(env),
     logLevel: envString(env, 'LOG_LEVEL', 'info')!,
-    targetAllowlist: envAllowlist(env),
+    targetAllowlist: envAllowlist({ TARGET_ALLOWLIST: allowlist }),
   };
 }
 
 const env = loadConfigOrExit(() => loadAllInOneEnv());
 const logger = pino({ level: env.logLevel, redact: ['token', 'authorization'] });
 
-const db = createDb(env.databaseUrl, {
+let embedded: EmbeddedPostgres | undefined;
+let databaseUrl: string;
+if (env.services.mode === 'embedded') {
+  try {
+    embedded = await startEmbeddedPostgres({ dataDir: env.dataDir, searchPath: ['public', BULLMQ_SCHEMA] });
+  } catch (err) {
+    logger.fatal({ err }, `cannot open the embedded database in ${env.dataDir}`);
+    process.exit(1);
+  }
+  databaseUrl = embedded.url;
+} else {
+  databaseUrl = env.services.databaseUrl;
+}
+const db = createDb(databaseUrl, {
   max: env.concurrency + 10,
   onError: (err) => logger.warn({ err }, 'postgres client error'),
 });
 await migrateToLatest(db.kysely);
-const onRedisError = (err: Error) => logger.warn({ err: err.message }, 'redis error');
-const redis = createRedis(env.redisUrl, 'producer', onRedisError);
-const workerConnection = createRedis(env.redisUrl, 'worker', onRedisError);
-const pubsub = new RedisPubSub({
-  subscriber: createRedis(env.redisUrl, 'subscriber', onRedisError),
-  publisher: redis,
-  prefix: env.prefix,
-});
-const queue = new Queue<TestJobData>(TEST_QUEUE_NAME, { connection: redis, prefix: bullPrefix(env.prefix) });
-queue.on('error', onRedisError);
-const eventLog = new RedisEventLog(redis, { prefix: env.prefix });
+const onServiceError = (err: Error) => logger.warn({ err: err.message }, 'queue or bus error');
+const backplane: Backplane =
+  env.services.mode === 'embedded'
+    ? await createEmbeddedBackplane({ databaseUrl, onError: onServiceError })
+    : createRedisBackplane({ url: env.services.redisUrl, prefix: env.prefix, onError: onServiceError });
 const tokens = createTokenService(env.jwtSecret);
-const cache = await createCache({
-  redis,
-  bus: pubsub,
+const cache = await backplane.createCache({
   prefix: cachePrefix(env.prefix),
   jitter: 0.1,
   onError: (err) => logger.warn({ err }, 'cache degraded'),
 });
 
 const app = await buildApi(
-  { db, redis, queue, eventLog, tokens, targetAllowlist: env.targetAllowlist, cache },
+  { db, backplane, tokens, targetAllowlist: env.targetAllowlist, cache },
   { logger: apiLoggerOptions(env.logLevel), dashboardDir: DEFAULT_DASHBOARD_DIR },
 );
 await app.register(gatewayPlugin, {
@@ -109,15 +133,16 @@ await app.register(gatewayPlugin, {
     tokens,
   }),
   tests: new TestsRepository(db.kysely),
-  eventLog,
-  pubsub,
+  eventLog: backplane.eventLog,
+  pubsub: backplane.pubsub,
 });
 const worker = createTestWorker({
   db,
-  connection: workerConnection,
-  // The worker's status events drop the test's cached responses before they go out.
-  eventLog: invalidatingEventLog(eventLog, cache),
-  prefix: env.prefix,
+  backplane: {
+    createWorker: backplane.createWorker,
+    // The worker's status events drop the test's cached responses before they go out.
+    eventLog: invalidatingEventLog(backplane.eventLog, cache),
+  },
   concurrency: env.concurrency,
   logger: logger.child({ app: 'worker' }),
   engines: createEngines(new Egress({ allowlist: env.targetAllowlist })),
@@ -125,10 +150,19 @@ const worker = createTestWorker({
 await app.listen({ port: env.port, host: env.host });
 
 const shown = env.host === '0.0.0.0' ? 'localhost' : env.host;
+const fromHere = relative(process.cwd(), env.dataDir);
+const dataDir = fromHere.startsWith('..') || isAbsolute(fromHere) ? env.dataDir : `./${fromHere}`;
 const banner = [
   `Crucible is running on http://${shown}:${env.port} (WebSocket: ws://${shown}:${env.port}/ws)`,
-  `mode: all-in-one on PostgreSQL ${new URL(env.databaseUrl).host} and Redis ${new URL(env.redisUrl).host}; secret in ${env.dataDir}`,
-  'distributed mode: set DATABASE_URL, REDIS_URL and JWT_SECRET and run pnpm start:api, start:worker, start:gateway',
+  env.services.mode === 'embedded'
+    ? `mode: embedded: data in ${dataDir} (PostgreSQL: PGlite, queue: BullMQ on it; nothing else to install)`
+    : `mode: all-in-one on PostgreSQL ${new URL(env.services.databaseUrl).host} and Redis ${new URL(env.services.redisUrl).host}; secret in ${dataDir}`,
+  env.targetAllowlistText
+    ? `tests may reach these private addresses: ${env.targetAllowlistText} (TARGET_ALLOWLIST)`
+    : 'tests may not reach private or loopback addresses (allow some with TARGET_ALLOWLIST)',
+  env.services.mode === 'embedded'
+    ? 'distributed mode: set DATABASE_URL, REDIS_URL and JWT_SECRET and run pnpm start:api, start:worker, start:gateway'
+    : 'separate processes: pnpm start:api, start:worker, start:gateway with the same variables',
 ];
 process.stdout.write(`${banner.join('\n')}\n`);
 
@@ -136,8 +170,7 @@ handleShutdown(logger, async () => {
   await worker.close();
   await app.close();
   await cache.close();
-  await queue.close();
-  await pubsub.close();
-  await Promise.allSettled([redis.quit(), workerConnection.quit()]);
+  await backplane.close();
   await db.close();
+  await embedded?.close();
 });

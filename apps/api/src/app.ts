@@ -1,13 +1,12 @@
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { createMetricsRegistry, registerHealthRoutes } from '@crucible/shared';
-import type { EventLog, TestJobData, TokenService } from '@crucible/shared';
+import type { TokenService } from '@crucible/shared';
 import { invalidatingEventLog } from '@crucible/shared/cache';
 import type { Cache } from '@crucible/shared/cache';
+import type { Backplane } from '@crucible/backplane';
 import {
   ApiKeysRepository,
   TestsRepository,
@@ -27,10 +26,8 @@ import { createTestsService } from './services/tests.service.js';
 
 export interface ApiDeps {
   db: Db;
-  /** Producer connection (fails fast while Redis is down). */
-  redis: Redis;
-  queue: Queue<TestJobData>;
-  eventLog: EventLog;
+  /** The queue, event log, bus and their readiness checks, of whichever mode the process runs in. */
+  backplane: Pick<Backplane, 'queue' | 'eventLog' | 'pubsub' | 'checks'>;
   tokens: TokenService;
   /** Private hosts/ranges tests may target (`TARGET_ALLOWLIST`). @defaultValue none */
   targetAllowlist?: Allowlist;
@@ -71,9 +68,9 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   const service = createTestsService({
     db: deps.db,
     tests,
-    queue: deps.queue,
+    queue: deps.backplane.queue,
     // Every test event the API publishes first drops the test's cached responses.
-    eventLog: invalidatingEventLog(deps.eventLog, deps.cache),
+    eventLog: invalidatingEventLog(deps.backplane.eventLog, deps.cache),
     log: app.log,
     targetAllowlist: deps.targetAllowlist,
   });
@@ -88,7 +85,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
         migrated ||= await migrationsApplied(deps.db.kysely);
         return migrated;
       },
-      redis: async () => (await deps.redis.ping()) === 'PONG',
+      ...deps.backplane.checks,
     },
   });
   // Before the routes: it wires itself into every route declared with `config.cache`.

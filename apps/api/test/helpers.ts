@@ -1,16 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import {
-  RedisEventLog,
-  RedisPubSub,
-  TEST_QUEUE_NAME,
-  bullPrefix,
-  createRedis,
-  createTokenService,
-} from '@crucible/shared';
-import type { TestJobData } from '@crucible/shared';
-import { cachePrefix, createCache } from '@crucible/shared/cache';
+import { Redis } from 'ioredis';
+import { createTokenService } from '@crucible/shared';
+import { cachePrefix } from '@crucible/shared/cache';
+import { createRedisBackplane } from '@crucible/backplane';
 import { createDb, migrateToLatest } from '@crucible/db';
 import { createTestDatabase } from '@crucible/db/testing';
 import { parseAllowlist } from '@crucible/shared/egress';
@@ -42,22 +34,15 @@ export async function startApi(
   const db = createDb(shared?.databaseUrl ?? database!.url);
   await migrateToLatest(db.kysely);
   const prefix = shared?.prefix ?? `t-${randomUUID()}`;
-  const redis = createRedis(REDIS_URL, 'producer');
-  await redis.ping().catch(async () => {
-    await new Promise((r) => redis.once('ready', r));
-  });
-  const queue = new Queue<TestJobData>(TEST_QUEUE_NAME, { connection: redis, prefix: bullPrefix(prefix) });
-  const eventLog = new RedisEventLog(redis, { prefix });
+  const redis = new Redis(REDIS_URL);
+  const backplane = createRedisBackplane({ url: REDIS_URL, prefix });
+  await backplane.waitUntilReady();
+  const { queue, eventLog } = backplane;
   const tokens = createTokenService(SECRET);
-  const pubsub = new RedisPubSub({
-    subscriber: createRedis(REDIS_URL, 'subscriber'),
-    publisher: redis,
-    prefix,
-  });
-  const cache = await createCache({ redis, bus: pubsub, prefix: cachePrefix(prefix) });
+  const cache = await backplane.createCache({ prefix: cachePrefix(prefix) });
   // Loopback is opened as in a local deployment; submissions never connect anywhere.
   const app = await buildApi(
-    { db, redis, queue, eventLog, tokens, targetAllowlist: parseAllowlist('127.0.0.1'), cache },
+    { db, backplane, tokens, targetAllowlist: parseAllowlist('127.0.0.1'), cache },
     options,
   );
   await app.ready();
@@ -74,8 +59,7 @@ export async function startApi(
     async close() {
       await app.close();
       await cache.close();
-      await pubsub.close();
-      await queue.close();
+      await backplane.close();
       // The first process of a deployment owns its database and keys.
       if (database) await deletePrefix(redis, prefix);
       redis.disconnect();

@@ -8,14 +8,12 @@ import {
 } from '@crucible/db';
 import {
   ConfigError,
-  RedisEventLog,
-  RedisPubSub,
   createMetricsRegistry,
-  createRedis,
   createTokenService,
   handleShutdown,
   registerHealthRoutes,
 } from '@crucible/shared';
+import { createRedisBackplane } from '@crucible/backplane';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
@@ -46,13 +44,10 @@ const db = createDb(env.databaseUrl, {
   onError: (err) => logger.error({ err }, 'idle database client failed'),
 });
 await migrateToLatest(db.kysely);
-const redis = createRedis(env.redisUrl, 'producer', (err) => logger.error({ err }, 'redis error'));
-const pubsub = new RedisPubSub({
-  subscriber: createRedis(env.redisUrl, 'subscriber', (err) =>
-    logger.error({ err }, 'redis subscriber error'),
-  ),
-  publisher: redis,
+const backplane = createRedisBackplane({
+  url: env.redisUrl,
   prefix: env.prefix,
+  onError: (err) => logger.error({ err }, 'redis error'),
 });
 const authenticate = createAuthenticator({
   users: new UsersRepository(db.kysely),
@@ -66,15 +61,15 @@ const app = Fastify({ loggerInstance: appLogger });
 await app.register(gatewayPlugin, {
   authenticate,
   tests: new TestsRepository(db.kysely),
-  eventLog: new RedisEventLog(redis, { prefix: env.prefix }),
-  pubsub,
+  eventLog: backplane.eventLog,
+  pubsub: backplane.pubsub,
   limits: env.limits,
   allowedOrigins: env.allowedOrigins,
 });
 await registerHealthRoutes(app, {
   checks: {
     db: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
-    redis: async () => (await redis.ping()) === 'PONG',
+    ...backplane.checks,
   },
   registry: createMetricsRegistry('gateway'),
 });
@@ -82,8 +77,7 @@ await registerHealthRoutes(app, {
 handleShutdown(logger, async () => {
   // Closing Fastify closes every socket with 1001 first (the plugin's preClose).
   await app.close();
-  await pubsub.close();
-  await redis.quit();
+  await backplane.close();
   await db.close();
 });
 

@@ -1,19 +1,11 @@
-import { once } from 'node:events';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
-import {
-  ConfigError,
-  RedisEventLog,
-  RedisPubSub,
-  createMetricsRegistry,
-  createRedis,
-  handleShutdown,
-  registerHealthRoutes,
-} from '@crucible/shared';
-import { CacheStrategy, cachePrefix, createCache, invalidatingEventLog } from '@crucible/shared/cache';
+import { ConfigError, createMetricsRegistry, handleShutdown, registerHealthRoutes } from '@crucible/shared';
+import { CacheStrategy, cachePrefix, invalidatingEventLog } from '@crucible/shared/cache';
 import { createDb, migrateToLatest } from '@crucible/db';
 import { Egress } from '@crucible/shared/egress';
+import { createRedisBackplane } from '@crucible/backplane';
 import { createEngines } from './engines/registry.js';
 import { loadWorkerEnv } from './env.js';
 import type { WorkerEnv } from './env.js';
@@ -37,33 +29,28 @@ const db = createDb(env.databaseUrl, {
 });
 await migrateToLatest(db.kysely);
 
-const connection = createRedis(env.redisUrl, 'worker', (err) => logger.warn({ err }, 'redis (queue) error'));
-// Publishing fails fast while Redis is down, so a lost message never stalls a running test.
-const publisher = createRedis(env.redisUrl, 'producer', (err) =>
-  logger.warn({ err }, 'redis (events) error'),
-);
-await once(publisher, 'ready');
-// The worker never reads the API's cache; it only invalidates it: Redis entries directly, other
-// processes' memory over the bus (publish only, so the subscriber connection is never opened).
-const cacheBus = new RedisPubSub({
-  subscriber: createRedis(env.redisUrl, 'subscriber', () => {}, { lazyConnect: true }),
-  publisher,
+const backplane = createRedisBackplane({
+  url: env.redisUrl,
   prefix: env.prefix,
+  onError: (err) => logger.warn({ err }, 'redis error'),
 });
-const cache = await createCache({
+// Publishing fails fast while Redis is down, so a lost message never stalls a running test;
+// the queue consumer waits for Redis instead.
+await backplane.waitUntilReady();
+// The worker never reads the API's cache; it only invalidates it: Redis entries directly, other
+// processes' memory over the bus.
+const cache = await backplane.createCache({
   strategy: CacheStrategy.REDIS_ONLY,
-  redis: publisher,
-  bus: cacheBus,
   prefix: cachePrefix(env.prefix),
   onError: (err) => logger.warn({ err }, 'cache invalidation degraded'),
 });
-const eventLog = invalidatingEventLog(new RedisEventLog(publisher, { prefix: env.prefix }), cache);
 
 const testWorker = createTestWorker({
   db,
-  connection,
-  eventLog,
-  prefix: env.prefix,
+  backplane: {
+    createWorker: backplane.createWorker,
+    eventLog: invalidatingEventLog(backplane.eventLog, cache),
+  },
   concurrency: env.concurrency,
   logger,
   engines: createEngines(new Egress({ allowlist: env.targetAllowlist })),
@@ -78,7 +65,7 @@ await registerHealthRoutes(app, {
       await db.pool.query('select 1');
       return true;
     },
-    redis: async () => (await connection.ping()) === 'PONG',
+    ...backplane.checks,
   },
 });
 await app.listen({ host: '0.0.0.0', port: env.healthPort });
@@ -88,7 +75,6 @@ handleShutdown(logger, async () => {
   await testWorker.close();
   await app.close();
   await cache.close();
-  await cacheBus.close();
-  await Promise.all([connection.quit(), publisher.quit()]);
+  await backplane.close();
   await db.close();
 });

@@ -3,24 +3,26 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  RedisEventLog,
-  TEST_QUEUE_NAME,
-  TestCatalog,
-  bullPrefix,
-  channelKeys,
-  createRedis,
-} from '@crucible/shared';
-import type { Envelope, TestJobData } from '@crucible/shared';
+import { TestCatalog, channelTopic } from '@crucible/shared';
+import type { Envelope } from '@crucible/shared';
 import { TestsRepository, UsersRepository, createDb, migrateToLatest } from '@crucible/db';
 import type { Db } from '@crucible/db';
 import { createTestDatabase } from '@crucible/db/testing';
 import { Egress, parseAllowlist } from '@crucible/shared/egress';
 import { createEngines } from '../src/engines/registry.js';
+import {
+  BULLMQ_SCHEMA,
+  createEmbeddedBackplane,
+  createRedisBackplane,
+  startEmbeddedPostgres,
+} from '@crucible/backplane';
+import type { Backplane, TestQueue } from '@crucible/backplane';
 import { createTestWorker } from '../src/worker.js';
 import type { TestWorker } from '../src/worker.js';
 
@@ -31,8 +33,7 @@ interface Harness {
   db: Db;
   tests: TestsRepository;
   userId: string;
-  prefix: string;
-  queue: Queue<TestJobData>;
+  queue: TestQueue;
   testWorker: TestWorker;
   /** Every message of both channels of the test, in arrival order. */
   received: Envelope<Record<string, unknown>>[];
@@ -73,24 +74,61 @@ async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
   } while (cursor !== '0');
 }
 
-async function createHarness(): Promise<Harness> {
-  const database = await createTestDatabase();
-  const db = createDb(database.url, { max: 4 });
+/** The database and backplane of one mode, and how to remove every trace of them. */
+interface Services {
+  db: Db;
+  backplane: Backplane;
+  close(): Promise<void>;
+}
+
+/** The suite runs against both modes: Redis + PostgreSQL, and embedded (PGlite, BullMQ on it, in-process bus). */
+const modes: Record<string, () => Promise<Services>> = {
+  distributed: async () => {
+    const database = await createTestDatabase();
+    const db = createDb(database.url, { max: 4 });
+    const prefix = `t-${randomUUID()}`;
+    const backplane = createRedisBackplane({ url: REDIS_URL, prefix });
+    await backplane.waitUntilReady();
+    return {
+      db,
+      backplane,
+      async close() {
+        await backplane.close();
+        const redis = new Redis(REDIS_URL);
+        await deleteKeys(redis, prefix);
+        redis.disconnect();
+        await db.close();
+        await database.drop();
+      },
+    };
+  },
+  embedded: async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crucible-worker-'));
+    const pg = await startEmbeddedPostgres({ dataDir: dir, searchPath: ['public', BULLMQ_SCHEMA] });
+    const db = createDb(pg.url, { max: 4 });
+    await migrateToLatest(db.kysely);
+    const backplane = await createEmbeddedBackplane({ databaseUrl: pg.url });
+    return {
+      db,
+      backplane,
+      async close() {
+        await backplane.close();
+        await db.close();
+        await pg.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+async function createHarness(mode: string): Promise<Harness> {
+  const services = await modes[mode]!();
+  const { db, backplane } = services;
   await migrateToLatest(db.kysely);
   const user = await new UsersRepository(db.kysely).create(`${randomUUID()}@example.test`, 'not-a-real-hash');
-  const prefix = `t-${randomUUID()}`;
-  const connection = createRedis(REDIS_URL, 'worker');
-  const publisher = createRedis(REDIS_URL, 'worker');
-  const subscriber = createRedis(REDIS_URL, 'subscriber');
-  // A SUBSCRIBE sent before ioredis' ready check (INFO) makes that check fail and the client
-  // reconnect without its subscriptions, so subscribe only once the client is ready.
-  await once(subscriber, 'ready');
-  const queue = new Queue<TestJobData>(TEST_QUEUE_NAME, { connection, prefix: bullPrefix(prefix) });
   const testWorker = createTestWorker({
     db,
-    connection,
-    eventLog: new RedisEventLog(publisher, { prefix }),
-    prefix,
+    backplane,
     concurrency: 2,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     // The targets are local fixture servers on 127.0.0.1: open exactly that to the guard.
@@ -98,25 +136,22 @@ async function createHarness(): Promise<Harness> {
   });
   const received: Envelope<Record<string, unknown>>[] = [];
   const waiters: { event: string; resolve(): void }[] = [];
-  subscriber.on('message', (_channel: string, raw: string) => {
+  const onMessage = (raw: string) => {
     const message = JSON.parse(raw) as Envelope<Record<string, unknown>>;
     received.push(message);
     for (const w of waiters.filter((w) => w.event === message.event)) w.resolve();
-  });
+  };
 
   return {
     db,
     tests: new TestsRepository(db.kysely),
     userId: user!.id,
-    prefix,
-    queue,
+    queue: backplane.queue,
     testWorker,
     received,
     async subscribe(testId) {
-      await subscriber.subscribe(
-        channelKeys(prefix, `test-progress-${testId}`).pubsub,
-        channelKeys(prefix, `job-status-${testId}`).pubsub,
-      );
+      await backplane.pubsub.subscribe(channelTopic(`test-progress-${testId}`), onMessage);
+      await backplane.pubsub.subscribe(channelTopic(`job-status-${testId}`), onMessage);
     },
     until(event) {
       if (received.some((m) => m.event === event)) return Promise.resolve();
@@ -124,11 +159,7 @@ async function createHarness(): Promise<Harness> {
     },
     async close() {
       await testWorker.close();
-      await queue.close();
-      await deleteKeys(connection, prefix);
-      await Promise.all([connection.quit(), publisher.quit(), subscriber.quit()]);
-      await db.close();
-      await database.drop();
+      await services.close();
     },
   };
 }
@@ -157,16 +188,16 @@ function on(h: Harness, channel: string) {
   return h.received.filter((m) => m.channel === channel);
 }
 
-beforeEach(async () => {
-  harness = await createHarness();
-});
+describe.each(Object.keys(modes))('test worker (%s)', (mode) => {
+  beforeEach(async () => {
+    harness = await createHarness(mode);
+  });
 
-afterEach(async () => {
-  await harness.close();
-  await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-});
+  afterEach(async () => {
+    await harness.close();
+    await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  });
 
-describe('test worker', () => {
   it('runs a performance test, stores its result and publishes every step in order', async () => {
     const url = await listen();
     const testId = await submit(harness, url, { iterations: 3 });

@@ -1,2 +1,11 @@
 export { startEmbeddedPostgres, SessionScheduler } from './embedded-postgres.js';
 export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './embedded-postgres.js';
+export { BULLMQ_SCHEMA, createEmbeddedBackplane, createRedisBackplane } from './backplane.js';
+export type {
+  Backplane,
+  EmbeddedBackplaneOptions,
+  RedisBackplaneOptions,
+  TestQueue,
+  TestQueueWorker,
+  WorkerOptions,
+} from './backplane.js';

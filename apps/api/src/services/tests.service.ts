@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import {
   Channels,
@@ -12,10 +11,11 @@ import {
   toBullPriority,
   validateTestConfig,
 } from '@crucible/shared';
-import type { EventLog, TestJobData, TestType } from '@crucible/shared';
+import type { EventLog, TestType } from '@crucible/shared';
 import type { AuthUser, Db, TestRow, TestsRepository } from '@crucible/db';
 import { EMPTY_ALLOWLIST, EgressError, checkTargetLiteral } from '@crucible/shared/egress';
 import type { Allowlist } from '@crucible/shared/egress';
+import type { TestQueue } from '@crucible/backplane';
 import { HttpProblem, isUnavailable } from '../errors.js';
 import type { RunTestBody, TestView } from '@crucible/shared/api';
 
@@ -73,7 +73,7 @@ export function toTestView(row: TestRow): TestView {
 export interface TestsServiceDeps {
   db: Db;
   tests: TestsRepository;
-  queue: Queue<TestJobData>;
+  queue: TestQueue;
   eventLog: EventLog;
   log: { warn(obj: object, msg: string): void };
   /** Private hosts/ranges tests may target (`TARGET_ALLOWLIST`). @defaultValue none */

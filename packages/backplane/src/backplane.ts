@@ -1,0 +1,193 @@
+import { once } from 'node:events';
+import { Queue, Worker, createPostgresBackend, runMigrations, withBackend } from 'bullmq';
+import type { IQueueBackend, JobProgress, Processor } from 'bullmq';
+import type { Redis } from 'ioredis';
+import pg from 'pg';
+import {
+  MemoryEventLog,
+  MemoryPubSub,
+  RedisEventLog,
+  RedisPubSub,
+  TEST_QUEUE_NAME,
+  bullPrefix,
+  createRedis,
+} from '@crucible/shared';
+import type { EventLog, PubSub, ReadinessCheck, TestJobData } from '@crucible/shared';
+
+/** The test queue, whichever store holds it. */
+export type TestQueue = Queue<
+  TestJobData,
+  unknown,
+  string,
+  TestJobData,
+  unknown,
+  string,
+  IQueueBackend,
+  unknown
+>;
+/** A consumer of the test queue, whichever store holds it. */
+export type TestQueueWorker<R = unknown> = Worker<
+  TestJobData,
+  R,
+  string,
+  IQueueBackend,
+  JobProgress,
+  unknown
+>;
+
+export interface WorkerOptions {
+  /** Jobs run at once. */
+  concurrency: number;
+  /** A job whose worker has not renewed its lock for this long is presumed lost. @defaultValue BullMQ's 30 s */
+  lockDuration?: number;
+  /** How often stalled jobs are looked for. @defaultValue BullMQ's 30 s */
+  stalledInterval?: number;
+  /** Times a job may stall before it fails. @defaultValue BullMQ's 1 */
+  maxStalledCount?: number;
+}
+
+/**
+ * The services behind the apps, built once per process for its mode: the queue, the event log,
+ * the bus and their readiness checks. The apps take a Backplane and never know which one it is.
+ */
+export interface Backplane {
+  /** `distributed`: Redis (BullMQ, pub/sub, history). `embedded`: BullMQ on PostgreSQL, in-process bus and history. */
+  readonly mode: 'distributed' | 'embedded';
+  /** The producer side of the test queue. */
+  readonly queue: TestQueue;
+  /** Starts a consumer of the test queue; the caller closes it before the backplane. */
+  createWorker<R>(processor: Processor<TestJobData, R>, options: WorkerOptions): TestQueueWorker<R>;
+  /** The one way apps publish channel messages. */
+  readonly eventLog: EventLog;
+  /** Control messages and the live side of channels. */
+  readonly pubsub: PubSub;
+  /** Readiness of the backing services, by name (`/health/ready`). */
+  readonly checks: Record<string, ReadinessCheck>;
+  /** Resolves once the services answer (a process may start before Redis does). */
+  waitUntilReady(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RedisBackplaneOptions {
+  url: string;
+  /** Key prefix of the deployment (`CRUCIBLE_PREFIX`). */
+  prefix: string;
+  onError?: (err: Error) => void;
+}
+
+/** Distributed mode: BullMQ, pub/sub and channel history in Redis. */
+export function createRedisBackplane(options: RedisBackplaneOptions): Backplane {
+  const onError = options.onError ?? (() => {});
+  const producer = createRedis(options.url, 'producer', onError);
+  const pubsub = new RedisPubSub({
+    subscriber: createRedis(options.url, 'subscriber', onError),
+    publisher: producer,
+    prefix: options.prefix,
+  });
+  // Made on first use: a gateway never enqueues.
+  let queue: Queue<TestJobData> | undefined;
+  // Workers block on their own connection, which waits for Redis instead of failing fast.
+  let workerConnection: Redis | undefined;
+  return {
+    mode: 'distributed',
+    get queue() {
+      if (!queue) {
+        queue = new Queue<TestJobData>(TEST_QUEUE_NAME, {
+          connection: producer,
+          prefix: bullPrefix(options.prefix),
+        });
+        queue.on('error', onError);
+      }
+      return queue as TestQueue;
+    },
+    createWorker<R>(processor: Processor<TestJobData, R>, workerOptions: WorkerOptions) {
+      workerConnection ??= createRedis(options.url, 'worker', onError);
+      const worker = new Worker<TestJobData, R>(TEST_QUEUE_NAME, processor, {
+        ...workerOptions,
+        connection: workerConnection,
+        prefix: bullPrefix(options.prefix),
+      });
+      return worker as TestQueueWorker<R>;
+    },
+    eventLog: new RedisEventLog(producer, { prefix: options.prefix }),
+    pubsub,
+    checks: { redis: async () => (await producer.ping()) === 'PONG' },
+    async waitUntilReady() {
+      if (producer.status !== 'ready') await once(producer, 'ready');
+    },
+    async close() {
+      await queue?.close();
+      await pubsub.close();
+      await Promise.allSettled([producer.quit(), workerConnection?.quit()]);
+    },
+  };
+}
+
+export interface EmbeddedBackplaneOptions {
+  /** The PostgreSQL that holds the queue (the embedded one; its search_path must include `bullmq`). */
+  databaseUrl: string;
+  onError?: (err: Error) => void;
+}
+
+/** BullMQ's schema; the embedded server puts it on the search_path after `public`. */
+export const BULLMQ_SCHEMA = 'bullmq';
+
+/**
+ * Embedded mode: BullMQ itself on its PostgreSQL backend (jobs survive a restart with the data
+ * folder), and an in-process bus and channel history (one process: nobody else to tell).
+ */
+export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions): Promise<Backplane> {
+  const onError = options.onError ?? (() => {});
+  // BullMQ takes a worker's LISTEN client from this pool, so it needs room beyond that.
+  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10, keepAlive: true });
+  pool.on('error', onError);
+  try {
+    const client = await pool.connect();
+    try {
+      await runMigrations(client, BULLMQ_SCHEMA);
+      // Both schemas resolve unqualified names on one search_path: a table of ours named like
+      // one of BullMQ's would silently take its place, so refuse to start instead.
+      const { rows } = await client.query<{ name: string }>(
+        `SELECT a.relname AS name FROM pg_class a JOIN pg_class b ON a.relname = b.relname
+          WHERE a.relnamespace = 'public'::regnamespace AND b.relnamespace = $1::regnamespace`,
+        [BULLMQ_SCHEMA],
+      );
+      if (rows.length > 0) {
+        throw new Error(`tables in public shadow BullMQ's: ${rows.map((r) => r.name).join(', ')}`);
+      }
+    } finally {
+      client.release();
+    }
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  const Classes = withBackend(createPostgresBackend);
+  const queue = new Classes.Queue<TestJobData>(TEST_QUEUE_NAME, { connection: pool });
+  queue.on('error', onError);
+  const pubsub = new MemoryPubSub();
+  return {
+    mode: 'embedded',
+    queue: queue as unknown as TestQueue,
+    createWorker<R>(processor: Processor<TestJobData, R>, workerOptions: WorkerOptions) {
+      const worker = new Classes.Worker<TestJobData, R>(TEST_QUEUE_NAME, processor, {
+        ...workerOptions,
+        connection: pool,
+      });
+      return worker as unknown as TestQueueWorker<R>;
+    },
+    eventLog: new MemoryEventLog(pubsub),
+    pubsub,
+    checks: {
+      queue: async () => (await pool.query('SELECT 1')).rowCount === 1,
+    },
+    async waitUntilReady() {
+      await queue.waitUntilReady();
+    },
+    async close() {
+      await queue.close();
+      await pubsub.close();
+      await pool.end();
+    },
+  };
+}
