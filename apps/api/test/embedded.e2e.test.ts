@@ -9,11 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, freePort } from './processes.js';
 import { WsClient } from './ws-client.js';
 
-/** What `pnpm start` runs (the root package's start script), read rather than repeated. */
-const START = (
-  JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
-).scripts.start.split(' ');
-
 /**
  * The README's start command, `pnpm start`, on a machine with nothing else: no DATABASE_URL, no
  * REDIS_URL, a fresh data folder. It runs in a process group of its own so that SIGKILL reaches
@@ -39,10 +34,27 @@ class Crucible {
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
   }
 
-  /** Signals the whole group and resolves with the exit code of pnpm start. */
-  async stop(signal: NodeJS.Signals): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null)
+  /**
+   * SIGKILL ends the whole group at once. SIGTERM goes to the app's Node.js process alone, as an
+   * orchestrator would send it; pnpm then exits with the app's exit code.
+   */
+  async stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
+    if (signal === 'SIGKILL') {
       process.kill(-this.child.pid!, signal);
+    } else {
+      const ps = spawnSync('ps', ['-e', '-o', 'pgid=,pid=,args='], { encoding: 'utf8' });
+      const app = ps.stdout
+        .split('\n')
+        .map((line) => line.trim().split(/\s+/))
+        .find(
+          ([pgid, , cmd, ...args]) =>
+            Number(pgid) === this.child.pid &&
+            /node$/.test(cmd ?? '') &&
+            args.includes('apps/api/src/all-in-one.ts'),
+        );
+      process.kill(Number(app![1]), signal);
+    }
     return this.exited;
   }
 }
