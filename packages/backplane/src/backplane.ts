@@ -13,6 +13,11 @@ import {
   createRedis,
 } from '@crucible/shared';
 import type { EventLog, PubSub, ReadinessCheck, TestJobData } from '@crucible/shared';
+import { CacheStrategy, createCache } from '@crucible/shared/cache';
+import type { Cache, CacheOptions } from '@crucible/shared/cache';
+
+/** What a caller chooses of a cache; the backplane supplies the tiers, the bus and the strategy. */
+export type BackplaneCacheOptions = Omit<CacheOptions, 'redis' | 'bus' | 'strategy'>;
 
 /** The test queue, whichever store holds it. */
 export type TestQueue = Queue<
@@ -61,6 +66,11 @@ export interface Backplane {
   readonly eventLog: EventLog;
   /** Control messages and the live side of channels. */
   readonly pubsub: PubSub;
+  /**
+   * A cache of this mode: memory tier over Redis kept coherent by the bus (distributed), or the
+   * memory tier alone on the in-process bus (embedded). The caller closes it before the backplane.
+   */
+  createCache(options?: BackplaneCacheOptions): Promise<Cache>;
   /** Readiness of the backing services, by name (`/health/ready`). */
   readonly checks: Record<string, ReadinessCheck>;
   /** Resolves once the services answer (a process may start before Redis does). */
@@ -111,6 +121,14 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     },
     eventLog: new RedisEventLog(producer, { prefix: options.prefix }),
     pubsub,
+    createCache: (cacheOptions = {}) =>
+      createCache({
+        prefix: `${options.prefix}:cache`,
+        ...cacheOptions,
+        strategy: CacheStrategy.MEMORY_FIRST,
+        redis: producer,
+        bus: pubsub,
+      }),
     checks: { redis: async () => (await producer.ping()) === 'PONG' },
     async waitUntilReady() {
       if (producer.status !== 'ready') await once(producer, 'ready');
@@ -178,6 +196,8 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
     },
     eventLog: new MemoryEventLog(pubsub),
     pubsub,
+    createCache: (cacheOptions = {}) =>
+      createCache({ ...cacheOptions, strategy: CacheStrategy.MEMORY_ONLY, bus: pubsub }),
     checks: {
       queue: async () => (await pool.query('SELECT 1')).rowCount === 1,
     },

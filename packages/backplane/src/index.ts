@@ -3,6 +3,7 @@ export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './embedded-postg
 export { BULLMQ_SCHEMA, createEmbeddedBackplane, createRedisBackplane } from './backplane.js';
 export type {
   Backplane,
+  BackplaneCacheOptions,
   EmbeddedBackplaneOptions,
   RedisBackplaneOptions,
   TestQueue,

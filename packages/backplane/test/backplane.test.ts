@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { channelTopic, createMessage, Events } from '@crucible/shared';
+import type { TestJobData } from '@crucible/shared';
+import {
+  BULLMQ_SCHEMA,
+  createEmbeddedBackplane,
+  createRedisBackplane,
+  startEmbeddedPostgres,
+} from '../src/index.js';
+import type { Backplane, TestQueueWorker } from '../src/index.js';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+async function deletePrefix(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+  redis.disconnect();
+}
+
+/** Each mode's backplane, and how to leave nothing behind. */
+const modes: Record<string, () => Promise<{ backplane: Backplane; close(): Promise<void> }>> = {
+  distributed: async () => {
+    const prefix = `t-${randomUUID()}`;
+    const backplane = createRedisBackplane({ url: REDIS_URL, prefix });
+    await backplane.waitUntilReady();
+    return {
+      backplane,
+      async close() {
+        await backplane.close();
+        await deletePrefix(prefix);
+      },
+    };
+  },
+  embedded: async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crucible-backplane-'));
+    const pg = await startEmbeddedPostgres({ dataDir: dir, searchPath: ['public', BULLMQ_SCHEMA] });
+    const backplane = await createEmbeddedBackplane({ databaseUrl: pg.url });
+    return {
+      backplane,
+      async close() {
+        await backplane.close();
+        await pg.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+const job = (n: number): TestJobData => ({
+  testId: randomUUID(),
+  testType: 'performance',
+  url: `http://127.0.0.1/${n}`,
+  config: {},
+  userId: 'u1',
+});
+
+/** A processor that never finishes: its job is running when its worker is lost. */
+const forever = () => new Promise<never>(() => {});
+
+describe.each(Object.keys(modes))('backplane conformance: %s', (mode) => {
+  let services: Awaited<ReturnType<(typeof modes)[string]>>;
+  let backplane: Backplane;
+  const workers: TestQueueWorker<unknown>[] = [];
+
+  beforeEach(async () => {
+    services = await modes[mode]!();
+    backplane = services.backplane;
+  });
+  afterEach(async () => {
+    for (const w of workers.splice(0)) await w.close(true);
+    await services.close();
+  });
+
+  const worker = <R>(processor: (job: Job<TestJobData>) => Promise<R>, options = {}) => {
+    const w = backplane.createWorker(processor, { concurrency: 1, ...options });
+    workers.push(w as TestQueueWorker<unknown>);
+    return w;
+  };
+
+  it('runs queued jobs once each, higher priority first, with their data', async () => {
+    const data = [job(1), job(2), job(3)];
+    await backplane.queue.add('performance', data[0]!, { jobId: data[0]!.testId, priority: 10 });
+    await backplane.queue.add('performance', data[1]!, { jobId: data[1]!.testId, priority: 1 });
+    await backplane.queue.add('performance', data[2]!, { jobId: data[2]!.testId, priority: 5 });
+    expect(await backplane.queue.getJobCounts('waiting', 'prioritized')).toEqual({
+      waiting: 0,
+      prioritized: 3,
+    });
+
+    const seen: string[] = [];
+    worker(async (j) => {
+      seen.push(j.data.url);
+      return j.data.testId;
+    });
+    await expect.poll(() => seen.length, { timeout: 30_000 }).toBe(3);
+    expect(seen).toEqual(['http://127.0.0.1/2', 'http://127.0.0.1/3', 'http://127.0.0.1/1']);
+    const done = await backplane.queue.getJob(data[0]!.testId);
+    await expect.poll(async () => (await done!.getState()) as string).toBe('completed');
+  });
+
+  it('retries a failing job up to its attempts, then fails it', async () => {
+    const data = job(1);
+    await backplane.queue.add('performance', data, { jobId: data.testId, attempts: 2 });
+    let runs = 0;
+    worker(async () => {
+      runs++;
+      throw new Error(`attempt ${runs} failed`);
+    });
+    const added = (await backplane.queue.getJob(data.testId))!;
+    await expect.poll(async () => (await added.getState()) as string, { timeout: 30_000 }).toBe('failed');
+    expect(runs).toBe(2);
+    const failed = (await backplane.queue.getJob(data.testId))!;
+    expect(failed.attemptsMade).toBe(2);
+    expect(failed.failedReason).toBe('attempt 2 failed');
+  });
+
+  it('runs a job again when the worker running it is lost (a stalled job)', async () => {
+    const data = job(1);
+    await backplane.queue.add('performance', data, { jobId: data.testId });
+    const rules = { lockDuration: 1_000, stalledInterval: 500 };
+    const lost = worker(forever, rules);
+    const added = (await backplane.queue.getJob(data.testId))!;
+    await expect.poll(async () => (await added.getState()) as string, { timeout: 30_000 }).toBe('active');
+    // As a crash: no more lock renewals, the job is left active.
+    await lost.close(true);
+
+    const stalled: string[] = [];
+    const heir = worker(async (j) => j.data.testId, rules);
+    heir.on('stalled', (id) => stalled.push(id));
+    await expect.poll(async () => (await added.getState()) as string, { timeout: 30_000 }).toBe('completed');
+    expect(stalled).toEqual([data.testId]);
+  });
+
+  it('fails a job that stalled more often than maxStalledCount', async () => {
+    const data = job(1);
+    await backplane.queue.add('performance', data, { jobId: data.testId, attempts: 3 });
+    const rules = { lockDuration: 1_000, stalledInterval: 500, maxStalledCount: 0 };
+    const lost = worker(forever, rules);
+    const added = (await backplane.queue.getJob(data.testId))!;
+    await expect.poll(async () => (await added.getState()) as string, { timeout: 30_000 }).toBe('active');
+    await lost.close(true);
+
+    let ran = false;
+    worker(async () => (ran = true), rules);
+    await expect.poll(async () => (await added.getState()) as string, { timeout: 30_000 }).toBe('failed');
+    expect(ran).toBe(false);
+    expect((await backplane.queue.getJob(data.testId))!.failedReason).toMatch(/stalled/);
+  });
+
+  it('publishes channel messages on its bus and keeps their history', async () => {
+    const heard: string[] = [];
+    await backplane.pubsub.subscribe(channelTopic('test-progress-x'), (raw) => heard.push(raw));
+    const sent = await backplane.eventLog.publish(
+      createMessage({ event: Events.TEST_PROGRESS, channel: 'test-progress-x', data: { n: 1 } }),
+    );
+    await expect.poll(() => heard.map((raw) => JSON.parse(raw) as unknown)).toEqual([sent]);
+    expect((await backplane.eventLog.recover('test-progress-x', 0)).messages).toEqual([sent]);
+  });
+
+  it('gives a cache of its mode', async () => {
+    const cache = await backplane.createCache();
+    expect(await cache.cached('k', 60_000, async () => ({ v: 1 }))).toEqual({ v: 1 });
+    expect(await cache.get('k')).toEqual({ v: 1 });
+    await cache.close();
+  });
+});
