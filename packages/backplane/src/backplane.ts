@@ -16,8 +16,11 @@ import type { EventLog, PubSub, ReadinessCheck, TestJobData } from '@crucible/sh
 import { CacheStrategy, createCache } from '@crucible/shared/cache';
 import type { Cache, CacheOptions } from '@crucible/shared/cache';
 
-/** What a caller chooses of a cache; the backplane supplies the tiers, the bus and the strategy. */
-export type BackplaneCacheOptions = Omit<CacheOptions, 'redis' | 'bus' | 'strategy'>;
+/**
+ * What a caller chooses of a cache; the backplane supplies the Redis tier and the bus. `strategy`
+ * applies in distributed mode (default MEMORY_FIRST); embedded mode has the memory tier only.
+ */
+export type BackplaneCacheOptions = Omit<CacheOptions, 'redis' | 'bus'>;
 
 /** The test queue, whichever store holds it. */
 export type TestQueue = Queue<
@@ -124,8 +127,8 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     createCache: (cacheOptions = {}) =>
       createCache({
         prefix: `${options.prefix}:cache`,
-        ...cacheOptions,
         strategy: CacheStrategy.MEMORY_FIRST,
+        ...cacheOptions,
         redis: producer,
         bus: pubsub,
       }),
