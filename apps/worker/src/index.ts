@@ -21,6 +21,12 @@ export type {
   ResourceSummary,
   TimingPhase,
 } from './engines/performance.engine.js';
+export { runApi } from './engines/api.engine.js';
+export type { ApiResult, StepResult } from './engines/api.engine.js';
+export { runSeo } from './engines/seo.engine.js';
+export type { SeoCheck, SeoResult } from './engines/seo.engine.js';
+export { runSecurity } from './engines/security.engine.js';
+export type { SecurityFinding, SecurityResult } from './engines/security.engine.js';
 export { parseTestConfig } from './config.js';
 export { EngineError } from './errors.js';
 export type { EngineErrorCode } from './errors.js';

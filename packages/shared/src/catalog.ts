@@ -142,9 +142,16 @@ export const TestCatalog = {
       ((c.durationSec ?? 10) + (c.rampUpSec ?? 0)) * 1000 + 30_000,
     attempts: 3,
   },
-  api: { type: 'api', configSchema: ApiConfig, timeoutMs: () => 120_000, attempts: 3 },
+  // Each api step may take 30 s; seo fetches the page, robots, sitemap and up to 100 links (4 at
+  // once, 10 s each); security makes four requests of at most 15 s.
+  api: {
+    type: 'api',
+    configSchema: ApiConfig,
+    timeoutMs: (c: Static<typeof ApiConfig>) => (c.steps?.length ?? 1) * 30_000 + 10_000,
+    attempts: 3,
+  },
   seo: { type: 'seo', configSchema: SeoConfig, timeoutMs: () => 120_000, attempts: 3 },
-  security: { type: 'security', configSchema: SecurityConfig, timeoutMs: () => 60_000, attempts: 3 },
+  security: { type: 'security', configSchema: SecurityConfig, timeoutMs: () => 90_000, attempts: 3 },
 } as const satisfies Record<TestType, CatalogEntry>;
 
 export type PerformanceConfig = Static<typeof PerformanceConfig>;

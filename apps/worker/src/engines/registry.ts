@@ -1,7 +1,10 @@
 import { Egress } from '@crucible/shared/egress';
-import type { PerformanceConfig } from '@crucible/shared';
+import type { ApiConfig, PerformanceConfig, SecurityConfig, SeoConfig } from '@crucible/shared';
 import type { Engine, EngineContext, EngineRegistry, EngineResult } from './engine.js';
+import { runApi } from './api.engine.js';
 import { runPerformance } from './performance.engine.js';
+import { runSecurity } from './security.engine.js';
+import { runSeo } from './seo.engine.js';
 
 /** Binds a typed engine to the registry's shape and to the worker's egress guard. */
 function bind<C>(
@@ -15,6 +18,9 @@ function bind<C>(
 export function createEngines(egress: Egress): EngineRegistry {
   return {
     performance: bind<PerformanceConfig>(egress, runPerformance),
+    api: bind<ApiConfig>(egress, runApi),
+    seo: bind<SeoConfig>(egress, runSeo),
+    security: bind<SecurityConfig>(egress, runSecurity),
   };
 }
 

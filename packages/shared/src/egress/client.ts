@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { connect as netConnect, isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { connect as tlsConnect } from 'node:tls';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { brotliDecompressSync, constants as zlib, gunzipSync, inflateSync } from 'node:zlib';
 import { Client, Pool } from 'undici';
@@ -65,6 +65,8 @@ export interface TlsInfo {
   /** Whether the chain verified and the name matched. */
   authorized: boolean;
   authorizationError: string | null;
+  /** Whether the certificate names the host (judged even when the chain did not verify). */
+  hostMatches: boolean;
   certificate: CertificateInfo | null;
 }
 
@@ -180,14 +182,16 @@ function certificateInfo(cert: PeerCertificate): CertificateInfo | null {
   };
 }
 
-function tlsInfo(socket: TLSSocket): TlsInfo {
+function tlsInfo(socket: TLSSocket, host: string): TlsInfo {
   const error = socket.authorizationError as unknown;
+  const peer = socket.getPeerCertificate();
   return {
     protocol: socket.getProtocol() ?? null,
     cipher: socket.getCipher()?.name ?? null,
     authorized: socket.authorized,
     authorizationError: error ? String(error) : null,
-    certificate: certificateInfo(socket.getPeerCertificate()),
+    hostMatches: Object.keys(peer).length > 0 && checkServerIdentity(host, peer) === undefined,
+    certificate: certificateInfo(peer),
   };
 }
 
@@ -333,7 +337,7 @@ export class Egress {
                 ...base,
                 tlsMs: round(performance.now() - tlsStart),
                 alpnProtocol: secure.alpnProtocol || null,
-                tls: tlsInfo(secure),
+                tls: tlsInfo(secure, host),
               });
               settle(null, secure);
             });
