@@ -6,13 +6,16 @@ export interface LoadOptions {
   headers?: Record<string, string>;
   body?: string;
   connections: number;
-  durationSec: number;
+  /** How long to run; or `amount` requests instead. */
+  durationSec?: number;
+  /** Exactly this many requests, then stop (e.g. to build a backlog). */
+  amount?: number;
   /** Replaces `[<id>]` in headers and body with a fresh id per request (e.g. an Idempotency-Key). */
   idReplacement?: boolean;
 }
 
 export interface LoadResult {
-  /** Mean of autocannon's per-second request counts. */
+  /** Requests answered ÷ the run's length (from autocannon's start and finish times). */
   rps: number;
   /** Latency percentiles in milliseconds, from autocannon's HDR histogram. */
   p50: number;
@@ -31,7 +34,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     headers: options.headers,
     body: options.body,
     connections: options.connections,
-    duration: options.durationSec,
+    ...(options.amount ? { amount: options.amount } : { duration: options.durationSec }),
     idReplacement: options.idReplacement ?? false,
   });
   if (result.errors > 0 || result.non2xx > 0) {
@@ -41,7 +44,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     );
   }
   return {
-    rps: result.requests.average,
+    rps: result.requests.total / ((result.finish.getTime() - result.start.getTime()) / 1000),
     p50: result.latency.p50,
     p99: result.latency.p99,
     requests: result.requests.total,

@@ -81,3 +81,13 @@ export async function waitForReady(url: string, proc: ChildApp, timeoutMs = 60_0
   }
   throw new Error(`${proc.name} not ready at ${url}:\n${proc.output()}`);
 }
+
+/** Waits until a process has printed `text` (for a process with no HTTP port to poll). */
+export async function waitForOutput(proc: ChildApp, text: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!proc.output().includes(text)) {
+    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited early:\n${proc.output()}`);
+    if (Date.now() > deadline) throw new Error(`${proc.name} never printed "${text}":\n${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

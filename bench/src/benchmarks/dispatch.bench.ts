@@ -1,0 +1,90 @@
+import { defineBenchmark } from '../harness.js';
+import type { Metric } from '../harness.js';
+import { BullmqDispatch, CrucibleDispatch } from '../lib/dispatch.js';
+import { startCrucible } from '../lib/stack.js';
+import { startTarget } from '../lib/target.js';
+
+export const LATENCY_METRICS: Metric[] = [
+  { key: 'started_p50', label: 'submit→test:started p50 ms', better: 'lower' },
+  { key: 'started_p99', label: 'submit→test:started p99 ms', better: 'lower' },
+  { key: 'completed_p50', label: 'submit→test:completed p50 ms', better: 'lower' },
+  { key: 'completed_p99', label: 'submit→test:completed p99 ms', better: 'lower' },
+];
+export const DRAIN_METRICS: Metric[] = [{ key: 'rate', label: 'tests/s', better: 'higher' }];
+export const BULLMQ_LATENCY = 'BullMQ add→completed (no-op)';
+export const BULLMQ_DRAIN = 'BullMQ no-op drain';
+
+export default defineBenchmark({
+  name: 'dispatch',
+  description:
+    'submit→test:started/completed latency at a steady rate, and backlog drain per worker process, beside bare BullMQ',
+  order: 2,
+  async run(ctx) {
+    const rate = 200;
+    const count = ctx.size(400, 20);
+    const backlog = ctx.size(10_000, 20);
+    const { url: targetUrl } = await startTarget(ctx);
+    const stack = await startCrucible(ctx);
+    const crucible = await CrucibleDispatch.create(ctx, stack, targetUrl);
+    const bullmq = await BullmqDispatch.create(ctx, stack.redisUrl, `${stack.prefix}:anchor`);
+
+    let workers = await stack.startWorkers(1, 5);
+    let anchorWorker = await bullmq.startWorker(5);
+    await ctx.compare({
+      title: `${count} trivial tests (performance, 1 iteration, local target) at ${rate}/s, 1 worker process, concurrency 5`,
+      metrics: LATENCY_METRICS,
+      crucible: { label: 'Crucible', run: async () => ({ ...(await crucible.latency(rate, count)) }) },
+      anchors: [{ label: BULLMQ_LATENCY, run: async () => ({ ...(await bullmq.latency(rate, count)) }) }],
+      targets: [
+        {
+          anchor: BULLMQ_LATENCY,
+          metric: 'completed_p99',
+          text: 'extra p99 ≤ 15 ms',
+          met: (c, a) => c - a <= 15,
+        },
+      ],
+    });
+
+    const drainRates = new Map<number, number>();
+    for (const concurrency of [5, 50]) {
+      if (concurrency !== 5) {
+        await stack.stopWorkers(workers);
+        await anchorWorker.stop();
+        workers = await stack.startWorkers(1, concurrency);
+        anchorWorker = await bullmq.startWorker(concurrency);
+      }
+      // A small drain warms both up and sizes Crucible's backlog to about five seconds of work: at
+      // this machine's rates 10,000 tests would take minutes a round, past the 10-minute budget.
+      const warmRate = await crucible.drain(ctx.size(200, 10));
+      await bullmq.drain(ctx.size(1_000, 10));
+      const crucibleBacklog = ctx.smoke ? 20 : Math.min(backlog, Math.max(500, Math.round(warmRate * 5)));
+      const result = await ctx.compare({
+        warmup: false,
+        title:
+          `drain a backlog (Crucible ${crucibleBacklog.toLocaleString('en-US')} trivial tests, ` +
+          `BullMQ ${backlog.toLocaleString('en-US')} no-op jobs), 1 worker process, concurrency ${concurrency}`,
+        metrics: DRAIN_METRICS,
+        crucible: {
+          label: `Crucible worker ×${concurrency}`,
+          run: async () => ({ rate: await crucible.drain(crucibleBacklog) }),
+        },
+        anchors: [{ label: BULLMQ_DRAIN, run: async () => ({ rate: await bullmq.drain(backlog) }) }],
+        targets: [
+          { anchor: BULLMQ_DRAIN, metric: 'rate', text: '≥ 25 % of BullMQ', met: (c, a) => c >= 0.25 * a },
+        ],
+      });
+      drainRates.set(concurrency, result.rows[0]!.crucible.median);
+    }
+    const capacity = drainRates.get(5)!;
+    if (capacity < rate) {
+      ctx.note(
+        `One worker process at concurrency 5 drains ${Math.round(capacity)} tests/s here, below the ${rate}/s ` +
+          'offered: the latency figures above are mostly time spent waiting in the queue.',
+      );
+    }
+    ctx.note(
+      'Latency is measured from just before the HTTP submit to the event on Redis pub/sub (what the gateway relays); ' +
+        'the anchor from just before Queue.add to QueueEvents `completed`.',
+    );
+  },
+});

@@ -1,0 +1,79 @@
+import { cpus } from 'node:os';
+import pg from 'pg';
+import { defineBenchmark } from '../harness.js';
+import type { Subject } from '../harness.js';
+import { CrucibleDispatch } from '../lib/dispatch.js';
+import { load } from '../lib/load.js';
+import { startCrucible } from '../lib/stack.js';
+import { startTarget } from '../lib/target.js';
+import { ACCEPT_BODY } from './accept.bench.js';
+
+export default defineBenchmark({
+  name: 'scale',
+  description: 'accept and drain with two processes beside one: what adding a process gives on this machine',
+  order: 6,
+  async run(ctx) {
+    const connections = 50;
+    const durationSec = ctx.size(5, 1);
+    const { url: targetUrl } = await startTarget(ctx);
+    const stack = await startCrucible(ctx, { apis: 2 });
+    const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 1 });
+    ctx.defer(() => pool.end());
+
+    // The same 50 connections, all on one API or split over two.
+    const accept = (apis: string[]): Subject => ({
+      label: apis.length === 1 ? '1 api process' : `${apis.length} api processes`,
+      async run() {
+        await pool.query('TRUNCATE test_queue');
+        const results = await Promise.all(
+          apis.map((api) =>
+            load({
+              url: `${api}/api/test/run`,
+              method: 'POST',
+              headers: { authorization: `Bearer ${stack.token}`, 'content-type': 'application/json' },
+              body: ACCEPT_BODY,
+              connections: connections / apis.length,
+              durationSec,
+            }),
+          ),
+        );
+        return {
+          rps: results.reduce((sum, r) => sum + r.rps, 0),
+          p99: Math.max(...results.map((r) => r.p99)),
+        };
+      },
+    });
+    await ctx.compare({
+      title: `accept: POST /api/test/run, ${connections} connections split over the api processes`,
+      metrics: [
+        { key: 'rps', label: 'req/s', better: 'higher' },
+        { key: 'p99', label: 'p99 ms (worst process)', better: 'lower' },
+      ],
+      crucible: accept(stack.apiUrls),
+      anchors: [accept(stack.apiUrls.slice(0, 1))],
+    });
+
+    // Drain: a second deployment (its own database and prefix) with one worker beside this one with
+    // two, both kept running, so neither configuration pays a process start inside a round.
+    await stack.startWorkers(2, 5);
+    const single = await startCrucible(ctx, { workers: 1 });
+    const two = await CrucibleDispatch.create(ctx, stack, targetUrl);
+    const one = await CrucibleDispatch.create(ctx, single, targetUrl);
+    const warmRate = await one.drain(ctx.size(200, 10));
+    await two.drain(ctx.size(200, 10));
+    const backlog = ctx.smoke ? 20 : Math.min(10_000, Math.max(500, Math.round(warmRate * 5)));
+    await ctx.compare({
+      warmup: false,
+      title: `drain a backlog of ${backlog.toLocaleString('en-US')} trivial tests, concurrency 5 per worker process`,
+      metrics: [{ key: 'rate', label: 'tests/s', better: 'higher' }],
+      crucible: { label: '2 worker processes', run: async () => ({ rate: await two.drain(backlog) }) },
+      anchors: [{ label: '1 worker process', run: async () => ({ rate: await one.drain(backlog) }) }],
+    });
+    ctx.note(
+      `This machine has ${cpus().length} cores shared by PostgreSQL, Redis, the load generator and every process ` +
+        'measured: a second process can only use what the first leaves idle, so these ratios show the machine ' +
+        'as much as Crucible. More processes pay off on more cores or machines.',
+    );
+    ctx.note('Gateways: not measured here (the gateway benchmark measures one gateway).');
+  },
+});

@@ -1,0 +1,83 @@
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { defaultEngines } from '@crucible/worker';
+import { defineBenchmark } from '../harness.js';
+import { until } from '../lib/pace.js';
+import { startCrucible } from '../lib/stack.js';
+import { startTarget } from '../lib/target.js';
+
+const AUTOCANNON_CLI = join(
+  dirname(createRequire(import.meta.url).resolve('autocannon/package.json')),
+  'autocannon.js',
+);
+
+export default defineBenchmark({
+  name: 'stress',
+  description:
+    "requests/s Crucible's stress test drives against a local keep-alive server, beside the autocannon CLI",
+  order: 5,
+  async run(ctx) {
+    if (!('stress' in defaultEngines)) ctx.skip('the stress engine has not landed in apps/worker yet');
+    const connections = ctx.size(50, 10);
+    const durationSec = ctx.size(5, 1);
+    const target = await startTarget(ctx);
+    const stack = await startCrucible(ctx, { workers: 1 });
+    const auth = { authorization: `Bearer ${stack.token}` };
+
+    /** Requests/s that reached the target while `drive` ran, over the configured duration. */
+    const servedPerSecond = async (drive: () => Promise<void>) => {
+      const before = await target.served();
+      await drive();
+      return { rps: ((await target.served()) - before) / durationSec };
+    };
+
+    const crucible = async () => {
+      const res = await fetch(`${stack.apiUrls[0]}/api/test/run`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          testType: 'stress',
+          url: target.url,
+          config: { connections, durationSec, rampUpSec: 0, mode: 'load' },
+        }),
+      });
+      if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${await res.text()}`);
+      const { testId } = (await res.json()) as { testId: string };
+      let status = 'queued';
+      await until(
+        async () => {
+          const test = await fetch(`${stack.apiUrls[0]}/api/test/queue/jobs/${testId}`, { headers: auth });
+          ({ status } = (await test.json()) as { status: string });
+          return status !== 'queued' && status !== 'running';
+        },
+        { timeoutMs: durationSec * 1000 + 120_000, intervalMs: 100, describe: () => `stress test ${status}` },
+      );
+      if (status !== 'completed') throw new Error(`the stress test ended ${status}`);
+    };
+    const autocannonCli = async () => {
+      await promisify(execFile)(process.execPath, [
+        AUTOCANNON_CLI,
+        '--connections',
+        String(connections),
+        '--duration',
+        String(durationSec),
+        '--json',
+        target.url,
+      ]);
+    };
+
+    await ctx.compare({
+      title: `${connections} connections for ${durationSec} s against a bare node:http keep-alive server`,
+      metrics: [{ key: 'rps', label: 'req/s reaching the server', better: 'higher' }],
+      crucible: { label: 'Crucible stress test', run: () => servedPerSecond(crucible) },
+      anchors: [{ label: 'autocannon CLI', run: () => servedPerSecond(autocannonCli) }],
+      targets: [{ anchor: 'autocannon CLI', metric: 'rps', text: '≥ 90 %', met: (c, a) => c >= 0.9 * a }],
+    });
+    ctx.note(
+      "Both are counted by the target itself (requests served ÷ the configured duration), so neither side's own " +
+        'report is trusted; the stress test runs in a worker process, the CLI in a process of its own.',
+    );
+  },
+});
