@@ -92,7 +92,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   await app.register(cachePlugin, { cache: deps.cache, registry });
   await app.register(authRoutes, { users, apiKeys, tokens: deps.tokens, authenticate });
   await app.register(testsRoutes, { authenticate, tests, service });
-  await app.register(adminRoutes, { authenticate, cache: deps.cache });
+  await app.register(adminRoutes, { authenticate, cache: deps.cache, users });
   if (options.dashboardDir) await registerDashboard(app, options.dashboardDir);
   return app;
 }

@@ -1,6 +1,7 @@
 import { LocationProvider, Route, Router, useLocation } from 'preact-iso';
 import { useEffect } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
+import { AdminPage } from './pages/admin';
 import { ApiKeysPage } from './pages/api-keys';
 import { AuthPage } from './pages/auth';
 import { NewTestPage } from './pages/new-test';
@@ -48,6 +49,7 @@ function Header() {
         <nav aria-label="Main">
           {link('/new', 'New test')}
           {link('/keys', 'API keys')}
+          {current.user.role === 'admin' && link('/admin', 'Admin')}
         </nav>
       )}
       <div class="who">
@@ -99,6 +101,7 @@ const SignUpRoute = () => <AuthPage mode="signup" />;
 const KeysRoute = guarded(ApiKeysPage);
 const NewRoute = guarded(NewTestPage);
 const TestRoute = guarded(({ id }: { id: string }) => <TestPage id={id} />);
+const AdminRoute = guarded(AdminPage);
 
 export function App() {
   return (
@@ -115,6 +118,7 @@ export function App() {
           <Route path="/keys" component={KeysRoute} />
           <Route path="/new" component={NewRoute} />
           <Route path="/tests/:id" component={TestRoute} />
+          <Route path="/admin" component={AdminRoute} />
           <Route default component={NotFound} />
         </Router>
       </div>

@@ -141,5 +141,22 @@ describe('the dashboard in a browser', () => {
     await bob.goto(testUrl);
     await expect.poll(() => bob.getByRole('alert').textContent()).toBe('Test not found.');
     await bob.screenshot({ path: join(SHOTS, 'other-user.png'), fullPage: true });
+    expect(await bob.getByRole('link', { name: 'Admin' }).count()).toBe(0);
+
+    // The admin signs in and sees every user and the API's cache counters.
+    const root = await (await browser.newContext()).newPage();
+    await root.goto(`${origin}/signin`);
+    await root.getByLabel('Email').fill('admin@example.com');
+    await root.getByLabel('Password').fill(PASSWORD);
+    await root.getByRole('button', { name: 'Sign in' }).click();
+    await root.getByRole('link', { name: 'Admin' }).click();
+    const users = root.getByRole('region', { name: /^Users/ });
+    await expect.poll(() => users.locator('tbody tr td:first-child').allTextContents()).toEqual([
+      'bob@example.com',
+      'alice@example.com',
+      'admin@example.com',
+    ]);
+    await root.getByRole('heading', { name: 'API cache (this process)' }).waitFor();
+    await root.screenshot({ path: join(SHOTS, 'admin.png'), fullPage: true });
   });
 });

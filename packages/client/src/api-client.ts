@@ -16,6 +16,7 @@ export type ApiRequest<N extends ApiRouteName> = (SchemaOf<N> extends { params: 
   ? { params: StaticOf<P> }
   : unknown) &
   (SchemaOf<N> extends { querystring: infer Q } ? { query?: Partial<StaticOf<Q>> } : unknown) &
+  (SchemaOf<N> extends { headers: infer H } ? { headers?: Partial<StaticOf<H>> } : unknown) &
   (SchemaOf<N> extends { body: infer B } ? { body: StaticOf<B> } : unknown);
 
 type CallArgs<N extends ApiRouteName> = keyof ApiRequest<N> extends never
@@ -88,9 +89,12 @@ export class ApiClient {
 
   async call<N extends ApiRouteName>(name: N, ...args: CallArgs<N>): Promise<ApiResponse<N>> {
     const route: ApiRoute = ApiRoutes[name];
-    const request = (args[0] ?? {}) as { body?: unknown };
+    const request = (args[0] ?? {}) as { body?: unknown; headers?: Record<string, string | undefined> };
     const token = this.#options.token?.();
     const headers: Record<string, string> = { accept: 'application/json' };
+    for (const [name, value] of Object.entries(request.headers ?? {})) {
+      if (value !== undefined) headers[name] = value;
+    }
     if (token) headers.authorization = `Bearer ${token}`;
     if (request.body !== undefined) headers['content-type'] = 'application/json';
     const doFetch = this.#options.fetch ?? globalThis.fetch;

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { TSchema } from '@sinclair/typebox';
 import {
+  AdminUsersResponse,
   ApiKeyCreate,
   ApiKeyCreated,
   ApiKeyView,
@@ -79,6 +80,11 @@ export const ApiRoutes = {
     method: 'GET',
     url: '/api/admin/cache/stats',
     schema: { response: { 200: CacheStatsView, 403: Problem } },
+  },
+  listUsers: {
+    method: 'GET',
+    url: '/api/admin/users',
+    schema: { response: { 200: AdminUsersResponse, 403: Problem } },
   },
 } as const satisfies Record<string, ApiRoute>;
 

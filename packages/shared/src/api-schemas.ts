@@ -108,3 +108,11 @@ export const CacheStatsView = Type.Object({
   bus: Type.Object({ published: Type.Integer(), received: Type.Integer() }),
   namespaces: Type.Record(Type.String(), Type.Object(NamespaceStatsProperties)),
 });
+
+export const AdminUserView = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  role: Role,
+  createdAt: Type.String({ format: 'date-time' }),
+});
+export const AdminUsersResponse = Type.Object({ items: Type.Array(AdminUserView), total: Type.Integer() });

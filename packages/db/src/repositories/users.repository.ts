@@ -30,6 +30,24 @@ export class UsersRepository {
     return this.#db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
   }
 
+  /** The newest `limit` users (no password hashes) and how many there are in all. */
+  async list(limit: number): Promise<{ users: Omit<User, 'password_hash'>[]; total: number }> {
+    const [users, count] = await Promise.all([
+      this.#db
+        .selectFrom('users')
+        .select(['id', 'email', 'role', 'created_at', 'updated_at'])
+        .orderBy('created_at', 'desc')
+        .orderBy('id')
+        .limit(limit)
+        .execute(),
+      this.#db
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow(),
+    ]);
+    return { users, total: Number(count.n) };
+  }
+
   findById(id: string): Promise<User | undefined> {
     return this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
   }

@@ -1,0 +1,118 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError } from '@crucible/client';
+import type { ApiResponse } from '@crucible/client';
+import { api } from '../session';
+
+type CacheStats = ApiResponse<'cacheStats'>;
+
+const pct = (ratio: number) => `${(ratio * 100).toFixed(1)}%`;
+
+function CacheSection({ stats }: { stats: CacheStats }) {
+  return (
+    <section aria-labelledby="cache-heading">
+      <h2 id="cache-heading">API cache (this process)</h2>
+      <dl class="counts">
+        {(
+          [
+            ['hit ratio', pct(stats.hitRatio)],
+            ['hits', stats.hits],
+            ['misses', stats.misses],
+            ['memory entries', stats.memoryEntries],
+            ['evictions', stats.evictions],
+            ['errors', stats.errors],
+            ['Redis breaker', stats.breaker],
+          ] as const
+        ).map(([name, value]) => (
+          <div key={name}>
+            <dt>{name}</dt>
+            <dd>{value}</dd>
+          </div>
+        ))}
+      </dl>
+      <div class="table-wrap">
+        <table>
+          <caption>By namespace</caption>
+          <thead>
+            <tr>
+              <th scope="col">namespace</th>
+              <th scope="col">hits</th>
+              <th scope="col">misses</th>
+              <th scope="col">hit ratio</th>
+              <th scope="col">memory hits</th>
+              <th scope="col">Redis hits</th>
+              <th scope="col">sets</th>
+              <th scope="col">deletes</th>
+            </tr>
+          </thead>
+          <tbody>
+            {Object.entries(stats.namespaces).map(([name, ns]) => (
+              <tr key={name}>
+                <th scope="row">{name || '(root)'}</th>
+                <td>{ns.hits}</td>
+                <td>{ns.misses}</td>
+                <td>{pct(ns.hitRatio)}</td>
+                <td>{ns.memory.hits}</td>
+                <td>{ns.redis.hits}</td>
+                <td>{ns.sets}</td>
+                <td>{ns.deletes}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+/** What only admins see: the API's cache and every user of this Crucible. */
+export function AdminPage() {
+  const [users, setUsers] = useState<ApiResponse<'listUsers'> | null>(null);
+  const [cache, setCache] = useState<CacheStats | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    const fail = (err: unknown) => setError(err instanceof ApiError ? err.message : String(err));
+    api.call('listUsers').then(setUsers).catch(fail);
+    api.call('cacheStats').then(setCache).catch(fail);
+  }, []);
+
+  return (
+    <main>
+      <h1>Admin</h1>
+      {error && (
+        <p role="alert" class="error-text">
+          {error}
+        </p>
+      )}
+      {cache && <CacheSection stats={cache} />}
+      {users && (
+        <section aria-labelledby="users-heading">
+          <h2 id="users-heading">Users ({users.total})</h2>
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">email</th>
+                  <th scope="col">role</th>
+                  <th scope="col">since</th>
+                </tr>
+              </thead>
+              <tbody>
+                {users.items.map((u) => (
+                  <tr key={u.id}>
+                    <td>{u.email}</td>
+                    <td>{u.role}</td>
+                    <td>{new Date(u.createdAt).toLocaleString()}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {users.total > users.items.length && (
+            <p class="muted">The newest {users.items.length} are shown.</p>
+          )}
+        </section>
+      )}
+    </main>
+  );
+}
