@@ -1,8 +1,8 @@
 import Fastify from 'fastify';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { sql } from 'kysely';
-import { createMetricsRegistry, registerHealthRoutes } from '@crucible/shared';
+import { createMetricsRegistry, registerHealthRoutes, registerQueueMetrics } from '@crucible/shared';
 import type { TokenService } from '@crucible/shared';
 import { invalidatingEventLog } from '@crucible/shared/cache';
 import type { Cache } from '@crucible/shared/cache';
@@ -40,6 +40,8 @@ export interface ApiDeps {
 
 export interface BuildApiOptions {
   logger?: FastifyServerOptions['logger'];
+  /** A ready-made logger (the process's), used instead of `logger` options. */
+  loggerInstance?: FastifyBaseLogger;
   /** Folder of the built dashboard to serve at `/`. @defaultValue undefined (no dashboard) */
   dashboardDir?: string;
 }
@@ -54,7 +56,9 @@ export function apiLoggerOptions(level: string): FastifyServerOptions['logger'] 
 /** Builds the API (routes, auth, errors, health) without listening, so it can be composed or injected. */
 export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.loggerInstance
+      ? { loggerInstance: options.loggerInstance }
+      : { logger: options.logger ?? false }),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -76,15 +80,16 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   });
 
   const registry = createMetricsRegistry('api');
+  registerQueueMetrics(registry, deps.backplane.queue);
   let migrated = false;
   await registerHealthRoutes(app, {
     registry,
     checks: {
       database: async () => {
         await sql`select 1`.execute(deps.db.kysely);
-        migrated ||= await migrationsApplied(deps.db.kysely);
-        return migrated;
+        return true;
       },
+      migrations: async () => (migrated ||= await migrationsApplied(deps.db.kysely)),
       ...deps.backplane.checks,
     },
   });

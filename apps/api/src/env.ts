@@ -1,4 +1,5 @@
-import { ConfigError, envInt, envPrefix, envSecret, envString, envUrl } from '@crucible/shared';
+import { ConfigError, envInt, envLogFormat, envPrefix, envSecret, envString, envUrl } from '@crucible/shared';
+import type { LogFormat } from '@crucible/shared';
 import { envAllowlist } from '@crucible/shared/egress';
 import type { Allowlist } from '@crucible/shared/egress';
 
@@ -30,5 +31,22 @@ export function loadApiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
     prefix: envPrefix(env),
     logLevel: envString(env, 'LOG_LEVEL', 'info')!,
     targetAllowlist: envAllowlist(env),
+  };
+}
+
+export interface MigrateEnv {
+  databaseUrl: string;
+  logLevel: string;
+  logFormat: LogFormat;
+}
+
+/** Configuration of the one-shot migrate job (`dist/migrate.js`): only the database. */
+export function loadMigrateEnv(env: NodeJS.ProcessEnv = process.env): MigrateEnv {
+  const databaseUrl = envUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  if (!databaseUrl) throw new ConfigError('DATABASE_URL', 'is required');
+  return {
+    databaseUrl,
+    logLevel: envString(env, 'LOG_LEVEL', 'info')!,
+    logFormat: envLogFormat(env),
   };
 }

@@ -1,17 +1,36 @@
-import { pino } from 'pino';
-import { createTokenService, handleShutdown, loadConfigOrExit } from '@crucible/shared';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FastifyBaseLogger } from 'fastify';
+import {
+  ExitCodes,
+  createLogger,
+  createTokenService,
+  exitOnCrash,
+  handleShutdown,
+  loadConfigOrExit,
+  loadProcessEnv,
+  settlesWithin,
+} from '@crucible/shared';
 import { cachePrefix } from '@crucible/shared/cache';
 import { createDb, migrateToLatest } from '@crucible/db';
 import { createRedisBackplane } from '@crucible/backplane';
-import { apiLoggerOptions, buildApi } from './app.js';
+import { LOG_REDACT, buildApi } from './app.js';
 import { DEFAULT_DASHBOARD_DIR } from './plugins/dashboard.js';
 import { loadApiEnv } from './env.js';
 
 const env = loadConfigOrExit(() => loadApiEnv());
-const logger = pino({ level: env.logLevel, redact: ['token', 'authorization'] });
+const proc = loadConfigOrExit(() => loadProcessEnv(process.env, { shutdownTimeoutMs: 10_000 }));
+const logger = await createLogger({
+  name: 'api',
+  level: env.logLevel,
+  format: proc.logFormat,
+  redact: [...LOG_REDACT, 'token', 'authorization'],
+});
+exitOnCrash(logger);
 
 const db = createDb(env.databaseUrl, { onError: (err) => logger.warn({ err }, 'postgres client error') });
-await migrateToLatest(db.kysely);
+// Off when a one-shot job migrates (compose, Kubernetes); /health/ready waits for the schema.
+if (proc.migrateOnStart) await migrateToLatest(db.kysely);
 const backplane = createRedisBackplane({
   url: env.redisUrl,
   prefix: env.prefix,
@@ -24,6 +43,10 @@ const cache = await backplane.createCache({
   onError: (err) => logger.warn({ err }, 'cache degraded'),
 });
 
+// A build (`pnpm build`, the image) puts the dashboard beside the bundle; from source it is apps/web/dist.
+const bundledDashboard = fileURLToPath(new URL('./web', import.meta.url));
+const dashboardDir = existsSync(bundledDashboard) ? bundledDashboard : DEFAULT_DASHBOARD_DIR;
+
 const app = await buildApi(
   {
     db,
@@ -32,13 +55,20 @@ const app = await buildApi(
     targetAllowlist: env.targetAllowlist,
     cache,
   },
-  { logger: apiLoggerOptions(env.logLevel), dashboardDir: DEFAULT_DASHBOARD_DIR },
+  { loggerInstance: logger as FastifyBaseLogger, dashboardDir },
 );
 await app.listen({ port: env.port, host: env.host });
 
-handleShutdown(app.log, async () => {
-  await app.close();
-  await cache.close();
-  await backplane.close();
-  await db.close();
-});
+// Fastify stops accepting, answers 503 on new requests (readiness fails) and lets in-flight
+// requests finish; past the bound the process exits 3 with them cut.
+handleShutdown(
+  logger,
+  async () => {
+    const closed = await settlesWithin(app.close(), proc.shutdownTimeoutMs);
+    await cache.close();
+    await backplane.close();
+    await db.close();
+    return closed ? ExitCodes.OK : ExitCodes.DRAIN_TIMEOUT;
+  },
+  proc.shutdownTimeoutMs + 5_000,
+);

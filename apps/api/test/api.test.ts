@@ -298,7 +298,7 @@ describe('api', () => {
   it('serves health, readiness and metrics', async () => {
     expect((await api.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
     const ready = await api.app.inject({ method: 'GET', url: '/health/ready' });
-    expect(ready.json()).toEqual({ status: 'ok', checks: { database: true, redis: true } });
+    expect(ready.json()).toEqual({ status: 'ok', checks: { database: true, migrations: true, redis: true } });
     const metrics = await api.app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toContain('process_cpu_user_seconds_total');
   });

@@ -5,45 +5,44 @@ import {
   createAuthenticator,
   createDb,
   migrateToLatest,
+  migrationsApplied,
 } from '@crucible/db';
 import {
-  ConfigError,
+  ExitCodes,
+  createLogger,
   createMetricsRegistry,
   createTokenService,
+  exitOnCrash,
   handleShutdown,
+  loadConfigOrExit,
+  loadProcessEnv,
   registerHealthRoutes,
+  settlesWithin,
 } from '@crucible/shared';
 import { createRedisBackplane } from '@crucible/backplane';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
+import { Gauge } from 'prom-client';
 import { loadGatewayEnv } from './env.js';
 import { gatewayPlugin, serializeRequest } from './gateway.js';
 
-function loadEnv() {
-  try {
-    return loadGatewayEnv(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`invalid configuration: ${err.message}`);
-      process.exit(1);
-    }
-    throw err;
-  }
-}
-
-const env = loadEnv();
-const logger = pino({
+const env = loadConfigOrExit(() => loadGatewayEnv(process.env));
+const proc = loadConfigOrExit(() => loadProcessEnv(process.env, { shutdownTimeoutMs: 10_000 }));
+const logger = await createLogger({
+  name: 'gateway',
   level: env.logLevel,
+  format: proc.logFormat,
   // The Fastify instance is given this logger, so its request serializer must redact here too.
   serializers: { req: serializeRequest, err: pino.stdSerializers.err },
   redact: ['req.headers.authorization'],
 });
+exitOnCrash(logger);
 
 const db = createDb(env.databaseUrl, {
   onError: (err) => logger.error({ err }, 'idle database client failed'),
 });
-await migrateToLatest(db.kysely);
+if (proc.migrateOnStart) await migrateToLatest(db.kysely);
 const backplane = createRedisBackplane({
   url: env.redisUrl,
   prefix: env.prefix,
@@ -58,6 +57,16 @@ const authenticate = createAuthenticator({
 // Typed as Fastify's base logger: registerHealthRoutes takes the default FastifyInstance.
 const appLogger: FastifyBaseLogger = logger;
 const app = Fastify({ loggerInstance: appLogger });
+const registry = createMetricsRegistry('gateway');
+let migrated = false;
+await registerHealthRoutes(app, {
+  checks: {
+    db: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
+    migrations: async () => (migrated ||= await migrationsApplied(db.kysely)),
+    ...backplane.checks,
+  },
+  registry,
+});
 await app.register(gatewayPlugin, {
   authenticate,
   tests: new TestsRepository(db.kysely),
@@ -65,20 +74,28 @@ await app.register(gatewayPlugin, {
   pubsub: backplane.pubsub,
   limits: env.limits,
   allowedOrigins: env.allowedOrigins,
+  // Sockets get half the drain bound to finish their close handshake.
+  shutdownGraceMs: Math.floor(proc.shutdownTimeoutMs / 2),
 });
-await registerHealthRoutes(app, {
-  checks: {
-    db: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
-    ...backplane.checks,
+new Gauge({
+  name: 'crucible_ws_connections',
+  help: 'Open WebSocket connections on this gateway',
+  registers: [registry],
+  collect() {
+    this.set(app.websocketServer?.clients.size ?? 0);
   },
-  registry: createMetricsRegistry('gateway'),
 });
 
-handleShutdown(logger, async () => {
-  // Closing Fastify closes every socket with 1001 first (the plugin's preClose).
-  await app.close();
-  await backplane.close();
-  await db.close();
-});
+handleShutdown(
+  logger,
+  async () => {
+    // Closing Fastify closes every socket with 1001 first (the plugin's preClose).
+    const closed = await settlesWithin(app.close(), proc.shutdownTimeoutMs);
+    await backplane.close();
+    await db.close();
+    return closed ? ExitCodes.OK : ExitCodes.DRAIN_TIMEOUT;
+  },
+  proc.shutdownTimeoutMs + 5_000,
+);
 
 await app.listen({ port: env.port, host: '0.0.0.0' });

@@ -1,33 +1,40 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
-import { pino } from 'pino';
-import { ConfigError, createMetricsRegistry, handleShutdown, registerHealthRoutes } from '@crucible/shared';
+import {
+  ExitCodes,
+  createLogger,
+  createMetricsRegistry,
+  exitOnCrash,
+  handleShutdown,
+  loadConfigOrExit,
+  loadProcessEnv,
+  registerHealthRoutes,
+  registerQueueMetrics,
+  settlesWithin,
+} from '@crucible/shared';
 import { CacheStrategy, cachePrefix, invalidatingEventLog } from '@crucible/shared/cache';
-import { createDb, migrateToLatest } from '@crucible/db';
+import { createDb, migrateToLatest, migrationsApplied } from '@crucible/db';
 import { Egress } from '@crucible/shared/egress';
 import { createRedisBackplane } from '@crucible/backplane';
 import { createEngines } from './engines/registry.js';
 import { loadWorkerEnv } from './env.js';
-import type { WorkerEnv } from './env.js';
+import { instrumentWorker } from './metrics.js';
 import { createTestWorker } from './worker.js';
+import type { TestWorker } from './worker.js';
 
-let env: WorkerEnv;
-try {
-  env = loadWorkerEnv();
-} catch (err) {
-  // A bad variable is an operator's mistake: say which one, without a stack trace.
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(`invalid configuration: ${err.message}`);
-  process.exit(1);
-}
-const logger = pino({ name: 'worker', level: env.logLevel });
+const env = loadConfigOrExit(() => loadWorkerEnv());
+// A running test may take minutes; its drain bound is longer than the HTTP apps'.
+const proc = loadConfigOrExit(() => loadProcessEnv(process.env, { shutdownTimeoutMs: 60_000 }));
+const logger = await createLogger({ name: 'worker', level: env.logLevel, format: proc.logFormat });
+exitOnCrash(logger);
 
 const db = createDb(env.databaseUrl, {
   // One connection per running job plus the health check.
   max: env.concurrency + 2,
   onError: (err) => logger.warn({ err }, 'idle database connection failed'),
 });
-await migrateToLatest(db.kysely);
+if (proc.migrateOnStart) await migrateToLatest(db.kysely);
 
 const backplane = createRedisBackplane({
   url: env.redisUrl,
@@ -45,36 +52,63 @@ const cache = await backplane.createCache({
   onError: (err) => logger.warn({ err }, 'cache invalidation degraded'),
 });
 
-const testWorker = createTestWorker({
-  db,
-  backplane: {
-    createWorker: backplane.createWorker,
-    eventLog: invalidatingEventLog(backplane.eventLog, cache),
-  },
-  concurrency: env.concurrency,
-  logger,
-  engines: createEngines(new Egress({ allowlist: env.targetAllowlist })),
-});
-
+const registry = createMetricsRegistry('worker');
+registerQueueMetrics(registry, backplane.queue);
+let migrated = false;
 // Widened: fastify's default generics expect its own logger type, which pino's satisfies.
 const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
 await registerHealthRoutes(app, {
-  registry: createMetricsRegistry('worker'),
+  registry,
   checks: {
-    db: async () => {
-      await db.pool.query('select 1');
-      return true;
-    },
+    db: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
+    migrations: async () => (migrated ||= await migrationsApplied(db.kysely)),
     ...backplane.checks,
   },
 });
 await app.listen({ host: '0.0.0.0', port: env.healthPort });
-logger.info({ concurrency: env.concurrency, prefix: env.prefix }, 'worker ready');
 
-handleShutdown(logger, async () => {
-  await testWorker.close();
-  await app.close();
-  await cache.close();
-  await backplane.close();
-  await db.close();
-});
+let testWorker: TestWorker | undefined;
+let stopping = false;
+
+handleShutdown(
+  logger,
+  async () => {
+    stopping = true;
+    // Running tests finish within the bound; past it the process exits with them still running:
+    // their locks lapse and another worker's stalled-job check takes them up again.
+    if (testWorker && !(await settlesWithin(testWorker.close(), proc.shutdownTimeoutMs))) {
+      logger.warn(
+        { boundMs: proc.shutdownTimeoutMs },
+        'drain bound reached; leaving running jobs to the queue',
+      );
+      await app.close();
+      return ExitCodes.DRAIN_TIMEOUT;
+    }
+    await app.close();
+    await cache.close();
+    await backplane.close();
+    await db.close();
+    return ExitCodes.OK;
+  },
+  proc.shutdownTimeoutMs + 10_000,
+);
+
+// Jobs are taken only once the schema they write to is there (the migrate job may still run).
+while (!stopping && !(migrated ||= await migrationsApplied(db.kysely).catch(() => false))) {
+  logger.info('waiting for database migrations');
+  await sleep(2_000);
+}
+if (!stopping) {
+  testWorker = createTestWorker({
+    db,
+    backplane: {
+      createWorker: backplane.createWorker,
+      eventLog: invalidatingEventLog(backplane.eventLog, cache),
+    },
+    concurrency: env.concurrency,
+    logger,
+    engines: createEngines(new Egress({ allowlist: env.targetAllowlist })),
+  });
+  instrumentWorker(testWorker.worker, registry);
+  logger.info({ concurrency: env.concurrency, prefix: env.prefix }, 'worker ready');
+}

@@ -1,3 +1,6 @@
+import { ExitCodes } from './process.js';
+import type { LogFormat } from './logger.js';
+
 /** Invalid configuration stops the process at start with a message naming the variable. */
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -60,13 +63,50 @@ export function envPrefix(env: Env): string {
   return raw;
 }
 
-/** Runs a config loader; a ConfigError is an operator's mistake: print which variable, exit 1, no stack. */
+/** Runs a config loader; a ConfigError is an operator's mistake: print which variable, exit 78, no stack. */
 export function loadConfigOrExit<T>(load: () => T): T {
   try {
     return load();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(`invalid configuration: ${err.message}`);
-    process.exit(1);
+    process.exit(ExitCodes.CONFIG);
   }
+}
+
+export function envBool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = envString(env, name);
+  if (raw === undefined) return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+/** Settings every process reads the same way (DESIGN.md, "Deployment"). */
+export interface ProcessEnv {
+  /** `json` (one object per line) or `pretty` (pino-pretty). @defaultValue json in production or when stdout is not a terminal */
+  logFormat: LogFormat;
+  /** Apply pending migrations at start; false when a one-shot migrate job does it. @defaultValue true */
+  migrateOnStart: boolean;
+  /** Bound of the SIGTERM drain: in-flight work gets this long before it is cut short. */
+  shutdownTimeoutMs: number;
+}
+
+/** `LOG_FORMAT`: json in production or when stdout is not a terminal, pretty otherwise. */
+export function envLogFormat(env: Env): LogFormat {
+  const production = envString(env, 'NODE_ENV') === 'production';
+  const format = envString(env, 'LOG_FORMAT', production || !process.stdout.isTTY ? 'json' : 'pretty')!;
+  if (format !== 'json' && format !== 'pretty') throw new ConfigError('LOG_FORMAT', 'must be json or pretty');
+  return format;
+}
+
+export function loadProcessEnv(env: Env, defaults: { shutdownTimeoutMs: number }): ProcessEnv {
+  return {
+    logFormat: envLogFormat(env),
+    migrateOnStart: envBool(env, 'MIGRATE_ON_START', true),
+    shutdownTimeoutMs: envInt(env, 'SHUTDOWN_TIMEOUT_MS', defaults.shutdownTimeoutMs, {
+      min: 1_000,
+      max: 3_600_000,
+    }),
+  };
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { registerHttpMetrics } from './metrics.js';
 
 /** A named dependency check; resolves true when the dependency answers. */
 export type ReadinessCheck = () => Promise<boolean>;
@@ -13,12 +14,15 @@ export function createMetricsRegistry(app: string): Registry {
 
 /**
  * `/health/live` (the process runs), `/health/ready` (every dependency answers; 503 otherwise, with
- * which one failed) and `/metrics` (Prometheus text) — the same on every app.
+ * which one failed) and `/metrics` (Prometheus text) — the same on every app. The registry becomes
+ * `app.metrics` and gets the HTTP latency histogram of every route.
  */
 export async function registerHealthRoutes(
   app: FastifyInstance,
   options: { checks: Record<string, ReadinessCheck>; registry: Registry },
 ): Promise<void> {
+  app.decorate('metrics', options.registry);
+  registerHttpMetrics(app, options.registry);
   app.get('/health/live', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
   app.get('/health/ready', { logLevel: 'warn' }, async (_req, reply) => {
     const entries = await Promise.all(

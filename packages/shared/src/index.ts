@@ -9,3 +9,5 @@ export * from './env.js';
 export * from './process.js';
 export * from './health.js';
 export * from './pubsub.js';
+export * from './logger.js';
+export * from './metrics.js';

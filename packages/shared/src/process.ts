@@ -1,34 +1,69 @@
 export interface Logger {
   info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
   error(obj: object | string, msg?: string): void;
+  fatal?(obj: object | string, msg?: string): void;
 }
 
 /**
- * SIGTERM/SIGINT: run `stop` once, within `timeoutMs`. Exit 0 when it finished in time, 1 when it
- * failed or timed out (so an orchestrator can tell a clean drain from a forced one).
+ * What a process's exit code tells an orchestrator (documented in DESIGN.md, "Deployment").
+ * 0 after a complete drain; 1 for a crash, a failed start or a failed shutdown; 3 when the drain
+ * bound cut work short (jobs handed back to the queue, connections dropped); 78 (sysexits
+ * EX_CONFIG) for invalid configuration, which a restart will not fix.
  */
-export function handleShutdown(log: Logger, stop: () => Promise<void>, timeoutMs = 30_000): void {
+export const ExitCodes = { OK: 0, FAILURE: 1, DRAIN_TIMEOUT: 3, CONFIG: 78 } as const;
+export type ExitCode = (typeof ExitCodes)[keyof typeof ExitCodes];
+
+/**
+ * SIGTERM/SIGINT: run `stop` once, within `timeoutMs`. Exits with what `stop` resolves to
+ * (0 when it resolves nothing), 1 when it fails, 3 when it does not finish in time.
+ */
+export function handleShutdown(log: Logger, stop: () => Promise<ExitCode | void>, timeoutMs = 30_000): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
+    log.info({ signal, timeoutMs }, 'shutting down');
     const timer = setTimeout(() => {
       log.error({ timeoutMs }, 'shutdown timed out');
-      process.exit(1);
+      process.exit(ExitCodes.DRAIN_TIMEOUT);
     }, timeoutMs);
     timer.unref();
     stop().then(
-      () => {
-        log.info('stopped');
-        process.exit(0);
+      (code) => {
+        log.info({ exitCode: code ?? ExitCodes.OK }, 'stopped');
+        process.exit(code ?? ExitCodes.OK);
       },
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
-        process.exit(1);
+        process.exit(ExitCodes.FAILURE);
       },
     );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+/**
+ * Logs an uncaught exception or unhandled rejection through the process's logger (so it reaches
+ * the log pipeline as one JSON line) and exits 1; the orchestrator restarts the process.
+ */
+export function exitOnCrash(log: Logger): void {
+  const crash = (err: unknown, origin: string) => {
+    (log.fatal ?? log.error).call(log, { err, origin }, 'crashed');
+    process.exit(ExitCodes.FAILURE);
+  };
+  process.on('uncaughtException', (err) => crash(err, 'uncaughtException'));
+  process.on('unhandledRejection', (reason) => crash(reason, 'unhandledRejection'));
+}
+
+/** Resolves true when `work` settles within `ms`, false when the bound passes first (work goes on). */
+export async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

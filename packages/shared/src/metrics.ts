@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import { Gauge, Histogram } from 'prom-client';
+import type { Registry } from 'prom-client';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * The process's Prometheus registry, served at `/metrics`: plugins add their own figures to it
+     * (`new Counter({ name, help, registers: [app.metrics] })`).
+     */
+    metrics: Registry;
+  }
+}
+
+/** Seconds; from a cached read to a slow dependency. */
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** `http_request_duration_seconds{method, route, status_code}` for every request the app answers. */
+export function registerHttpMetrics(app: FastifyInstance, registry: Registry): void {
+  const histogram = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by route template',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: HTTP_BUCKETS,
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // The route template, never the raw URL: ids in paths would make a series per request.
+    const route = request.routeOptions.url ?? 'unmatched';
+    histogram.observe(
+      { method: request.method, route, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+}
+
+/** What {@link registerQueueMetrics} needs of a BullMQ `Queue`. */
+export interface CountableQueue {
+  readonly name: string;
+  getJobCounts(): Promise<Record<string, number>>;
+}
+
+/**
+ * `crucible_queue_jobs{queue, state}`: jobs per BullMQ state (wait, prioritized, active, delayed,
+ * completed, failed, …), read from Redis at each scrape. Worker autoscaling is driven by
+ * wait + prioritized (BullMQ keeps jobs that have a priority in `prioritized`, not in `wait`).
+ */
+export function registerQueueMetrics(registry: Registry, queue: CountableQueue): void {
+  new Gauge({
+    name: 'crucible_queue_jobs',
+    help: 'Jobs in the queue by state',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      // Redis down: the series disappear (absent, not zero) rather than failing the whole scrape.
+      const counts = await queue.getJobCounts().catch(() => undefined);
+      if (!counts) return;
+      for (const [state, n] of Object.entries(counts)) this.set({ queue: queue.name, state }, n);
+    },
+  });
+}
