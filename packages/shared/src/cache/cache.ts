@@ -114,9 +114,14 @@ type BusMessage =
   | { s: string; type: 'tags'; tags: string[] }
   | { s: string; type: 'pattern'; pattern: string };
 
-/** What Redis stores: the value, the grace part of its TTL, its tags, whether it is a negative entry. */
+/**
+ * What Redis stores: the value, its logical expiry (ms since epoch; Redis keeps the key `g` ms
+ * longer, the grace), its tags, whether it is a negative entry. Carrying the expiry makes a read
+ * one GET, and a memory copy filled from it expires with the Redis entry, not after a default TTL.
+ */
 interface Stored {
   v?: unknown;
+  x: number;
   g: number;
   t?: string[];
   n?: 1;
@@ -342,8 +347,9 @@ export class Cache {
   getSync<T>(key: string): T | undefined {
     const memory = this.#core.memory;
     if (!memory) return undefined;
-    const entry = memory.get(this.#keyPrefix + key, Date.now());
-    if (entry !== undefined && entry.expiresAt > Date.now()) {
+    const now = Date.now();
+    const entry = memory.get(this.#keyPrefix + key, now);
+    if (entry !== undefined && entry.expiresAt > now) {
       this.#counters.memoryHits++;
       this.#counters.hits++;
       return entry.negative ? undefined : (entry.value as T);
@@ -566,13 +572,13 @@ export class Cache {
       if (!memoryEntry) return undefined;
       return { entry: memoryEntry, stale: memoryEntry.expiresAt <= Date.now() };
     }
-    if (read === null || read.pttl === -2) {
+    if (read === null) {
       c.redisMisses++;
       return undefined;
     }
     let stored: Stored;
     try {
-      stored = core.serializer.decode(read.raw) as Stored;
+      stored = core.serializer.decode(read) as Stored;
     } catch (err) {
       core.onError(
         new CacheError(CacheErrorCode.SERIALIZATION, `unreadable entry ${fullKey}`, { cause: err }),
@@ -580,14 +586,17 @@ export class Cache {
       c.redisMisses++;
       return undefined;
     }
-    c.redisHits++;
     const at = Date.now();
-    // A key without expiry (-1) was not written by this cache; treat it as fresh for the default TTL.
-    const lifetime = read.pttl >= 0 ? read.pttl : core.ttlMs;
+    // Past its grace by this clock (another host's clock runs ahead): as good as gone.
+    if (!(stored.x + stored.g > at)) {
+      c.redisMisses++;
+      return undefined;
+    }
+    c.redisHits++;
     const entry: MemoryEntry = {
       value: stored.v,
-      expiresAt: at + lifetime - stored.g,
-      staleUntil: at + lifetime,
+      expiresAt: stored.x,
+      staleUntil: stored.x + stored.g,
       tags: stored.t?.map((t) => this.#tagName(t)),
       negative: stored.n === 1,
     };
@@ -722,7 +731,10 @@ export class Cache {
     if (core.redis && !versionsUnknown) {
       let payload: string | Buffer;
       try {
-        const stored: Stored = negative ? { g: 0, n: 1 } : { v: value, g: graceMs };
+        const expiresAt = Date.now() + ttl;
+        const stored: Stored = negative
+          ? { x: expiresAt, g: 0, n: 1 }
+          : { v: value, x: expiresAt, g: graceMs };
         if (tags.length) stored.t = tags;
         payload = core.serializer.encode(stored);
       } catch (err) {

@@ -7,12 +7,6 @@ import { CacheError, CacheErrorCode } from './errors.js';
 export const FAILED: unique symbol = Symbol('redis-tier-failed');
 export type Failed = typeof FAILED;
 
-/** What the Redis tier holds for a key: the stored bytes and how long Redis keeps them (ms). */
-export interface RedisRead {
-  raw: string | Buffer;
-  pttl: number;
-}
-
 /**
  * Stores an entry and adds it to its tag sets. With `check = '1'` it first compares each tag's
  * version with the one read before the value was computed and stores nothing if a tag was
@@ -62,6 +56,8 @@ export class RedisTier {
   readonly #onError: (err: CacheError) => void;
   readonly #binary: boolean;
   readonly #throwOnError: boolean;
+  readonly #pending = new Set<PendingOp>();
+  #watchdog: NodeJS.Timeout | undefined;
 
   constructor(options: {
     redis: Redis;
@@ -83,19 +79,11 @@ export class RedisTier {
     this.#throwOnError = options.throwOnError;
   }
 
-  /** The stored bytes and remaining lifetime of a key, null when absent. */
-  read(key: string): Promise<RedisRead | null | Failed> {
-    return this.#run('read', async () => {
-      const pipeline = this.#redis.pipeline();
-      if (this.#binary) pipeline.getBuffer(key);
-      else pipeline.get(key);
-      const results = await pipeline.pttl(key).exec();
-      const [[getErr, raw], [ttlErr, pttl]] = results as [[Error | null, unknown], [Error | null, unknown]];
-      if (getErr) throw getErr;
-      if (ttlErr) throw ttlErr;
-      if (raw === null || raw === undefined) return null;
-      return { raw: raw as string | Buffer, pttl: pttl as number };
-    });
+  /** The stored bytes of a key, null when absent (one GET: the entry carries its own expiry). */
+  read(key: string): Promise<string | Buffer | null | Failed> {
+    return this.#run<string | Buffer | null>('read', () =>
+      this.#binary ? this.#redis.getBuffer(key) : this.#redis.get(key),
+    );
   }
 
   /** Current versions of tags ('' when never invalidated), read before a value is computed. */
@@ -203,7 +191,7 @@ export class RedisTier {
       return FAILED;
     }
     try {
-      const value = timeoutMs > 0 ? await withTimeout(fn(), timeoutMs, op) : await fn();
+      const value = timeoutMs > 0 ? await this.#withDeadline(fn(), timeoutMs, op) : await fn();
       this.#breaker.success();
       return value;
     } catch (err) {
@@ -214,21 +202,49 @@ export class RedisTier {
       return FAILED;
     }
   }
+
+  /**
+   * Rejects an operation still pending after `ms`. One coarse interval checks every pending
+   * operation (a timer per command would cost more than the command on a memory-speed path).
+   */
+  #withDeadline<T>(promise: Promise<T>, ms: number, op: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const pending: PendingOp = { deadline: performance.now() + ms, op, reject };
+      this.#pending.add(pending);
+      if (!this.#watchdog) {
+        this.#watchdog = setInterval(() => this.#expire(), Math.max(10, Math.floor(ms / 4)));
+        this.#watchdog.unref();
+      }
+      promise.then(
+        (v) => {
+          this.#pending.delete(pending);
+          resolve(v);
+        },
+        (err: unknown) => {
+          this.#pending.delete(pending);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
+  }
+
+  #expire(): void {
+    const now = performance.now();
+    for (const pending of this.#pending) {
+      if (pending.deadline <= now) {
+        this.#pending.delete(pending);
+        pending.reject(new Error(`${pending.op} timed out`));
+      }
+    }
+    if (this.#pending.size === 0 && this.#watchdog) {
+      clearInterval(this.#watchdog);
+      this.#watchdog = undefined;
+    }
+  }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, op: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${op} timed out after ${ms} ms`)), ms);
-    timer.unref();
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
+interface PendingOp {
+  deadline: number;
+  op: string;
+  reject: (err: Error) => void;
 }

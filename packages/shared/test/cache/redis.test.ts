@@ -92,10 +92,14 @@ describe('cache on Redis', () => {
     const { cache: packed } = await instance({ serializer: 'msgpack' });
     await packed.set('m', { a: [1, 2] }, 60_000, { tags: ['x'] });
     const raw = await admin.getBuffer(`${prefix}:cache:::m`);
-    expect(unpack(raw!)).toEqual({ v: { a: [1, 2] }, g: 0, t: ['x'] });
+    expect(unpack(raw!)).toEqual({ v: { a: [1, 2] }, x: expect.any(Number), g: 0, t: ['x'] });
     const { cache: json } = await instance();
     await json.set('j', { a: 1 });
-    expect(JSON.parse((await admin.get(`${prefix}:cache:::j`))!)).toEqual({ v: { a: 1 }, g: 0 });
+    expect(JSON.parse((await admin.get(`${prefix}:cache:::j`))!)).toEqual({
+      v: { a: 1 },
+      x: expect.any(Number),
+      g: 0,
+    });
   });
 
   it('deletes thousands of matching keys in SCAN batches and keeps tag sets alive as long as their entries', async () => {
