@@ -11,3 +11,4 @@ export * from './health.js';
 export * from './pubsub.js';
 export * from './logger.js';
 export * from './metrics.js';
+export * from './ws-ticket.js';

@@ -13,6 +13,12 @@ export interface PubSub {
   subscribe(topic: string, handler: PubSubHandler): Promise<void>;
   /** The last handler leaving a topic unsubscribes it. */
   unsubscribe(topic: string, handler: PubSubHandler): Promise<void>;
+  /**
+   * Calls `listener` each time the bus has re-established its subscriptions after losing its
+   * connection: messages published meanwhile were not delivered, so readers should recover them
+   * from history. A bus that cannot lose messages (in-process) never calls it.
+   */
+  onReconnect?(listener: () => void): void;
   close(): Promise<void>;
 }
 
@@ -30,11 +36,27 @@ export class RedisPubSub implements PubSub {
   readonly #publisher: Redis;
   readonly #prefix: string;
   readonly #handlers = new Map<string, Set<PubSubHandler>>();
+  readonly #reconnectListeners = new Set<() => void>();
+  #disconnected = false;
 
   constructor(options: { subscriber: Redis; publisher: Redis; prefix: string }) {
     this.#subscriber = options.subscriber;
     this.#publisher = options.publisher;
     this.#prefix = `${options.prefix}:`;
+    this.#subscriber.on('close', () => (this.#disconnected = true));
+    this.#subscriber.on('ready', () => {
+      if (!this.#disconnected) return;
+      this.#disconnected = false;
+      // ioredis re-sends SUBSCRIBE for every channel before emitting 'ready'; commands on one
+      // connection answer in order, so once this PING returns every subscription is back.
+      this.#subscriber.ping().then(
+        () => {
+          for (const listener of this.#reconnectListeners) listener();
+        },
+        // Lost again before the PING came back: the next 'ready' tries again.
+        () => (this.#disconnected = true),
+      );
+    });
     this.#subscriber.on('message', (redisChannel: string, payload: string) => {
       if (!redisChannel.startsWith(this.#prefix)) return;
       const topic = redisChannel.slice(this.#prefix.length);
@@ -70,8 +92,13 @@ export class RedisPubSub implements PubSub {
     }
   }
 
+  onReconnect(listener: () => void): void {
+    this.#reconnectListeners.add(listener);
+  }
+
   async close(): Promise<void> {
     this.#handlers.clear();
+    this.#reconnectListeners.clear();
     this.#subscriber.disconnect();
   }
 }

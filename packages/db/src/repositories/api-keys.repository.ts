@@ -51,6 +51,18 @@ export class ApiKeysRepository {
       .executeTakeFirst();
   }
 
+  /** Which of these keys are still active (not revoked, not deleted): the gateway's revocation check. */
+  async activeIds(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.#db
+      .selectFrom('api_keys')
+      .select('id')
+      .where('id', 'in', ids)
+      .where('revoked_at', 'is', null)
+      .execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
   async touch(id: string): Promise<void> {
     await this.#db.updateTable('api_keys').set({ last_used_at: new Date() }).where('id', '=', id).execute();
   }
