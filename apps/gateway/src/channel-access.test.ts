@@ -10,39 +10,53 @@ const authorize = createChannelAccess({
   ownerOf: async (testId) => (testId === 't1' ? { userId: owner.id } : null),
 });
 
-const allowed = { allowed: true };
-const forbidden = { allowed: false, code: 'FORBIDDEN', detail: 'not allowed to read this channel' };
+/**
+ * What a reader gets of a channel: `refused`, `all` of its messages, or — on channels that mix
+ * users — only messages about themselves (`own`), plus aggregates without a user (`own+aggregate`).
+ */
+async function access(reader: Reader, channel: string): Promise<string> {
+  const decision = await authorize(reader, channel);
+  if (!decision.allowed) return 'refused';
+  if (!decision.filter) return 'all';
+  const gets = (userId: string | null) => decision.filter!(reader, { userId });
+  const own = gets(reader.id);
+  const foreign = gets(reader.id === owner.id ? other.id : owner.id);
+  const aggregate = gets(null);
+  if (own && !foreign && aggregate) return 'own+aggregate';
+  if (own && !foreign && !aggregate) return 'own';
+  return `unexpected filter (own ${own}, foreign ${foreign}, aggregate ${aggregate})`;
+}
 
-// [channel, owner, other user, admin]
-const table: [string, object, object, object][] = [
-  ['test-progress-t1', allowed, forbidden, allowed],
-  ['stress-test-t1', allowed, forbidden, allowed],
-  ['job-status-t1', allowed, forbidden, allowed],
-  ['test-progress-missing', forbidden, forbidden, allowed],
-  ['stress-test-missing', forbidden, forbidden, allowed],
-  ['job-status-missing', forbidden, forbidden, allowed],
-  ['user-notifications-u-owner', allowed, forbidden, allowed],
-  ['queue-updates', allowed, allowed, allowed],
-  ['system-alerts', allowed, allowed, allowed],
-  ['system-maintenance', allowed, allowed, allowed],
-  ['test-updates', forbidden, forbidden, allowed],
-  ['test-history-updates', forbidden, forbidden, allowed],
-  ['user-activity', forbidden, forbidden, allowed],
-  ['team-t1', forbidden, forbidden, allowed],
-  ['shared-tests-p1', forbidden, forbidden, allowed],
+// [channel, owner, other user, admin]; anonymous sockets never open (401 before the upgrade).
+const table: [string, string, string, string][] = [
+  ['test-progress-t1', 'all', 'refused', 'all'],
+  ['stress-test-t1', 'all', 'refused', 'all'],
+  ['job-status-t1', 'all', 'refused', 'all'],
+  ['test-progress-missing', 'refused', 'refused', 'all'],
+  ['stress-test-missing', 'refused', 'refused', 'all'],
+  ['job-status-missing', 'refused', 'refused', 'all'],
+  ['user-notifications-u-owner', 'all', 'refused', 'all'],
+  ['test-updates', 'own', 'own', 'all'],
+  ['test-history-updates', 'own', 'own', 'all'],
+  ['queue-updates', 'own+aggregate', 'own+aggregate', 'all'],
+  ['user-activity', 'own', 'own', 'all'],
+  ['system-alerts', 'all', 'all', 'all'],
+  ['system-maintenance', 'all', 'all', 'all'],
+  ['team-t1', 'refused', 'refused', 'all'],
+  ['shared-tests-p1', 'refused', 'refused', 'all'],
 ];
 
 describe('channel access', () => {
-  it.each(table)('%s: owner, other user, admin', async (channel, forOwner, forOther, forAdmin) => {
-    expect(await authorize(owner, channel)).toEqual(forOwner);
-    expect(await authorize(other, channel)).toEqual(forOther);
-    expect(await authorize(admin, channel)).toEqual(forAdmin);
+  it.each(table)('%s: owner %s, other user %s, admin %s', async (channel, forOwner, forOther, forAdmin) => {
+    expect(await access(owner, channel)).toBe(forOwner);
+    expect(await access(other, channel)).toBe(forOther);
+    expect(await access(admin, channel)).toBe(forAdmin);
   });
 
   it('refuses a foreign test and a missing test with the same answer', async () => {
-    expect(await authorize(other, 'test-progress-t1')).toEqual(
-      await authorize(other, 'test-progress-missing'),
-    );
+    const refusal = { allowed: false, code: 'FORBIDDEN', detail: 'not allowed to read this channel' };
+    expect(await authorize(other, 'test-progress-t1')).toEqual(refusal);
+    expect(await authorize(other, 'test-progress-missing')).toEqual(refusal);
   });
 
   it.each(['nope', 'test-progress-', 'test-progress-a/b', 'queue-updates-x', ''])(

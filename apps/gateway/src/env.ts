@@ -6,7 +6,7 @@ type Env = Record<string, string | undefined>;
 export interface GatewayLimits {
   /** Open sockets this process accepts; further upgrades answer 503. @defaultValue 10000 */
   maxConnections: number;
-  /** Open sockets per user on this process; further upgrades answer 429. @defaultValue 10 */
+  /** Open sockets per user across every gateway; further upgrades answer 429. @defaultValue 10 */
   maxConnectionsPerUser: number;
   /** Channels one connection may be subscribed to at once. @defaultValue 50 */
   maxChannelsPerConnection: number;
@@ -16,8 +16,14 @@ export interface GatewayLimits {
   heartbeatMs: number;
   /** How long a peer may take to answer a ping before it is terminated. @defaultValue 10000 */
   heartbeatTimeoutMs: number;
-  /** Bytes queued for one socket before it counts as a slow consumer and is dropped. @defaultValue 4194304 */
+  /** Bytes queued for one socket before it counts as a slow consumer and is closed with 4008. @defaultValue 4194304 */
   maxBufferedBytes: number;
+  /** Most channel messages in one `batch` frame. @defaultValue 10 */
+  batchMaxMessages: number;
+  /** Longest a NORMAL or LOW message waits for others to share its frame. @defaultValue 100 */
+  batchDelayMs: number;
+  /** Invalid frames tolerated per minute before the socket is closed with 1008. @defaultValue 10 */
+  maxInvalidFrames: number;
 }
 
 export const DEFAULT_LIMITS: GatewayLimits = {
@@ -28,6 +34,9 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   heartbeatMs: 30_000,
   heartbeatTimeoutMs: 10_000,
   maxBufferedBytes: 4 * 1024 * 1024,
+  batchMaxMessages: 10,
+  batchDelayMs: 100,
+  maxInvalidFrames: 10,
 };
 
 export interface GatewayEnv {
@@ -39,6 +48,8 @@ export interface GatewayEnv {
   logLevel: string;
   /** Origins allowed to open a socket; empty allows any (non-browser clients send none). */
   allowedOrigins: string[];
+  /** How often sockets opened with an API key check that it was not revoked. @defaultValue 15000 */
+  revalidateMs: number;
   limits: GatewayLimits;
 }
 
@@ -63,6 +74,7 @@ export function loadGatewayEnv(env: Env = process.env): GatewayEnv {
     prefix: envPrefix(env),
     logLevel,
     allowedOrigins: parseOrigins(env),
+    revalidateMs: envInt(env, 'GATEWAY_REVALIDATE_MS', 15_000, { min: 1_000, max: 30_000 }),
     limits: {
       maxConnections: envInt(env, 'GATEWAY_MAX_CONNECTIONS', DEFAULT_LIMITS.maxConnections, { min: 1 }),
       maxConnectionsPerUser: envInt(
@@ -86,6 +98,17 @@ export function loadGatewayEnv(env: Env = process.env): GatewayEnv {
       }),
       maxBufferedBytes: envInt(env, 'GATEWAY_MAX_BUFFERED_BYTES', DEFAULT_LIMITS.maxBufferedBytes, {
         min: 65_536,
+      }),
+      batchMaxMessages: envInt(env, 'GATEWAY_BATCH_MAX_MESSAGES', DEFAULT_LIMITS.batchMaxMessages, {
+        min: 1,
+        max: 1_000,
+      }),
+      batchDelayMs: envInt(env, 'GATEWAY_BATCH_DELAY_MS', DEFAULT_LIMITS.batchDelayMs, {
+        min: 0,
+        max: 10_000,
+      }),
+      maxInvalidFrames: envInt(env, 'GATEWAY_MAX_INVALID_FRAMES', DEFAULT_LIMITS.maxInvalidFrames, {
+        min: 1,
       }),
     },
   };

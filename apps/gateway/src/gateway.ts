@@ -1,27 +1,45 @@
 import { randomUUID } from 'node:crypto';
 import websocket from '@fastify/websocket';
 import type { AuthUser, TestsRepository } from '@crucible/db';
-import type { EventLog, PubSub } from '@crucible/shared';
+import { Channels, Events, Priority, createMessage } from '@crucible/shared';
+import type { EventLog, PubSub, TicketStore } from '@crucible/shared';
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { Registry } from 'prom-client';
+import { MemoryAckStore } from './ack-store.js';
+import type { AckStore } from './ack-store.js';
 import { Broker } from './broker.js';
 import { createChannelAccess } from './channel-access.js';
+import { MemoryConnectionRegistry } from './connection-registry.js';
+import type { ConnectionRegistry } from './connection-registry.js';
 import { DEFAULT_LIMITS } from './env.js';
 import type { GatewayLimits } from './env.js';
 import { Hub } from './hub.js';
-import { Session } from './session.js';
+import { createGatewayMetrics } from './metrics.js';
+import { CloseCodes, Session } from './session.js';
+import type { SessionContext } from './session.js';
 
 export interface GatewayPluginOptions {
   /** Resolves a bearer credential (session token or API key) to its user. */
   authenticate(credential: string | undefined): Promise<AuthUser | undefined>;
   /** Test ownership for channel authorisation. */
   tests: Pick<TestsRepository, 'ownerOf'>;
-  /** History of every channel, for `since` recovery. */
-  eventLog: Pick<EventLog, 'recover'>;
+  /** History of every channel (for `since` recovery and gap filling); presence is published through it. */
+  eventLog: Pick<EventLog, 'recover' | 'publish'>;
   /**
    * The bus that carries channels' live messages on `channelTopic(channel)`: `RedisPubSub` in
    * distributed mode, `MemoryPubSub` embedded. The caller owns it and closes it after the gateway.
    */
   pubsub: PubSub;
+  /** Where `?ticket=` credentials (from `POST /api/auth/ws-ticket`) are consumed; without it tickets are refused. */
+  tickets?: TicketStore;
+  /** Which of these API keys are still active (`ApiKeysRepository` satisfies it); without it revocation is not watched. */
+  apiKeys?: { activeIds(ids: string[]): Promise<Set<string>> };
+  /** Per-user connection counts shared by every gateway. @defaultValue a MemoryConnectionRegistry (one process) */
+  connections?: ConnectionRegistry;
+  /** Unacknowledged CRITICAL/HIGH messages, shared by every gateway. @defaultValue a MemoryAckStore (one process) */
+  acks?: AckStore;
+  /** Where the gateway's Prometheus metrics are registered. @defaultValue a private registry */
+  metrics?: Registry;
   /** Where hub and broker log. @defaultValue the Fastify instance's logger */
   logger?: FastifyBaseLogger;
   /** Overrides of individual limits. @defaultValue DEFAULT_LIMITS (DESIGN.md defaults) */
@@ -30,15 +48,24 @@ export interface GatewayPluginOptions {
   allowedOrigins?: string[];
   /** How long shutdown waits for clients to finish the close handshake before dropping them. @defaultValue 5000 */
   shutdownGraceMs?: number;
+  /** How often sockets opened with an API key check that it is still active. @defaultValue 15000 */
+  revalidateMs?: number;
+  /** How long a channel stays subscribed on the bus after its last local reader left. @defaultValue 2000 */
+  unsubscribeDelayMs?: number;
 }
 
-const TOKEN_PARAM = /([?&]token=)[^&#]*/gi;
+const CREDENTIAL_PARAM = /([?&](?:token|ticket)=)[^&#]*/gi;
 
-/** The request as Fastify logs it, with the `token` query parameter (a credential) redacted. */
+/** A URL with its `token` and `ticket` query parameters (credentials) redacted. */
+export function redactUrl(url: string): string {
+  return url.replace(CREDENTIAL_PARAM, '$1[REDACTED]');
+}
+
+/** The request as Fastify logs it, with credentials in the query redacted. */
 export function serializeRequest(request: FastifyRequest) {
   return {
     method: request.method,
-    url: request.url.replace(TOKEN_PARAM, '$1[REDACTED]'),
+    url: redactUrl(request.url),
     host: request.host,
     remoteAddress: request.ip,
     remotePort: request.socket?.remotePort,
@@ -57,28 +84,106 @@ function bearer(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+interface Admitted {
+  user: AuthUser;
+  connectionId: string;
+}
+
 /**
  * The WebSocket gateway at `GET /ws` (DESIGN.md, "WebSocket protocol"): authenticates the
- * upgrade, authorises each channel, and fans Redis pub/sub messages out to the sockets.
+ * upgrade, authorises each channel, and fans bus messages out to the sockets. Also serves
+ * `GET /gateway/channels` (admin): this gateway's connections and channel occupancy.
  */
 export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (app, options) => {
   const limits: GatewayLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const log = options.logger ?? app.log;
   const allowedOrigins = new Set(options.allowedOrigins ?? []);
   const shutdownGraceMs = options.shutdownGraceMs ?? 5_000;
-  const authorize = createChannelAccess(options.tests);
-  const broker = new Broker(options.pubsub, (channel, raw) => hub.dispatch(channel, raw));
-  const hub = new Hub(broker, log);
+  const connections = options.connections ?? new MemoryConnectionRegistry();
+  const gatewayId = randomUUID();
   const sessions = new Set<Session>();
-  const perUser = new Map<string, number>();
-  const authenticated = new WeakMap<FastifyRequest, AuthUser>();
+  // Upgrades admitted but whose socket is not open yet count against this gateway's limit too.
+  let opening = 0;
+  const admitted = new WeakMap<FastifyRequest, Admitted>();
 
-  const isFull = (userId: string) =>
-    sessions.size >= limits.maxConnections || (perUser.get(userId) ?? 0) >= limits.maxConnectionsPerUser;
+  const metrics = createGatewayMetrics(options.metrics ?? new Registry(), {
+    connections: () => sessions.size,
+    subscriptions: () => {
+      let n = 0;
+      for (const session of sessions) n += session.channelCount;
+      return n;
+    },
+    channels: () => hub.channelCount,
+  });
+  const broker = new Broker(options.pubsub, (channel, raw) => {
+    metrics.messagesIn.inc();
+    hub.dispatch(channel, raw);
+  });
+  const hub = new Hub({
+    broker,
+    eventLog: options.eventLog,
+    log,
+    unsubscribeDelayMs: options.unsubscribeDelayMs,
+    onRecovery: (outcome) => metrics.recoveries.inc({ kind: 'gap', outcome }),
+  });
+  options.pubsub.onReconnect?.(() => {
+    log.info('bus reconnected; recovering what every channel missed');
+    hub.resync();
+  });
+  const context: SessionContext = {
+    hub,
+    eventLog: options.eventLog,
+    authorize: createChannelAccess(options.tests),
+    acks: options.acks ?? new MemoryAckStore(),
+    limits,
+    metrics,
+  };
+
+  const presence = (event: typeof Events.USER_ONLINE | typeof Events.USER_OFFLINE, userId: string) => {
+    options.eventLog
+      .publish(
+        createMessage({
+          event,
+          channel: Channels.USER_ACTIVITY,
+          data: { userId },
+          userId,
+          priority: Priority.LOW,
+        }),
+      )
+      .catch((err: unknown) => log.warn({ err, event }, 'publishing presence failed'));
+  };
+  const release = (userId: string, connectionId: string) => {
+    connections.release(userId, connectionId).then(
+      (left) => {
+        if (left === 0) presence(Events.USER_OFFLINE, userId);
+      },
+      (err: unknown) => log.warn({ err }, 'releasing a connection place failed; its lease will expire'),
+    );
+  };
+
+  // Revoking an API key must end its sockets: each gateway asks which of its keys are still active.
+  const revalidation = options.apiKeys
+    ? setInterval(() => {
+        const keyed = [...sessions].filter((s) => s.apiKeyId !== undefined);
+        if (keyed.length === 0) return;
+        const ids = [...new Set(keyed.map((s) => s.apiKeyId!))];
+        options.apiKeys!.activeIds(ids).then(
+          (active) => {
+            for (const session of keyed) {
+              if (active.has(session.apiKeyId!)) continue;
+              metrics.abuseDisconnects.inc({ reason: 'revoked' });
+              session.close(CloseCodes.REVOKED, 'credential revoked');
+            }
+          },
+          (err: unknown) => log.warn({ err }, 'checking API keys failed; retrying on the next tick'),
+        );
+      }, options.revalidateMs ?? 15_000)
+    : undefined;
 
   await app.register(websocket, {
     options: { maxPayload: limits.maxFrameBytes },
     preClose: async () => {
+      clearInterval(revalidation);
       const closed = [...app.websocketServer.clients].map(
         (client) =>
           new Promise<void>((resolve) => {
@@ -93,9 +198,23 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
       clearTimeout(timer);
       for (const client of app.websocketServer.clients) client.terminate();
       await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
-      await broker.close();
+      await hub.close();
+      await connections.close();
     },
   });
+
+  async function authenticateUpgrade(request: FastifyRequest): Promise<AuthUser | undefined> {
+    const query = request.query as Record<string, unknown>;
+    if (typeof query.ticket === 'string') {
+      const subject = await options.tickets?.consume(query.ticket);
+      return subject
+        ? { id: subject.userId, email: subject.email, role: subject.role, apiKeyId: subject.apiKeyId }
+        : undefined;
+    }
+    return options.authenticate(
+      bearer(request.headers.authorization) ?? (typeof query.token === 'string' ? query.token : undefined),
+    );
+  }
 
   app.get(
     '/ws',
@@ -106,18 +225,17 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
       preValidation: async (request, reply) => {
         const origin = request.headers.origin;
         if (allowedOrigins.size > 0 && origin !== undefined && !allowedOrigins.has(origin)) {
+          metrics.connectionsRefused.inc({ reason: 'origin' });
           return problem(reply, 403, 'Forbidden', 'FORBIDDEN', 'origin not allowed');
         }
-        const query = request.query as Record<string, unknown>;
-        const credential =
-          bearer(request.headers.authorization) ??
-          (typeof query.token === 'string' ? query.token : undefined);
-        const user = await options.authenticate(credential);
+        const user = await authenticateUpgrade(request);
         if (!user) {
+          metrics.connectionsRefused.inc({ reason: 'unauthorized' });
           reply.header('www-authenticate', 'Bearer');
           return problem(reply, 401, 'Unauthorized', 'UNAUTHORIZED', 'missing or invalid token');
         }
-        if (sessions.size >= limits.maxConnections) {
+        if (sessions.size + opening >= limits.maxConnections) {
+          metrics.connectionsRefused.inc({ reason: 'gateway_full' });
           return problem(
             reply,
             503,
@@ -126,40 +244,60 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
             'this gateway is at its connection limit',
           );
         }
-        if ((perUser.get(user.id) ?? 0) >= limits.maxConnectionsPerUser) {
+        const connectionId = randomUUID();
+        const count = await connections.acquire(user.id, connectionId, limits.maxConnectionsPerUser);
+        if (count === null) {
+          metrics.connectionsRefused.inc({ reason: 'user_limit' });
           return problem(reply, 429, 'Too Many Requests', 'LIMIT', 'too many open connections for this user');
         }
-        authenticated.set(request, user);
+        if (count === 1) presence(Events.USER_ONLINE, user.id);
+        opening++;
+        admitted.set(request, { user, connectionId });
+        // The socket may never open (the peer went away mid-upgrade): its place is given back.
+        request.raw.once('close', () => {
+          if (!admitted.has(request)) return;
+          admitted.delete(request);
+          opening--;
+          release(user.id, connectionId);
+        });
       },
     },
     (socket, request) => {
-      const user = authenticated.get(request);
-      // Checked again here because concurrent upgrades all passed preValidation before any counted.
-      if (!user || isFull(user.id)) {
+      const entry = admitted.get(request);
+      if (!entry) {
         socket.close(1013, 'connection limit reached');
         return;
       }
+      admitted.delete(request);
+      opening--;
+      const { user, connectionId } = entry;
       const session = new Session({
-        id: randomUUID(),
+        id: connectionId,
         user: { id: user.id, role: user.role },
+        apiKeyId: user.apiKeyId,
         socket,
-        hub,
-        eventLog: options.eventLog,
-        authorize,
-        limits,
+        context,
         log: request.log,
         onClose: (closed) => {
           sessions.delete(closed);
-          const left = (perUser.get(closed.user.id) ?? 1) - 1;
-          if (left > 0) perUser.set(closed.user.id, left);
-          else perUser.delete(closed.user.id);
+          release(closed.user.id, closed.id);
         },
       });
       sessions.add(session);
-      perUser.set(user.id, (perUser.get(user.id) ?? 0) + 1);
       session.start();
     },
   );
+
+  app.get('/gateway/channels', async (request, reply) => {
+    const user = await options.authenticate(bearer(request.headers.authorization));
+    if (!user) {
+      reply.header('www-authenticate', 'Bearer');
+      return problem(reply, 401, 'Unauthorized', 'UNAUTHORIZED', 'missing or invalid token');
+    }
+    if (user.role !== 'admin') return problem(reply, 403, 'Forbidden', 'FORBIDDEN', 'admins only');
+    const channels = Object.fromEntries([...hub.occupancy()].filter(([, n]) => n > 0).sort());
+    return { gatewayId, connections: sessions.size, channels };
+  });
 };
 
 // Not encapsulated (what fastify-plugin does): @fastify/websocket's hooks must see every upgrade,

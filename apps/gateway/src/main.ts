@@ -35,7 +35,7 @@ const logger = await createLogger({
   format: proc.logFormat,
   // The Fastify instance is given this logger, so its request serializer must redact here too.
   serializers: { req: serializeRequest, err: pino.stdSerializers.err },
-  redact: ['req.headers.authorization'],
+  redact: ['req.headers.authorization', 'token', 'ticket', '*.token', '*.ticket'],
 });
 exitOnCrash(logger);
 
@@ -48,9 +48,10 @@ const backplane = createRedisBackplane({
   prefix: env.prefix,
   onError: (err) => logger.error({ err }, 'redis error'),
 });
+const apiKeys = new ApiKeysRepository(db.kysely);
 const authenticate = createAuthenticator({
   users: new UsersRepository(db.kysely),
-  apiKeys: new ApiKeysRepository(db.kysely),
+  apiKeys,
   tokens: createTokenService(env.jwtSecret),
 });
 
@@ -72,10 +73,16 @@ await app.register(gatewayPlugin, {
   tests: new TestsRepository(db.kysely),
   eventLog: backplane.eventLog,
   pubsub: backplane.pubsub,
+  tickets: backplane.tickets,
+  connections: backplane.connections,
+  acks: backplane.acks,
+  apiKeys,
+  metrics: registry,
   limits: env.limits,
   allowedOrigins: env.allowedOrigins,
   // Sockets get half the drain bound to finish their close handshake.
   shutdownGraceMs: Math.floor(proc.shutdownTimeoutMs / 2),
+  revalidateMs: env.revalidateMs,
 });
 new Gauge({
   name: 'crucible_ws_connections',

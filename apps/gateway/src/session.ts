@@ -1,11 +1,13 @@
-import { Events, createMessage } from '@crucible/shared';
+import { Events, Priority, createMessage } from '@crucible/shared';
 import type { Envelope, EventLog } from '@crucible/shared';
 import type { FastifyBaseLogger } from 'fastify';
 // Types only: `ws` reaches this app through @fastify/websocket, not as a runtime dependency of its own.
 import type { RawData, WebSocket } from 'ws';
-import type { ChannelAuthorizer, Reader } from './channel-access.js';
+import type { AckStore } from './ack-store.js';
+import type { ChannelAuthorizer, MessageFilter, Reader } from './channel-access.js';
 import type { GatewayLimits } from './env.js';
-import type { Hub, HubSubscriber } from './hub.js';
+import type { Hub, HubMessage, HubSubscriber, Position } from './hub.js';
+import type { GatewayMetrics } from './metrics.js';
 
 export type ErrorCode = 'FORBIDDEN' | 'BAD_REQUEST' | 'LIMIT' | 'NOT_FOUND' | 'UNAVAILABLE';
 
@@ -61,50 +63,85 @@ export function parseClientFrame(text: string): ClientFrame | string {
   }
 }
 
-interface Position {
-  offset: number;
-  epoch: string;
-}
-
 /** One channel of one session. */
 interface Subscription {
   // Live messages that arrive while history is being replayed wait here, so none is lost or reordered.
-  pending: (Position & { raw: string })[] | null;
-  /** The last position sent to the client: anything at or before it is a duplicate. */
+  pending: HubMessage[] | null;
+  /** The last position sent to (or filtered out for) the client: anything at or before it is a duplicate. */
   position: Position;
+  filter: MessageFilter | undefined;
+  /** The bus lost messages while this subscription was still replaying: tell the client once it is done. */
+  lostDuringReplay: boolean;
+}
+
+/** What every session of one gateway shares. */
+export interface SessionContext {
+  hub: Hub;
+  eventLog: Pick<EventLog, 'recover'>;
+  authorize: ChannelAuthorizer;
+  acks: AckStore;
+  limits: GatewayLimits;
+  metrics: GatewayMetrics;
 }
 
 export interface SessionOptions {
   id: string;
   user: Reader;
+  /** The API key the socket authenticated with, if any: revoking it closes the socket. */
+  apiKeyId: string | undefined;
   socket: WebSocket;
-  hub: Hub;
-  eventLog: Pick<EventLog, 'recover'>;
-  authorize: ChannelAuthorizer;
-  limits: GatewayLimits;
+  context: SessionContext;
   log: FastifyBaseLogger;
   /** Called once, when the socket has closed and every subscription is released. */
   onClose(session: Session): void;
 }
 
-/** One socket: its user, its subscriptions, the frames it sends and receives, its heartbeat. */
+/** Close codes the gateway uses beyond the standard ones. */
+export const CloseCodes = {
+  /** The API key (or ticket's key) the socket authenticated with was revoked. */
+  REVOKED: 4001,
+  /** The client did not read fast enough: its send queue passed `maxBufferedBytes`. */
+  SLOW: 4008,
+} as const;
+
+const INVALID_FRAME_WINDOW_MS = 60_000;
+
+/**
+ * One socket: its user, its subscriptions, the frames it sends and receives, its heartbeat.
+ * Outgoing channel messages are batched (at most `batchMaxMessages` per frame, or what arrived in
+ * `batchDelayMs`); CRITICAL and HIGH go at once, and every control frame first flushes the batch,
+ * so the client sees everything in the order the server decided it.
+ */
 export class Session implements HubSubscriber {
   readonly id: string;
   readonly user: Reader;
+  readonly apiKeyId: string | undefined;
   readonly #socket: WebSocket;
-  readonly #options: SessionOptions;
+  readonly #context: SessionContext;
+  readonly #limits: GatewayLimits;
   readonly #log: FastifyBaseLogger;
+  readonly #onClose: (session: Session) => void;
   readonly #subscriptions = new Map<string, Subscription>();
+  #batch: string[] = [];
+  #batchBytes = 0;
+  #batchTimer: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #pongDeadline: NodeJS.Timeout | undefined;
+  #killTimer: NodeJS.Timeout | undefined;
+  #invalidFrames: number[] = [];
+  /** Closing (slow, abusive, revoked): nothing more is sent. */
+  #closing = false;
   #closed = false;
 
   constructor(options: SessionOptions) {
     this.id = options.id;
     this.user = options.user;
+    this.apiKeyId = options.apiKeyId;
     this.#socket = options.socket;
-    this.#options = options;
+    this.#context = options.context;
+    this.#limits = options.context.limits;
     this.#log = options.log;
+    this.#onClose = options.onClose;
   }
 
   /** Must run synchronously in the route handler, so no early frame finds no listener. */
@@ -116,31 +153,41 @@ export class Session implements HubSubscriber {
       this.#pongDeadline = undefined;
     });
     socket.on('close', () => this.#dispose());
-    this.#heartbeat = setInterval(() => this.#ping(), this.#options.limits.heartbeatMs);
+    this.#heartbeat = setInterval(() => this.#ping(), this.#limits.heartbeatMs);
     const hello = createMessage({
       event: Events.CONNECTION_ESTABLISHED,
       channel: '',
-      data: { connectionId: this.id, userId: this.user.id, heartbeatMs: this.#options.limits.heartbeatMs },
+      data: { connectionId: this.id, userId: this.user.id, heartbeatMs: this.#limits.heartbeatMs },
       userId: this.user.id,
     });
     // Not a channel message: it has no place in any history.
-    this.#send({ ...hello, offset: 0, epoch: '' } satisfies Envelope);
+    this.#sendControl({ ...hello, offset: 0, epoch: '' } satisfies Envelope);
   }
 
-  deliver(channel: string, raw: string, position: Position): void {
+  deliver(channel: string, message: HubMessage): void {
     const subscription = this.#subscriptions.get(channel);
     if (!subscription) return;
-    if (subscription.pending) subscription.pending.push({ raw, ...position });
-    else this.#forward(subscription, raw, position);
+    if (subscription.pending) subscription.pending.push(message);
+    else this.#forward(channel, subscription, message);
   }
 
+  reset(channel: string, position: Position): void {
+    const subscription = this.#subscriptions.get(channel);
+    if (!subscription) return;
+    if (subscription.pending) {
+      subscription.lostDuringReplay = true;
+      return;
+    }
+    subscription.position = { ...position };
+    this.#sendControl({ type: 'subscribed', channel, ...position, recovered: false });
+  }
+
+  /** Closes with a handshake, and drops the connection if the peer does not finish it soon. */
   close(code: number, reason: string): void {
+    this.#closing = true;
+    this.#discardBatch();
     this.#socket.close(code, reason);
-  }
-
-  /** Ends the connection at once (no close handshake). */
-  terminate(): void {
-    this.#socket.terminate();
+    this.#killTimer ??= setTimeout(() => this.#socket.terminate(), 2_000);
   }
 
   get channelCount(): number {
@@ -148,9 +195,10 @@ export class Session implements HubSubscriber {
   }
 
   #onFrame(data: RawData, isBinary: boolean): void {
-    if (isBinary) return this.#error('BAD_REQUEST', 'frames must be JSON text');
+    if (this.#closing) return;
+    if (isBinary) return this.#invalid('frames must be JSON text');
     const frame = parseClientFrame(rawToString(data));
-    if (typeof frame === 'string') return this.#error('BAD_REQUEST', frame);
+    if (typeof frame === 'string') return this.#invalid(frame);
     switch (frame.type) {
       case 'subscribe':
         void this.#subscribe(frame.channel, frame.since);
@@ -158,62 +206,113 @@ export class Session implements HubSubscriber {
       case 'unsubscribe':
         return this.#unsubscribe(frame.channel);
       case 'ping':
-        return this.#send({ type: 'pong' });
+        return this.#sendControl({ type: 'pong' });
       case 'ack':
-        // Accepted so clients can already send acks; delivery tracking comes with batching.
+        this.#context.metrics.acks.inc();
+        this.#context.acks.ack(this.user.id, frame.id).catch((err: unknown) => {
+          this.#log.warn({ err, connectionId: this.id }, 'recording an ack failed');
+        });
         return;
     }
   }
 
+  /** An error frame, and past `maxInvalidFrames` in a minute, close 1008 (policy violation). */
+  #invalid(detail: string): void {
+    const now = Date.now();
+    this.#invalidFrames = this.#invalidFrames.filter((t) => now - t < INVALID_FRAME_WINDOW_MS);
+    this.#invalidFrames.push(now);
+    if (this.#invalidFrames.length > this.#limits.maxInvalidFrames) {
+      this.#context.metrics.abuseDisconnects.inc({ reason: 'invalid_frames' });
+      this.#log.info({ connectionId: this.id }, 'closing a connection that keeps sending invalid frames');
+      return this.close(1008, 'too many invalid frames');
+    }
+    this.#error('BAD_REQUEST', detail);
+  }
+
   async #subscribe(channel: string, since: Since | undefined): Promise<void> {
     if (this.#subscriptions.has(channel)) return this.#error('BAD_REQUEST', 'already subscribed', channel);
-    if (this.#subscriptions.size >= this.#options.limits.maxChannelsPerConnection) {
-      return this.#error(
-        'LIMIT',
-        `at most ${this.#options.limits.maxChannelsPerConnection} channels`,
-        channel,
-      );
+    if (this.#subscriptions.size >= this.#limits.maxChannelsPerConnection) {
+      return this.#error('LIMIT', `at most ${this.#limits.maxChannelsPerConnection} channels`, channel);
     }
+    const { hub, eventLog, authorize, acks, metrics } = this.#context;
     // Reserved before any await, so concurrent subscribes can neither pass the limit nor duplicate.
-    const subscription: Subscription = { pending: [], position: { offset: 0, epoch: '' } };
+    const subscription: Subscription = {
+      pending: [],
+      position: { offset: 0, epoch: '' },
+      filter: undefined,
+      lostDuringReplay: false,
+    };
     this.#subscriptions.set(channel, subscription);
-    const current = () => this.#subscriptions.get(channel) === subscription;
+    const current = () => this.#subscriptions.get(channel) === subscription && !this.#closed;
     try {
-      const decision = await this.#options.authorize(this.user, channel);
+      const decision = await authorize(this.user, channel);
       if (!current()) return;
       if (!decision.allowed) {
         this.#subscriptions.delete(channel);
         return this.#error(decision.code, decision.detail, channel);
       }
+      subscription.filter = decision.filter;
       // Subscribed before reading history: whatever is published from now on arrives live, and
       // whatever was published before is in the history, so there is no gap between the two.
-      await this.#options.hub.subscribe(channel, this);
+      await hub.subscribe(channel, this);
       if (!current()) return;
-      const recovery = await this.#options.eventLog.recover(
-        channel,
-        since ? since.offset : Number.MAX_SAFE_INTEGER,
-      );
+      const recovery = await eventLog.recover(channel, since ? since.offset : Number.MAX_SAFE_INTEGER);
       if (!current()) return;
       const epoch = recovery.epoch ?? '';
+      hub.observe(channel, { epoch, offset: recovery.offset });
       // Without `since` nothing was asked for, so nothing is missing: recovered is true.
       let recovered = true;
       let replay: Envelope[] = [];
+      let redeliver: Envelope[] = [];
       if (since) {
         // An empty or absent epoch means "the current one" (a client that first saw the channel empty).
         const sameEpoch = !since.epoch || recovery.epoch === null || since.epoch === recovery.epoch;
         recovered = sameEpoch && recovery.complete && since.offset <= recovery.offset;
-        if (recovered) replay = recovery.messages;
+        metrics.recoveries.inc({ kind: 'resume', outcome: recovered ? 'recovered' : 'reset' });
+        if (recovered) {
+          replay = recovery.messages;
+          // What this user was sent before and never acknowledged comes first, marked as redelivered.
+          if (recovery.epoch !== null && since.offset > 0) {
+            const unacked = await acks.unacked(this.user.id, channel, recovery.epoch, since.offset);
+            if (unacked.length > 0) {
+              const ids = new Set(unacked.map((m) => m.id));
+              const older = await eventLog.recover(channel, unacked[0]!.offset - 1);
+              if (!current()) return;
+              redeliver = older.messages.filter((m) => ids.has(m.id) && m.offset <= since.offset);
+            }
+          }
+        }
       }
       subscription.position = { epoch, offset: recovered && since ? since.offset : recovery.offset };
-      this.#send({ type: 'subscribed', channel, epoch, offset: recovery.offset, recovered });
-      for (const message of replay) this.#forward(subscription, JSON.stringify(message), message);
+      this.#sendControl({ type: 'subscribed', channel, epoch, offset: recovery.offset, recovered });
+      for (const message of redeliver) {
+        if (subscription.filter && !subscription.filter(this.user, message)) continue;
+        metrics.redelivered.inc();
+        this.#enqueue(withFields(JSON.stringify(message), ',"ackRequired":true,"redelivered":true'), true);
+      }
+      for (const message of replay) {
+        this.#forward(channel, subscription, {
+          raw: JSON.stringify(message),
+          id: message.id,
+          epoch: message.epoch,
+          offset: message.offset,
+          userId: message.userId,
+          priority: message.priority,
+        });
+      }
+      // Forwarding may have closed the socket (slow consumer): then there is nothing left to do.
+      if (!current()) return;
       const pending = subscription.pending ?? [];
       subscription.pending = null;
-      for (const message of pending) this.#forward(subscription, message.raw, message);
+      for (const message of pending) this.#forward(channel, subscription, message);
+      if (subscription.lostDuringReplay) {
+        subscription.lostDuringReplay = false;
+        this.reset(channel, subscription.position);
+      }
     } catch (err) {
       if (!current()) return;
       this.#subscriptions.delete(channel);
-      this.#release(channel);
+      hub.unsubscribe(channel, this);
       this.#log.error({ err, channel }, 'subscribe failed');
       this.#error('UNAVAILABLE', 'the channel cannot be read right now; retry later', channel);
     }
@@ -221,39 +320,90 @@ export class Session implements HubSubscriber {
 
   #unsubscribe(channel: string): void {
     if (!this.#subscriptions.delete(channel)) return this.#error('NOT_FOUND', 'not subscribed', channel);
-    this.#release(channel);
-    this.#send({ type: 'unsubscribed', channel });
+    this.#context.hub.unsubscribe(channel, this);
+    this.#sendControl({ type: 'unsubscribed', channel });
   }
 
-  #forward(subscription: Subscription, raw: string, position: Position): void {
+  #forward(channel: string, subscription: Subscription, message: HubMessage): void {
     const last = subscription.position;
-    if (position.epoch === last.epoch && position.offset <= last.offset) return;
-    subscription.position = { epoch: position.epoch, offset: position.offset };
-    this.#send(raw);
+    if (message.epoch === last.epoch && message.offset <= last.offset) return;
+    subscription.position = { epoch: message.epoch, offset: message.offset };
+    // Filtered out messages still move the position: the client resumes after them, not before.
+    if (subscription.filter && !subscription.filter(this.user, message)) return;
+    const urgent = message.priority <= Priority.HIGH;
+    if (!urgent) return this.#enqueue(message.raw, false);
+    this.#context.acks
+      .expect(this.user.id, { id: message.id, channel, epoch: message.epoch, offset: message.offset })
+      .catch((err: unknown) => this.#log.warn({ err, channel }, 'recording an expected ack failed'));
+    this.#enqueue(withFields(message.raw, ',"ackRequired":true'), true);
   }
 
-  #release(channel: string): void {
-    this.#options.hub.unsubscribe(channel, this).catch((err: unknown) => {
-      this.#log.warn({ err, channel }, 'releasing a channel failed');
-    });
+  /** Queues one channel message; `urgent` sends it (and whatever waits before it) at once. */
+  #enqueue(raw: string, urgent: boolean): void {
+    if (this.#closing || this.#socket.readyState !== this.#socket.OPEN) return;
+    if (this.#socket.bufferedAmount + this.#batchBytes + raw.length > this.#limits.maxBufferedBytes) {
+      return this.#dropSlow();
+    }
+    this.#batch.push(raw);
+    this.#batchBytes += raw.length;
+    if (urgent || this.#batch.length >= this.#limits.batchMaxMessages) this.#flush();
+    else this.#batchTimer ??= setTimeout(() => this.#flush(), this.#limits.batchDelayMs);
+  }
+
+  #flush(): void {
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    const { metrics } = this.#context;
+    metrics.messagesOut.inc(batch.length);
+    if (batch.length === 1) return this.#write(batch[0]!);
+    metrics.batches.inc();
+    this.#write(`{"type":"batch","messages":[${batch.join(',')}]}`);
+  }
+
+  #discardBatch(): void {
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    if (this.#batch.length > 0) this.#context.metrics.drops.inc({ reason: 'closed' }, this.#batch.length);
+    this.#batch = [];
+    this.#batchBytes = 0;
+  }
+
+  /**
+   * A client that cannot keep up would otherwise grow this process's memory without bound; it is
+   * closed (4008) and will resume from its last offset. Others never wait for it: sends never block.
+   */
+  #dropSlow(): void {
+    const { metrics } = this.#context;
+    metrics.slowDisconnects.inc();
+    metrics.drops.inc({ reason: 'slow' }, this.#batch.length + 1);
+    this.#batch = [];
+    this.#log.warn(
+      { connectionId: this.id, buffered: this.#socket.bufferedAmount },
+      'closing a slow consumer',
+    );
+    this.close(CloseCodes.SLOW, 'slow');
   }
 
   #error(code: ErrorCode, detail: string, channel?: string): void {
-    this.#send(
+    this.#sendControl(
       channel === undefined ? { type: 'error', code, detail } : { type: 'error', code, channel, detail },
     );
   }
 
-  #send(frame: string | object): void {
-    const socket = this.#socket;
-    if (socket.readyState !== socket.OPEN) return;
-    if (socket.bufferedAmount > this.#options.limits.maxBufferedBytes) {
-      // A client that cannot keep up would otherwise grow this process's memory without bound.
-      this.#log.warn({ connectionId: this.id, buffered: socket.bufferedAmount }, 'dropping slow consumer');
-      socket.terminate();
-      return;
-    }
-    socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  /** Control frames keep their place after every message already decided on. */
+  #sendControl(frame: object): void {
+    if (this.#closing) return;
+    this.#flush();
+    this.#write(JSON.stringify(frame));
+  }
+
+  #write(text: string): void {
+    if (this.#closing || this.#socket.readyState !== this.#socket.OPEN) return;
+    this.#socket.send(text);
   }
 
   #ping(): void {
@@ -261,19 +411,27 @@ export class Session implements HubSubscriber {
     this.#pongDeadline = setTimeout(() => {
       this.#log.info({ connectionId: this.id }, 'heartbeat timed out');
       this.#socket.terminate();
-    }, this.#options.limits.heartbeatTimeoutMs);
+    }, this.#limits.heartbeatTimeoutMs);
     this.#socket.ping();
   }
 
   #dispose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing = true;
     clearInterval(this.#heartbeat);
     clearTimeout(this.#pongDeadline);
-    for (const channel of this.#subscriptions.keys()) this.#release(channel);
+    clearTimeout(this.#killTimer);
+    this.#discardBatch();
+    for (const channel of this.#subscriptions.keys()) this.#context.hub.unsubscribe(channel, this);
     this.#subscriptions.clear();
-    this.#options.onClose(this);
+    this.#onClose(this);
   }
+}
+
+/** Adds fields to a serialized JSON object without parsing it again. */
+function withFields(raw: string, fields: string): string {
+  return raw.slice(0, raw.lastIndexOf('}')) + fields + '}';
 }
 
 function rawToString(data: RawData): string {

@@ -1,166 +1,50 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import {
-  ApiKeysRepository,
-  TestsRepository,
-  UsersRepository,
-  createAuthenticator,
-  createDb,
-  migrateToLatest,
-} from '@crucible/db';
-import type { Db, User } from '@crucible/db';
-import { createTestDatabase } from '@crucible/db/testing';
 import {
   Channels,
-  Events,
-  RedisEventLog,
   MemoryPubSub,
-  RedisPubSub,
   channelKeys,
-  channelTopic,
   channelName,
-  createMessage,
-  createRedis,
+  channelTopic,
   createTokenService,
 } from '@crucible/shared';
 import type { EventLog } from '@crucible/shared';
-import Fastify from 'fastify';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
-import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { gatewayPlugin, serializeRequest } from '../src/index.js';
+import type { User } from '@crucible/db';
+import type { FastifyInstance } from 'fastify';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { GatewayLimits } from '../src/index.js';
+import {
+  h,
+  connect as connectTo,
+  createTest,
+  publish as publishTo,
+  startGateway,
+  tokenOf,
+  track,
+  useHarness,
+} from './harness.js';
+import type { GatewayHandle } from './harness.js';
 import { TestClient } from './ws-client.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const tokens = createTokenService('gateway-test-secret-that-is-long-enough-0123456789');
+useHarness();
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let db: Db;
-let tests: TestsRepository;
-let admin: User;
-let owner: User;
-let stranger: User;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  db = createDb(database.url);
-  await migrateToLatest(db.kysely);
-  tests = new TestsRepository(db.kysely);
-  const users = new UsersRepository(db.kysely);
-  // The first user of an empty database is the admin.
-  admin = (await users.create('admin@example.test', 'unused-hash'))!;
-  owner = (await users.create('owner@example.test', 'unused-hash'))!;
-  stranger = (await users.create('stranger@example.test', 'unused-hash'))!;
-});
-
-afterAll(async () => {
-  await db?.close();
-  await database?.drop();
-});
-
-let prefix: string;
-let redis: Redis;
-let subscriber: Redis;
-let eventLog: RedisEventLog;
+let gateway: GatewayHandle;
 let app: FastifyInstance | undefined;
 let baseUrl: string;
-let logLines: string[];
-const clients: TestClient[] = [];
 
-function ready(client: Redis): Promise<void> {
-  return client.status === 'ready'
-    ? Promise.resolve()
-    : new Promise((resolve) => client.once('ready', resolve));
-}
-
-beforeEach(async () => {
-  prefix = `t-${randomUUID()}`;
-  redis = createRedis(REDIS_URL, 'producer');
-  subscriber = createRedis(REDIS_URL, 'subscriber');
-  await Promise.all([ready(redis), ready(subscriber)]);
-  eventLog = new RedisEventLog(redis, { prefix });
-  logLines = [];
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await app?.close();
-  app = undefined;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
-  await Promise.all([redis.quit(), subscriber.quit()]);
-});
-
-async function startGateway(
+async function start(
   limits: Partial<GatewayLimits> = {},
-  log: Pick<EventLog, 'recover'> = eventLog,
-): Promise<void> {
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      logLines.push(chunk.toString());
-      done();
-    },
-  });
-  const logger: FastifyBaseLogger = pino({ level: 'info', serializers: { req: serializeRequest } }, sink);
-  app = Fastify({ loggerInstance: logger });
-  await app.register(gatewayPlugin, {
-    authenticate: createAuthenticator({
-      users: new UsersRepository(db.kysely),
-      apiKeys: new ApiKeysRepository(db.kysely),
-      tokens,
-    }),
-    tests,
-    eventLog: log,
-    pubsub: new RedisPubSub({ subscriber, publisher: redis, prefix }),
-    limits,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  if (typeof address !== 'object' || address === null) throw new Error('no address');
-  baseUrl = `ws://127.0.0.1:${address.port}/ws`;
+  log: Pick<EventLog, 'recover' | 'publish'> = h.eventLog,
+) {
+  gateway = await startGateway({ limits, eventLog: log });
+  app = gateway.app;
+  baseUrl = gateway.url;
 }
 
-function tokenOf(user: User): string {
-  return tokens.sign({ sub: user.id, role: user.role });
-}
-
-/** Connects as the user and reads the `connection:established` envelope. */
-async function connect(user: User, options: { autoPong?: boolean } = {}): Promise<TestClient> {
-  const client = await TestClient.connect(`${baseUrl}?token=${tokenOf(user)}`, options);
-  clients.push(client);
-  const hello = await client.next();
-  expect(hello.event).toBe('connection:established');
-  return client;
-}
-
-async function createTest(user: User): Promise<string> {
-  const testId = randomUUID();
-  await tests.create({
-    testId,
-    testType: 'performance',
-    testName: null,
-    url: 'https://example.test/',
-    config: {},
-    priority: 5,
-    userId: user.id,
-  });
-  return testId;
-}
-
-function publish(channel: string, n: number) {
-  return eventLog.publish(
-    createMessage({ event: Events.TEST_PROGRESS, channel, data: { n }, userId: owner.id }),
-  );
-}
+const connect = (user: User, options: { autoPong?: boolean } = {}) => connectTo(gateway, user, options);
+const publish = (channel: string, n: number) => publishTo(channel, n);
 
 describe('upgrade authentication', () => {
-  beforeEach(() => startGateway());
+  beforeEach(() => start());
 
   it('answers 401 problem+json without a token, and never upgrades', async () => {
     const refusal = await TestClient.refusal(baseUrl);
@@ -177,7 +61,7 @@ describe('upgrade authentication', () => {
 
   it('answers 401 to a bad token in the query or the Authorization header', async () => {
     const forged = createTokenService('another-secret-that-is-also-long-enough-987654').sign({
-      sub: owner.id,
+      sub: h.owner.id,
       role: 'admin',
     });
     expect((await TestClient.refusal(`${baseUrl}?token=${forged}`)).status).toBe(401);
@@ -188,44 +72,44 @@ describe('upgrade authentication', () => {
   });
 
   it('sends connection:established to a token from the query or the Authorization header', async () => {
-    for (const client of [
-      await TestClient.connect(`${baseUrl}?token=${tokenOf(owner)}`),
-      await TestClient.connect(baseUrl, { headers: { authorization: `Bearer ${tokenOf(owner)}` } }),
-    ]) {
-      clients.push(client);
+    const both = [
+      track(await TestClient.connect(`${baseUrl}?token=${tokenOf(h.owner)}`)),
+      track(await TestClient.connect(baseUrl, { headers: { authorization: `Bearer ${tokenOf(h.owner)}` } })),
+    ];
+    for (const client of both) {
       const hello = await client.next();
       expect(hello).toMatchObject({
         event: 'connection:established',
         channel: '',
-        data: { userId: owner.id, heartbeatMs: 30_000 },
-        userId: owner.id,
+        data: { userId: h.owner.id, heartbeatMs: 30_000 },
+        userId: h.owner.id,
         priority: 3,
         offset: 0,
         epoch: '',
       });
       expect(hello.data.connectionId).toMatch(/^[0-9a-f-]{36}$/);
     }
-    expect(clients[0]!.frames[0]!.data.connectionId).not.toBe(clients[1]!.frames[0]!.data.connectionId);
+    expect(both[0]!.frames[0]!.data.connectionId).not.toBe(both[1]!.frames[0]!.data.connectionId);
   });
 
   it('never writes the token to the log', async () => {
-    const token = tokenOf(owner);
-    await connect(owner);
+    const token = tokenOf(h.owner);
+    await connect(h.owner);
     await TestClient.refusal(`${baseUrl}?token=bad-${token}`);
-    const log = logLines.join('');
+    const log = gateway.logLines.join('');
     expect(log).toContain('token=[REDACTED]');
     expect(log).not.toContain(token);
   });
 });
 
 describe('subscriptions', () => {
-  beforeEach(() => startGateway());
+  beforeEach(() => start());
 
   it('replays retained history from offset 0, then continues live: every offset exactly once, in order', async () => {
-    const testId = await createTest(owner);
+    const testId = await createTest(h.owner);
     const channel = channelName(Channels.TEST_PROGRESS, { testId });
     for (const n of [1, 2, 3]) await publish(channel, n);
-    const client = await connect(owner);
+    const client = await connect(h.owner);
 
     client.send({ type: 'subscribe', channel, since: { offset: 0 } });
     // Published while the subscribe is being served: each lands in the replay or arrives live.
@@ -247,21 +131,22 @@ describe('subscriptions', () => {
 
   it('delivers messages that arrive live while history is read, and are in that history, exactly once', async () => {
     await app!.close();
-    const testId = await createTest(owner);
+    const testId = await createTest(h.owner);
     const channel = channelName(Channels.TEST_PROGRESS, { testId });
-    await startGateway(
+    await start(
       {},
       {
+        publish: (draft) => h.eventLog.publish(draft),
         recover: async (ch, since) => {
           for (const n of [3, 4]) await publish(channel, n);
           // Replies come in order on the subscriber connection: once PONG is back, 3 and 4 were dispatched.
-          await subscriber.ping();
-          return eventLog.recover(ch, since);
+          await gateway.subscriber.ping();
+          return h.eventLog.recover(ch, since);
         },
       },
     );
     for (const n of [1, 2]) await publish(channel, n);
-    const client = await connect(owner);
+    const client = await connect(h.owner);
 
     client.send({ type: 'subscribe', channel, since: { offset: 0 } });
     expect(await client.next()).toMatchObject({ type: 'subscribed', channel, offset: 4, recovered: true });
@@ -272,11 +157,11 @@ describe('subscriptions', () => {
   });
 
   it('resumes from {epoch, offset: 2} with exactly the messages after it', async () => {
-    const testId = await createTest(owner);
+    const testId = await createTest(h.owner);
     const channel = channelName(Channels.TEST_PROGRESS, { testId });
     let epoch = '';
     for (const n of [1, 2, 3, 4, 5]) epoch = (await publish(channel, n)).epoch;
-    const client = await connect(owner);
+    const client = await connect(h.owner);
 
     client.send({ type: 'subscribe', channel, since: { epoch, offset: 2 } });
     expect(await client.next()).toEqual({ type: 'subscribed', channel, epoch, offset: 5, recovered: true });
@@ -285,11 +170,11 @@ describe('subscriptions', () => {
   });
 
   it('answers recovered:false without a replay for another epoch, then delivers live messages', async () => {
-    const testId = await createTest(owner);
+    const testId = await createTest(h.owner);
     const channel = channelName(Channels.TEST_PROGRESS, { testId });
     let epoch = '';
     for (const n of [1, 2, 3]) epoch = (await publish(channel, n)).epoch;
-    const client = await connect(owner);
+    const client = await connect(h.owner);
 
     client.send({ type: 'subscribe', channel, since: { epoch: 'lost-epoch', offset: 1 } });
     expect(await client.next()).toEqual({ type: 'subscribed', channel, epoch, offset: 3, recovered: false });
@@ -298,20 +183,20 @@ describe('subscriptions', () => {
   });
 
   it('answers recovered:false when the asked offset is beyond the channel history', async () => {
-    const testId = await createTest(owner);
+    const testId = await createTest(h.owner);
     const channel = channelName(Channels.TEST_PROGRESS, { testId });
     const { epoch } = await publish(channel, 1);
-    const client = await connect(owner);
+    const client = await connect(h.owner);
 
     client.send({ type: 'subscribe', channel, since: { epoch, offset: 7 } });
     expect(await client.next()).toEqual({ type: 'subscribed', channel, epoch, offset: 1, recovered: false });
   });
 
   it('without since: subscribed (recovered:true, current position), then only new messages', async () => {
-    const testId = await createTest(owner);
+    const testId = await createTest(h.owner);
     const channel = channelName(Channels.STRESS_TEST, { testId });
     const { epoch } = await publish(channel, 1);
-    const client = await connect(owner);
+    const client = await connect(h.owner);
 
     client.send({ type: 'subscribe', channel });
     expect(await client.next()).toEqual({ type: 'subscribed', channel, epoch, offset: 1, recovered: true });
@@ -320,11 +205,11 @@ describe('subscriptions', () => {
   });
 
   it("refuses another user's test and a missing test with the same frame, and never leaks a message", async () => {
-    const testId = await createTest(owner);
+    const testId = await createTest(h.owner);
     const channel = channelName(Channels.TEST_PROGRESS, { testId });
     const missing = channelName(Channels.TEST_PROGRESS, { testId: randomUUID() });
-    const ownerClient = await connect(owner);
-    const intruder = await connect(stranger);
+    const ownerClient = await connect(h.owner);
+    const intruder = await connect(h.stranger);
 
     ownerClient.send({ type: 'subscribe', channel });
     expect(await ownerClient.next()).toMatchObject({ type: 'subscribed', channel });
@@ -342,9 +227,9 @@ describe('subscriptions', () => {
   });
 
   it('lets an admin read any test channel', async () => {
-    const testId = await createTest(owner);
+    const testId = await createTest(h.owner);
     const channel = channelName(Channels.JOB_STATUS, { jobId: testId });
-    const client = await connect(admin);
+    const client = await connect(h.admin);
 
     client.send({ type: 'subscribe', channel, since: { offset: 0 } });
     expect(await client.next()).toEqual({
@@ -359,12 +244,12 @@ describe('subscriptions', () => {
   });
 
   it('stops delivery after unsubscribe, and holds one Redis subscription per channel while anyone reads it', async () => {
-    const testId = await createTest(owner);
+    const testId = await createTest(h.owner);
     const channel = channelName(Channels.TEST_PROGRESS, { testId });
-    const pubsub = channelKeys(prefix, channel).pubsub;
-    const numsub = async () => Number(((await redis.pubsub('NUMSUB', pubsub)) as [string, number])[1]);
-    const leaving = await connect(owner);
-    const staying = await connect(admin);
+    const pubsub = channelKeys(h.prefix, channel).pubsub;
+    const numsub = async () => Number(((await h.redis.pubsub('NUMSUB', pubsub)) as [string, number])[1]);
+    const leaving = await connect(h.owner);
+    const staying = await connect(h.admin);
 
     leaving.send({ type: 'subscribe', channel });
     staying.send({ type: 'subscribe', channel });
@@ -391,33 +276,19 @@ describe('subscriptions', () => {
       detail: 'not subscribed',
     });
   });
-
-  it('lets any signed-in user read queue-updates and their own notifications, but not others', async () => {
-    const client = await connect(stranger);
-    const own = channelName(Channels.USER_NOTIFICATIONS, { userId: stranger.id });
-    const foreign = channelName(Channels.USER_NOTIFICATIONS, { userId: owner.id });
-    for (const channel of [Channels.QUEUE_UPDATES, own]) {
-      client.send({ type: 'subscribe', channel });
-      expect(await client.next()).toMatchObject({ type: 'subscribed', channel, recovered: true });
-    }
-    client.send({ type: 'subscribe', channel: foreign });
-    expect(await client.next()).toMatchObject({ type: 'error', code: 'FORBIDDEN', channel: foreign });
-    client.send({ type: 'subscribe', channel: Channels.TEST_UPDATES });
-    expect(await client.next()).toMatchObject({ type: 'error', code: 'FORBIDDEN', channel: 'test-updates' });
-  });
 });
 
 describe('frames', () => {
-  beforeEach(() => startGateway({ maxChannelsPerConnection: 2 }));
+  beforeEach(() => start({ maxChannelsPerConnection: 2 }));
 
   it('answers ping with pong', async () => {
-    const client = await connect(owner);
+    const client = await connect(h.owner);
     client.send({ type: 'ping' });
     expect(await client.next()).toEqual({ type: 'pong' });
   });
 
   it('answers malformed, unknown and invalid frames with BAD_REQUEST and stays open', async () => {
-    const client = await connect(owner);
+    const client = await connect(h.owner);
     client.send('{not json');
     expect(await client.next()).toEqual({
       type: 'error',
@@ -444,7 +315,7 @@ describe('frames', () => {
   });
 
   it('refuses a subscription past the per-connection channel limit', async () => {
-    const client = await connect(owner);
+    const client = await connect(h.owner);
     for (const channel of ['queue-updates', 'system-alerts']) {
       client.send({ type: 'subscribe', channel });
       expect(await client.next()).toMatchObject({ type: 'subscribed', channel });
@@ -461,9 +332,9 @@ describe('frames', () => {
 
 describe('connection lifecycle', () => {
   it('pings peers and terminates one that does not answer', async () => {
-    await startGateway({ heartbeatMs: 20, heartbeatTimeoutMs: 20 });
-    const answering = await connect(owner);
-    const silent = await connect(owner, { autoPong: false });
+    await start({ heartbeatMs: 20, heartbeatTimeoutMs: 20 });
+    const answering = await connect(h.owner);
+    const silent = await connect(h.owner, { autoPong: false });
     let pings = 0;
     await new Promise<void>((resolve) =>
       answering.socket.on('ping', () => {
@@ -475,16 +346,16 @@ describe('connection lifecycle', () => {
   });
 
   it('refuses a user past the per-user connection limit with 429', async () => {
-    await startGateway({ maxConnectionsPerUser: 1 });
-    await connect(owner);
-    const refusal = await TestClient.refusal(`${baseUrl}?token=${tokenOf(owner)}`);
+    await start({ maxConnectionsPerUser: 1 });
+    await connect(h.owner);
+    const refusal = await TestClient.refusal(`${baseUrl}?token=${tokenOf(h.owner)}`);
     expect(refusal.status).toBe(429);
     expect(refusal.body.code).toBe('LIMIT');
-    await connect(stranger);
+    await connect(h.stranger);
   });
 
   it('answers 404 to an upgrade of another path, and that socket does not hold up shutdown', async () => {
-    await startGateway();
+    await start();
     const refusal = await TestClient.refusal(baseUrl.replace(/\/ws$/, '/elsewhere'));
     expect(refusal.status).toBe(404);
     await app!.close();
@@ -492,8 +363,8 @@ describe('connection lifecycle', () => {
   });
 
   it('closes every socket with 1001 when the server shuts down', async () => {
-    await startGateway();
-    const client = await connect(owner);
+    await start();
+    const client = await connect(h.owner);
     await app!.close();
     app = undefined;
     expect((await client.closed).code).toBe(1001);
@@ -503,24 +374,11 @@ describe('connection lifecycle', () => {
 describe('on the in-process bus (embedded mode)', () => {
   it('delivers what is published on the channel topic of a MemoryPubSub, after the replay', async () => {
     const bus = new MemoryPubSub();
-    const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
-    app = Fastify({ loggerInstance: pino({ level: 'silent' }, sink) as FastifyBaseLogger });
-    await app.register(gatewayPlugin, {
-      authenticate: createAuthenticator({
-        users: new UsersRepository(db.kysely),
-        apiKeys: new ApiKeysRepository(db.kysely),
-        tokens,
-      }),
-      tests,
-      eventLog,
-      pubsub: bus,
-    });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    baseUrl = `ws://127.0.0.1:${(app.server.address() as { port: number }).port}/ws`;
-    const testId = await createTest(owner);
+    gateway = await startGateway({ pubsub: bus });
+    const testId = await createTest(h.owner);
     const channel = channelName(Channels.TEST_PROGRESS, { testId });
     await publish(channel, 1);
-    const client = await connect(owner);
+    const client = await connect(h.owner);
 
     client.send({ type: 'subscribe', channel, since: { offset: 0 } });
     expect(await client.next()).toMatchObject({ type: 'subscribed', channel, offset: 1, recovered: true });

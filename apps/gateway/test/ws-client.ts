@@ -6,7 +6,10 @@ export type Frame = Record<string, any>;
 /** A real `ws` client that keeps every frame it receives, in order, for tests to read one by one. */
 export class TestClient {
   readonly socket: WebSocket;
+  /** Every frame received, in order, with `batch` frames unwrapped into their messages. */
   readonly frames: Frame[] = [];
+  /** How many `batch` frames arrived, and how many messages each carried. */
+  readonly batchSizes: number[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   #cursor = 0;
   #waiter: (() => void) | undefined;
@@ -14,7 +17,11 @@ export class TestClient {
   private constructor(socket: WebSocket) {
     this.socket = socket;
     socket.on('message', (data) => {
-      this.frames.push(JSON.parse(String(data)) as Frame);
+      const frame = JSON.parse(String(data)) as Frame;
+      if (frame.type === 'batch') {
+        this.batchSizes.push(frame.messages.length);
+        this.frames.push(...(frame.messages as Frame[]));
+      } else this.frames.push(frame);
       this.#waiter?.();
     });
     this.closed = new Promise((resolve) =>
