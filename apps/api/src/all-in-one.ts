@@ -135,6 +135,10 @@ await app.register(gatewayPlugin, {
   tests: new TestsRepository(db.kysely),
   eventLog: backplane.eventLog,
   pubsub: backplane.pubsub,
+  tickets: backplane.tickets,
+  connections: backplane.connections,
+  acks: backplane.acks,
+  apiKeys: new ApiKeysRepository(db.kysely),
 });
 const worker = createTestWorker({
   db,

@@ -27,7 +27,7 @@ import { createTestsService } from './services/tests.service.js';
 export interface ApiDeps {
   db: Db;
   /** The queue, event log, bus and their readiness checks, of whichever mode the process runs in. */
-  backplane: Pick<Backplane, 'queue' | 'eventLog' | 'pubsub' | 'checks'>;
+  backplane: Pick<Backplane, 'queue' | 'eventLog' | 'pubsub' | 'checks' | 'tickets'>;
   tokens: TokenService;
   /** Private hosts/ranges tests may target (`TARGET_ALLOWLIST`). @defaultValue none */
   targetAllowlist?: Allowlist;
@@ -95,7 +95,13 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   });
   // Before the routes: it wires itself into every route declared with `config.cache`.
   await app.register(cachePlugin, { cache: deps.cache, registry });
-  await app.register(authRoutes, { users, apiKeys, tokens: deps.tokens, authenticate });
+  await app.register(authRoutes, {
+    users,
+    apiKeys,
+    tokens: deps.tokens,
+    authenticate,
+    tickets: deps.backplane.tickets,
+  });
   await app.register(testsRoutes, { authenticate, tests, service });
   await app.register(adminRoutes, { authenticate, cache: deps.cache, users });
   if (options.dashboardDir) await registerDashboard(app, options.dashboardDir);

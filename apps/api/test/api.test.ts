@@ -70,6 +70,32 @@ describe('api', () => {
     expect(unknown.statusCode).toBe(401);
   });
 
+  it('issues single-use WebSocket tickets to signed-in users only', async () => {
+    const anonymous = await api.app.inject({ method: 'POST', url: '/api/auth/ws-ticket' });
+    expect(anonymous.statusCode).toBe(401);
+    const res = await api.app.inject({
+      method: 'POST',
+      url: '/api/auth/ws-ticket',
+      headers: auth(alice.token),
+    });
+    expect(res.statusCode).toBe(201);
+    const { ticket, expiresInMs } = res.json();
+    expect(ticket).toMatch(/^wst_[A-Za-z0-9_-]{43}$/);
+    expect(expiresInMs).toBe(30_000);
+    // The API keeps only the ticket's hash; the gateway consumes it exactly once.
+    const keys: string[] = [];
+    for await (const batch of api.redis.scanStream({ match: `${api.prefix}:ws-ticket:*` }))
+      keys.push(...batch);
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).not.toContain(ticket);
+    expect(await api.tickets.consume(ticket)).toEqual({
+      userId: alice.id,
+      email: 'alice@example.com',
+      role: 'user',
+    });
+    expect(await api.tickets.consume(ticket)).toBeUndefined();
+  });
+
   it('validates bodies with a clear problem', async () => {
     const res = await api.app.inject({
       method: 'POST',

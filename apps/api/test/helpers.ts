@@ -55,6 +55,7 @@ export async function startApi(
     prefix,
     redis,
     cache,
+    tickets: backplane.tickets,
     databaseUrl: shared?.databaseUrl ?? database!.url,
     async close() {
       await app.close();

@@ -14,6 +14,7 @@ import {
   TestIdParams,
   TestView,
   UserView,
+  WsTicket,
 } from './api-schemas.js';
 
 /**
@@ -51,6 +52,7 @@ export const ApiRoutes = {
     schema: { body: Credentials, response: { 200: AuthResponse, 401: Problem } },
   },
   me: { method: 'GET', url: '/api/auth/me', schema: { response: { 200: UserView } } },
+  wsTicket: { method: 'POST', url: '/api/auth/ws-ticket', schema: { response: { 201: WsTicket } } },
   createApiKey: {
     method: 'POST',
     url: '/api/auth/api-keys',

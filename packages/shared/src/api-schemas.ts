@@ -27,6 +27,9 @@ export type Credentials = Static<typeof Credentials>;
 
 export const AuthResponse = Type.Object({ user: UserView, token: Type.String() });
 
+/** A single-use credential for `GET /ws?ticket=…` (browsers cannot send headers on a WebSocket). */
+export const WsTicket = Type.Object({ ticket: Type.String(), expiresInMs: Type.Integer() });
+
 export const ApiKeyCreate = Type.Object(
   { name: Type.String({ minLength: 1, maxLength: 100 }) },
   { additionalProperties: false },

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { generateApiKey, hashApiKey } from '@crucible/shared';
-import type { TokenService } from '@crucible/shared';
+import type { TicketStore, TokenService } from '@crucible/shared';
 import type { ApiKeysRepository, Authenticate, User, UsersRepository } from '@crucible/db';
 import { HttpProblem } from '../errors.js';
 import { requireUser, userOf } from '../plugins/auth.js';
@@ -12,6 +12,7 @@ export interface AuthRoutesOptions {
   apiKeys: ApiKeysRepository;
   tokens: TokenService;
   authenticate: Authenticate;
+  tickets: TicketStore;
 }
 
 const view = (u: Pick<User, 'id' | 'email' | 'role'>) => ({ id: u.id, email: u.email, role: u.role });
@@ -49,6 +50,20 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     authed.addHook('onRequest', requireUser(opts.authenticate));
 
     authed.route({ ...ApiRoutes.me, handler: async (request) => view(userOf(request)) });
+
+    authed.route({
+      ...ApiRoutes.wsTicket,
+      handler: async (request, reply) => {
+        const user = userOf(request);
+        const issued = await opts.tickets.issue({
+          userId: user.id,
+          email: user.email,
+          role: user.role,
+          ...(user.apiKeyId ? { apiKeyId: user.apiKeyId } : {}),
+        });
+        return reply.code(201).send({ ticket: issued.ticket, expiresInMs: issued.expiresInMs });
+      },
+    });
 
     authed.route({
       ...ApiRoutes.createApiKey,
