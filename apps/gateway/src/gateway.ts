@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import websocket from '@fastify/websocket';
 import type { AuthUser, TestsRepository } from '@crucible/db';
-import { Channels, Events, Priority, createMessage } from '@crucible/shared';
-import type { EventLog, PubSub, TicketStore } from '@crucible/shared';
+import {
+  Channels,
+  Events,
+  MemoryAckStore,
+  MemoryConnectionRegistry,
+  Priority,
+  createMessage,
+} from '@crucible/shared';
+import type { AckStore, ConnectionRegistry, EventLog, PubSub, TicketStore } from '@crucible/shared';
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
-import { MemoryAckStore } from './ack-store.js';
-import type { AckStore } from './ack-store.js';
 import { Broker } from './broker.js';
 import { createChannelAccess } from './channel-access.js';
-import { MemoryConnectionRegistry } from './connection-registry.js';
-import type { ConnectionRegistry } from './connection-registry.js';
 import { DEFAULT_LIMITS } from './env.js';
 import type { GatewayLimits } from './env.js';
 import { Hub } from './hub.js';

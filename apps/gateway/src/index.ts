@@ -10,8 +10,4 @@ export type {
   Reader,
   TestOwnership,
 } from './channel-access.js';
-export { MemoryConnectionRegistry, RedisConnectionRegistry } from './connection-registry.js';
-export type { ConnectionRegistry } from './connection-registry.js';
-export { MemoryAckStore, RedisAckStore } from './ack-store.js';
-export type { AckStore, UnackedMessage } from './ack-store.js';
 export { CloseCodes } from './session.js';

@@ -1,9 +1,8 @@
 import { Events, Priority, createMessage } from '@crucible/shared';
-import type { Envelope, EventLog } from '@crucible/shared';
+import type { AckStore, Envelope, EventLog } from '@crucible/shared';
 import type { FastifyBaseLogger } from 'fastify';
 // Types only: `ws` reaches this app through @fastify/websocket, not as a runtime dependency of its own.
 import type { RawData, WebSocket } from 'ws';
-import type { AckStore } from './ack-store.js';
 import type { ChannelAuthorizer, MessageFilter, Reader } from './channel-access.js';
 import type { GatewayLimits } from './env.js';
 import type { Hub, HubMessage, HubSubscriber, Position } from './hub.js';

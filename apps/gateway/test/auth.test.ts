@@ -40,7 +40,7 @@ describe('origin allowlist', () => {
     });
     expect(foreign.status).toBe(403);
     expect(foreign.body).toMatchObject({ code: 'FORBIDDEN', detail: 'origin not allowed' });
-    for (const headers of [{ origin: 'https://app.example.test' }, {}]) {
+    for (const headers of [{ origin: 'https://app.example.test' }, {}] as Record<string, string>[]) {
       const client = track(await TestClient.connect(`${gateway.url}?token=${token}`, { headers }));
       expect(await client.next()).toMatchObject({ event: 'connection:established' });
     }

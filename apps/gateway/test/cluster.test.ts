@@ -1,7 +1,6 @@
-import { Priority } from '@crucible/shared';
+import { Priority, RedisConnectionRegistry } from '@crucible/shared';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { RedisConnectionRegistry } from '../src/index.js';
 import {
   connect,
   createTest,

@@ -13,6 +13,8 @@ import { createTestDatabase } from '@crucible/db/testing';
 import {
   Events,
   Priority,
+  RedisAckStore,
+  RedisConnectionRegistry,
   RedisEventLog,
   RedisPubSub,
   RedisTicketStore,
@@ -26,7 +28,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
-import { RedisAckStore, RedisConnectionRegistry, gatewayPlugin, serializeRequest } from '../src/index.js';
+import { gatewayPlugin, serializeRequest } from '../src/index.js';
 import type { GatewayLimits, GatewayPluginOptions } from '../src/index.js';
 import { TestClient } from './ws-client.js';
 

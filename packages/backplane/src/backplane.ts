@@ -4,15 +4,29 @@ import type { IQueueBackend, JobProgress, Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import {
+  MemoryAckStore,
+  MemoryConnectionRegistry,
   MemoryEventLog,
   MemoryPubSub,
+  MemoryTicketStore,
+  RedisAckStore,
+  RedisConnectionRegistry,
   RedisEventLog,
   RedisPubSub,
+  RedisTicketStore,
   TEST_QUEUE_NAME,
   bullPrefix,
   createRedis,
 } from '@crucible/shared';
-import type { EventLog, PubSub, ReadinessCheck, TestJobData } from '@crucible/shared';
+import type {
+  AckStore,
+  ConnectionRegistry,
+  EventLog,
+  PubSub,
+  ReadinessCheck,
+  TestJobData,
+  TicketStore,
+} from '@crucible/shared';
 import { CacheStrategy, createCache } from '@crucible/shared/cache';
 import type { Cache, CacheOptions } from '@crucible/shared/cache';
 
@@ -74,6 +88,12 @@ export interface Backplane {
    * memory tier alone on the in-process bus (embedded). The caller closes it before the backplane.
    */
   createCache(options?: BackplaneCacheOptions): Promise<Cache>;
+  /** Single-use WebSocket tickets: issued by the api, consumed by the gateway. */
+  readonly tickets: TicketStore;
+  /** Open sockets per user across every gateway. */
+  readonly connections: ConnectionRegistry;
+  /** CRITICAL/HIGH messages sent and not yet acknowledged, for redelivery on resume. */
+  readonly acks: AckStore;
   /** Readiness of the backing services, by name (`/health/ready`). */
   readonly checks: Record<string, ReadinessCheck>;
   /** Resolves once the services answer (a process may start before Redis does). */
@@ -124,6 +144,9 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     },
     eventLog: new RedisEventLog(producer, { prefix: options.prefix }),
     pubsub,
+    tickets: new RedisTicketStore(producer, { prefix: options.prefix }),
+    connections: new RedisConnectionRegistry(producer, { prefix: options.prefix }),
+    acks: new RedisAckStore(producer, { prefix: options.prefix }),
     createCache: (cacheOptions = {}) =>
       createCache({
         prefix: `${options.prefix}:cache`,
@@ -138,6 +161,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     },
     async close() {
       await queue?.close();
+      await this.connections.close();
       await pubsub.close();
       await Promise.allSettled([producer.quit(), workerConnection?.quit()]);
     },
@@ -199,6 +223,9 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
     },
     eventLog: new MemoryEventLog(pubsub),
     pubsub,
+    tickets: new MemoryTicketStore(),
+    connections: new MemoryConnectionRegistry(),
+    acks: new MemoryAckStore(),
     createCache: (cacheOptions = {}) =>
       createCache({ ...cacheOptions, strategy: CacheStrategy.MEMORY_ONLY, bus: pubsub }),
     checks: {

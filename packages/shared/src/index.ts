@@ -12,3 +12,5 @@ export * from './pubsub.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './ws-ticket.js';
+export * from './connection-registry.js';
+export * from './ack-store.js';
