@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '@crucible/db/testing';
+import { REDIS_URL, deletePrefix } from './helpers.js';
+import { freePort, startProcess, waitForReady } from './processes.js';
+import type { AppProcess } from './processes.js';
+import { WsClient } from './ws-client.js';
+
+describe('end to end: the all-in-one entry with DATABASE_URL and REDIS_URL (single-server mode)', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let target: Server;
+  let targetUrl: string;
+  const prefix = `t-${randomUUID()}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'crucible-aio-'));
+  let proc: AppProcess;
+  let apiUrl: string;
+
+  beforeAll(async () => {
+    target = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>target</title>');
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    targetUrl = `http://127.0.0.1:${(target.address() as { port: number }).port}/`;
+    database = await createTestDatabase();
+    const port = await freePort();
+    apiUrl = `http://127.0.0.1:${port}`;
+    proc = startProcess('all-in-one', 'apps/api/src/all-in-one.ts', {
+      DATABASE_URL: database.url,
+      REDIS_URL,
+      CRUCIBLE_PREFIX: prefix,
+      CRUCIBLE_DATA_DIR: dataDir,
+      JWT_SECRET: '',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      TARGET_ALLOWLIST: '127.0.0.1',
+    });
+    await waitForReady(`${apiUrl}/health/ready`, proc, 60_000);
+  }, 90_000);
+
+  afterAll(async () => {
+    const code = await proc?.stop('SIGTERM');
+    target?.close();
+    await database?.drop();
+    const redis = new Redis(REDIS_URL);
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+    rmSync(dataDir, { recursive: true, force: true });
+    expect(code).toBe(0);
+  }, 60_000);
+
+  it('runs a test on the real services and says which mode it is in', async () => {
+    expect(proc.output()).toContain('mode: all-in-one on PostgreSQL 127.0.0.1:5432 and Redis 127.0.0.1:6379');
+    const ready = (await (await fetch(`${apiUrl}/health/ready`)).json()) as { checks: object };
+    expect(Object.keys(ready.checks).sort()).toEqual(['database', 'redis']);
+
+    const registered = await fetch(`${apiUrl}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'single@example.com', password: 'a long enough password' }),
+    });
+    const { token } = (await registered.json()) as { token: string };
+    const submitted = await fetch(`${apiUrl}/api/test/run`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ testType: 'performance', url: targetUrl, config: { iterations: 2 } }),
+    });
+    expect(submitted.status).toBe(202);
+    const { testId } = (await submitted.json()) as { testId: string };
+
+    const client = new WsClient(`${apiUrl.replace('http', 'ws')}/ws?token=${token}`);
+    await client.opened();
+    const channel = `test-progress-${testId}`;
+    client.send({ type: 'subscribe', channel, since: { offset: 0 } });
+    await expect
+      .poll(() => client.events(channel).map((e) => e.event), { timeout: 30_000 })
+      .toEqual(['test:started', 'test:progress', 'test:progress', 'test:completed']);
+    client.close();
+  }, 60_000);
+});
