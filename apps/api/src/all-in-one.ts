@@ -144,6 +144,9 @@ const worker = createTestWorker({
   db,
   backplane: {
     createWorker: backplane.createWorker,
+    queue: backplane.queue,
+    pubsub: backplane.pubsub,
+    presence: backplane.presence,
     // The worker's status events drop the test's cached responses before they go out.
     eventLog: invalidatingEventLog(backplane.eventLog, cache),
   },
@@ -151,6 +154,7 @@ const worker = createTestWorker({
   logger: logger.child({ app: 'worker' }),
   engines: createEngines(new Egress({ allowlist: env.targetAllowlist })),
 });
+await worker.ready;
 await app.listen({ port: env.port, host: env.host });
 
 const shown = env.host === '0.0.0.0' ? 'localhost' : env.host;

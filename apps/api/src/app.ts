@@ -27,7 +27,7 @@ import { createTestsService } from './services/tests.service.js';
 export interface ApiDeps {
   db: Db;
   /** The queue, event log, bus and their readiness checks, of whichever mode the process runs in. */
-  backplane: Pick<Backplane, 'queue' | 'eventLog' | 'pubsub' | 'checks' | 'tickets'>;
+  backplane: Pick<Backplane, 'queue' | 'eventLog' | 'pubsub' | 'presence' | 'checks' | 'tickets'>;
   tokens: TokenService;
   /** Private hosts/ranges tests may target (`TARGET_ALLOWLIST`). @defaultValue none */
   targetAllowlist?: Allowlist;
@@ -70,14 +70,16 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   const tests = new TestsRepository(deps.db.kysely);
   const authenticate = createAuthenticator({ users, apiKeys, tokens: deps.tokens });
   const service = createTestsService({
-    db: deps.db,
     tests,
     queue: deps.backplane.queue,
     // Every test event the API publishes first drops the test's cached responses.
     eventLog: invalidatingEventLog(deps.backplane.eventLog, deps.cache),
+    pubsub: deps.backplane.pubsub,
+    presence: deps.backplane.presence,
     log: app.log,
     targetAllowlist: deps.targetAllowlist,
   });
+  app.addHook('onClose', async () => service.close());
 
   const registry = createMetricsRegistry('api');
   registerQueueMetrics(registry, deps.backplane.queue);
@@ -102,7 +104,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     authenticate,
     tickets: deps.backplane.tickets,
   });
-  await app.register(testsRoutes, { authenticate, tests, service });
+  await app.register(testsRoutes, { authenticate, service });
   await app.register(adminRoutes, { authenticate, cache: deps.cache, users });
   if (options.dashboardDir) await registerDashboard(app, options.dashboardDir);
   return app;

@@ -96,8 +96,13 @@ describe('response cache', () => {
 
   /** Runs a test to completion the way the worker does: database first, then the event. */
   async function complete(testId: string) {
-    expect(await tests.markRunning(testId)).toBeDefined();
-    expect(await tests.finish(testId, 'completed', { result: { score: 97 } })).toBe(true);
+    const started = await tests.startAttempt(testId, 0);
+    expect(started).toBeDefined();
+    expect(
+      await tests.finishAttempt({ testId, attempt: started!.attempt }, 'completed', {
+        result: { score: 97 },
+      }),
+    ).toBe(true);
     await workerLog.publish(
       createMessage({
         event: Events.TEST_COMPLETED,

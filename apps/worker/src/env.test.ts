@@ -14,6 +14,7 @@ describe('loadWorkerEnv', () => {
       targetAllowlist: { hosts: new Set(), cidrs: [] },
       stressMaxConnections: 200,
       stressMaxDurationSec: 300,
+      lockDurationMs: 30_000,
     });
   });
 
@@ -47,6 +48,9 @@ describe('loadWorkerEnv', () => {
     );
     expect(() => loadWorkerEnv({ WORKER_HEALTH_PORT: 'x' })).toThrow(
       'WORKER_HEALTH_PORT: expected an integer, got "x"',
+    );
+    expect(() => loadWorkerEnv({ WORKER_LOCK_DURATION_MS: '10' })).toThrow(
+      'WORKER_LOCK_DURATION_MS: must be at least 1000',
     );
   });
 });

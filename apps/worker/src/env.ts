@@ -21,6 +21,8 @@ export interface WorkerEnv {
   stressMaxConnections: number;
   /** Longest one stress test may run, ramp-up included (`STRESS_MAX_DURATION_SEC`). @defaultValue 300 */
   stressMaxDurationSec: number;
+  /** A worker silent this long is presumed lost and its tests run again elsewhere. */
+  lockDurationMs: number;
 }
 
 /** Parses the worker's configuration once, at start; throws a ConfigError naming the bad variable. */
@@ -41,5 +43,6 @@ export function loadWorkerEnv(env: Record<string, string | undefined> = process.
     targetAllowlist: envAllowlist(env),
     stressMaxConnections: envInt(env, 'STRESS_MAX_CONNECTIONS', 200, { min: 1, max: 10_000 }),
     stressMaxDurationSec: envInt(env, 'STRESS_MAX_DURATION_SEC', 300, { min: 1, max: 3600 }),
+    lockDurationMs: envInt(env, 'WORKER_LOCK_DURATION_MS', 30_000, { min: 1_000, max: 600_000 }),
   };
 }

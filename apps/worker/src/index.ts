@@ -1,6 +1,8 @@
 export { createTestWorker } from './worker.js';
 export type { TestWorker, TestWorkerDeps } from './worker.js';
-export { createProcessor } from './processor.js';
+export { AbortReasons, createProcessor } from './processor.js';
+export { createReconciler } from './reconciler.js';
+export type { Reconciler, ReconcilerDeps } from './reconciler.js';
 export type { ProcessOutcome, ProcessorDeps } from './processor.js';
 export { createEngines, defaultEngines } from './engines/registry.js';
 export type {

@@ -74,8 +74,9 @@ handleShutdown(
   logger,
   async () => {
     stopping = true;
-    // Running tests finish within the bound; past it the process exits with them still running:
-    // their locks lapse and another worker's stalled-job check takes them up again.
+    // Running tests finish within the bound, or are handed back to the queue just before it ends;
+    // if even that does not settle, the process exits with them running: their locks lapse and
+    // another worker's stalled-job check takes them up again.
     if (testWorker && !(await settlesWithin(testWorker.close(), proc.shutdownTimeoutMs))) {
       logger.warn(
         { boundMs: proc.shutdownTimeoutMs },
@@ -103,12 +104,19 @@ if (!stopping) {
     db,
     backplane: {
       createWorker: backplane.createWorker,
+      queue: backplane.queue,
+      pubsub: backplane.pubsub,
+      presence: backplane.presence,
       eventLog: invalidatingEventLog(backplane.eventLog, cache),
     },
     concurrency: env.concurrency,
     logger,
     engines: createEngines(new Egress({ allowlist: env.targetAllowlist })),
+    // Tests still running near the end of the bound are handed back to the queue in its last seconds.
+    drainTimeoutMs: Math.max(0, proc.shutdownTimeoutMs - 5_000),
+    lockDurationMs: env.lockDurationMs,
   });
   instrumentWorker(testWorker.worker, registry);
+  await testWorker.ready;
   logger.info({ concurrency: env.concurrency, prefix: env.prefix }, 'worker ready');
 }

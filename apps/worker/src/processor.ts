@@ -1,18 +1,37 @@
-import { UnrecoverableError } from 'bullmq';
+import { DelayedError, UnrecoverableError } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { Channels, Events, Priority, TestCatalog, channelName, createMessage } from '@crucible/shared';
-import type { CatalogEntry, EventLog, TestJobData } from '@crucible/shared';
-import type { TestsRepository } from '@crucible/db';
+import type { CatalogEntry, EventLog, TestJobData, TestType } from '@crucible/shared';
+import { isConnectionError } from '@crucible/db';
+import type { Fence, TestsRepository } from '@crucible/db';
 import { parseTestConfig } from './config.js';
 import type { EngineRegistry, EngineResult } from './engines/engine.js';
 import { EngineError, errorMessage } from './errors.js';
+
+/** Why the worker aborted a job's BullMQ signal (`worker.cancelJob` / `cancelAllJobs`). */
+export const AbortReasons = {
+  /** The user cancelled the test (broadcast on `CANCEL_TOPIC`). */
+  CANCELLED: 'cancelled',
+  /** The worker is draining and the test did not finish in time: hand it back. */
+  SHUTDOWN: 'shutdown',
+  /** BullMQ could not renew the job's lock: another worker may already run it. */
+  LOCK_LOST: 'lock-lost',
+} as const;
 
 export interface ProcessorDeps {
   tests: TestsRepository;
   eventLog: EventLog;
   engines: EngineRegistry;
   logger: Logger;
+  /** Wall-clock bound of one attempt. @defaultValue the catalogue's `timeoutMs(config)` */
+  timeoutMs?: (testType: TestType, config: Record<string, unknown>) => number;
+  /** Test ids this process is running now (the worker announces them). */
+  running: Set<string>;
+  /** Called whenever a test starts or ends here. */
+  onChange?: () => void;
+  /** How long a database write is retried while PostgreSQL is unreachable. @defaultValue 5 minutes */
+  dbRetryMs?: number;
 }
 
 /** What a job returns to BullMQ; the result itself lives in PostgreSQL. */
@@ -21,23 +40,53 @@ export interface ProcessOutcome {
   status: 'completed' | 'skipped';
 }
 
+/** This attempt no longer owns the test (cancelled, re-run, or taken over): it must stop writing. */
+class FenceLost extends Error {
+  constructor(message = 'the test was cancelled or taken over by another attempt') {
+    super(message);
+  }
+}
+
+class Shutdown extends Error {
+  constructor() {
+    super('the worker is shutting down');
+  }
+}
+
+function abortError(reason: unknown): Error {
+  if (reason === AbortReasons.CANCELLED) return new EngineError('CANCELLED', 'the test was cancelled');
+  if (reason === AbortReasons.SHUTDOWN) return new Shutdown();
+  if (reason === AbortReasons.LOCK_LOST) return new FenceLost('the worker lost the lock of this test');
+  return reason instanceof Error ? reason : new EngineError('ABORTED', 'the test was aborted');
+}
+
 /** Not worth a retry: the next attempt would fail the same way. */
 function isPermanent(err: unknown): boolean {
   return err instanceof UnrecoverableError || (err instanceof EngineError && !err.retryable);
 }
 
 /**
- * Runs one test job: marks the row running, runs its engine under the catalogue's timeout, stores
- * progress and the outcome in PostgreSQL and publishes each step to the test's channels.
- * The database is the record, so its writes must succeed; a message that cannot be published is
- * logged and the test goes on (subscribers recover state over HTTP).
+ * Runs one test job: starts a fenced attempt in PostgreSQL, runs the engine under the type's
+ * timeout and the job's abort signal, and stores progress and the outcome — each write fenced by
+ * the attempt, so a worker that lost the test can never overwrite the one that has it.
+ * Transient failures with attempts left put the row back to `queued` and let BullMQ retry with
+ * backoff; everything else is final. Database writes are retried while PostgreSQL is unreachable.
+ * A message that cannot be published is logged and the test goes on.
  */
-export function createProcessor(deps: ProcessorDeps): (job: Job<TestJobData>) => Promise<ProcessOutcome> {
+export function createProcessor(
+  deps: ProcessorDeps,
+): (job: Job<TestJobData>, token?: string, signal?: AbortSignal) => Promise<ProcessOutcome> {
   const { tests, eventLog, engines, logger } = deps;
+  const dbRetryMs = deps.dbRetryMs ?? 5 * 60_000;
+  const timeoutOf =
+    deps.timeoutMs ??
+    ((testType: TestType, config: Record<string, unknown>) =>
+      (TestCatalog[testType] as CatalogEntry).timeoutMs(config));
 
-  return async (job) => {
+  return async (job, token, signal) => {
     const { testId, testType, url, userId } = job.data;
-    const log = logger.child({ testId, testType, attempt: job.attemptsMade + 1 });
+    const run = job.data.run ?? 0;
+    const log = logger.child({ testId, testType, run, job: job.id });
     const progressChannel = channelName(Channels.TEST_PROGRESS, { testId });
     const jobChannel = channelName(Channels.JOB_STATUS, { jobId: testId });
 
@@ -49,27 +98,48 @@ export function createProcessor(deps: ProcessorDeps): (job: Job<TestJobData>) =>
       }
     };
 
-    if (!(await tests.markRunning(testId))) {
-      log.info('test is no longer queued (cancelled or finished); skipping');
+    const persist = async <T>(write: () => Promise<T>): Promise<T> => {
+      const deadline = Date.now() + dbRetryMs;
+      for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+        try {
+          return await write();
+        } catch (err) {
+          if (!isConnectionError(err) || Date.now() + delay > deadline) throw err;
+          log.warn({ err: errorMessage(err), retryInMs: delay }, 'database unreachable; retrying the write');
+          await new Promise((resolve) => setTimeout(resolve, delay));
+        }
+      }
+    };
+
+    const started = await persist(() => tests.startAttempt(testId, run));
+    if (!started) {
+      log.info('test is no longer queued (cancelled, finished or re-run); skipping');
       return { testId, status: 'skipped' };
     }
-    log.info('test started');
-    await publish(
-      progressChannel,
-      Events.TEST_STARTED,
-      { testId, testType, url, status: 'running' },
-      Priority.HIGH,
-    );
-    await publish(jobChannel, Events.QUEUE_JOB_STARTED, { jobId: testId, testId, testType }, Priority.HIGH);
+    const fence: Fence = { testId, attempt: started.attempt };
+    deps.running.add(testId);
+    deps.onChange?.();
+    const alog = log.child({ attempt: fence.attempt });
+    alog.info('test started');
 
     const controller = new AbortController();
+    const onAbort = () => controller.abort(abortError(signal?.reason));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     let result: EngineResult;
     try {
+      await publish(
+        progressChannel,
+        Events.TEST_STARTED,
+        { testId, testType, url, status: 'running', attempt: fence.attempt },
+        Priority.HIGH,
+      );
+      await publish(jobChannel, Events.QUEUE_JOB_STARTED, { jobId: testId, testId, testType }, Priority.HIGH);
       const engine = engines[testType];
       if (!engine) throw new EngineError('NO_ENGINE', `test type ${testType} has no engine in this worker`);
       const config = parseTestConfig(testType, job.data.config);
-      const timeoutMs = (TestCatalog[testType] as CatalogEntry).timeoutMs(config);
+      const timeoutMs = timeoutOf(testType, config);
       timer = setTimeout(
         () =>
           controller.abort(new EngineError('TIMED_OUT', `the test did not finish within ${timeoutMs} ms`)),
@@ -79,13 +149,12 @@ export function createProcessor(deps: ProcessorDeps): (job: Job<TestJobData>) =>
       result = await engine(url, config, {
         signal: controller.signal,
         progress: async (pct, stage, data = {}) => {
+          if (controller.signal.aborted) return;
           // Subscribers draw a bar: never let it move backwards or reach 100 before the result is stored.
           const progress = Math.max(lastPct, Math.min(99, Math.round(pct)));
           lastPct = progress;
-          await tests.setProgress(testId, progress);
-          const row = await tests.findById(testId);
-          if (row?.status !== 'running') {
-            controller.abort(new EngineError('CANCELLED', 'the test was cancelled while running'));
+          if (!(await persist(() => tests.setProgress(fence, progress)))) {
+            controller.abort(new FenceLost());
             return;
           }
           await publish(
@@ -102,13 +171,28 @@ export function createProcessor(deps: ProcessorDeps): (job: Job<TestJobData>) =>
           );
         },
       });
-    } catch (err) {
-      const permanent = isPermanent(err);
-      const lastAttempt = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (controller.signal.aborted) throw controller.signal.reason;
+    } catch (thrown) {
+      // An abort is what happened, whatever the engine made of it.
+      const err: unknown = controller.signal.aborted ? controller.signal.reason : thrown;
       const message = errorMessage(err);
-      if (lastAttempt) {
-        if (await tests.finish(testId, 'failed', { errorMessage: message })) {
-          log.warn({ err }, 'test failed');
+      if (err instanceof Shutdown) {
+        if (await persist(() => tests.handBack(fence))) alog.info('handed the test back to the queue');
+        if (token) {
+          await job.moveToDelayed(Date.now(), token);
+          throw new DelayedError();
+        }
+        throw err;
+      }
+      if (err instanceof FenceLost || (err instanceof EngineError && err.code === 'CANCELLED')) {
+        // Whoever took the test from this attempt (the user, or another worker) has written its status.
+        alog.info({ reason: message }, 'attempt stopped without writing');
+        throw new UnrecoverableError(message);
+      }
+      const permanent = isPermanent(err);
+      if (permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+        if (await persist(() => tests.finishAttempt(fence, 'failed', { errorMessage: message }))) {
+          alog.warn({ err }, 'test failed');
           await publish(
             progressChannel,
             Events.TEST_FAILED,
@@ -118,25 +202,46 @@ export function createProcessor(deps: ProcessorDeps): (job: Job<TestJobData>) =>
           await publish(
             jobChannel,
             Events.QUEUE_JOB_FAILED,
-            { jobId: testId, testId, status: 'failed', error: message },
+            { jobId: testId, testId, status: 'failed', error: message, willRetry: false },
             Priority.HIGH,
           );
         } else {
-          log.info({ err }, 'test ended by someone else (cancelled) while running');
+          alog.info({ err }, 'test ended by someone else while failing');
         }
-      } else {
-        log.warn({ err }, 'attempt failed; BullMQ will retry');
+        throw permanent && !(err instanceof UnrecoverableError) ? new UnrecoverableError(message) : err;
       }
-      throw permanent && !(err instanceof UnrecoverableError) ? new UnrecoverableError(message) : err;
+      const queued = await persist(() => tests.scheduleRetry(fence, message));
+      if (queued) {
+        alog.warn({ err }, 'attempt failed; BullMQ will retry');
+        await publish(
+          jobChannel,
+          Events.QUEUE_JOB_FAILED,
+          {
+            jobId: testId,
+            testId,
+            status: 'queued',
+            error: message,
+            willRetry: true,
+            retryCount: queued.retry_count,
+          },
+          Priority.HIGH,
+        );
+        throw err;
+      }
+      alog.info({ err }, 'test ended by someone else while retrying');
+      throw new UnrecoverableError(message);
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      deps.running.delete(testId);
+      deps.onChange?.();
     }
 
-    if (!(await tests.finish(testId, 'completed', { result }))) {
-      log.info('test ended by someone else (cancelled) before its result was stored');
+    if (!(await persist(() => tests.finishAttempt(fence, 'completed', { result })))) {
+      alog.info('test ended by someone else before its result was stored');
       return { testId, status: 'skipped' };
     }
-    log.info('test completed');
+    alog.info('test completed');
     await publish(
       progressChannel,
       Events.TEST_COMPLETED,

@@ -313,7 +313,7 @@ describe.each(Object.keys(modes))('test worker (%s)', (mode) => {
       priority: 5,
       userId: harness.userId,
     });
-    await harness.tests.finish(testId, 'cancelled', {});
+    await harness.tests.cancel(testId, { id: harness.userId, role: 'user' });
     await harness.subscribe(testId);
     const completed = once(harness.testWorker.worker, 'completed');
     await harness.queue.add(

@@ -77,7 +77,7 @@ export default defineBenchmark({
     ];
     ctx.defer(() => Promise.all(queues.map((q) => q.close())));
     const reset = async () => {
-      await pool.query('TRUNCATE test_queue');
+      await pool.query('TRUNCATE test_queue CASCADE');
       for (const q of queues) await q.obliterate({ force: true });
     };
 

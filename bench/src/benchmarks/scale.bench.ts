@@ -24,7 +24,7 @@ export default defineBenchmark({
     const accept = (apis: string[]): Subject => ({
       label: apis.length === 1 ? '1 api process' : `${apis.length} api processes`,
       async run() {
-        await pool.query('TRUNCATE test_queue');
+        await pool.query('TRUNCATE test_queue CASCADE');
         const results = await Promise.all(
           apis.map((api) =>
             load({

@@ -116,7 +116,7 @@ export class CrucibleDispatch {
    * and returns tests/s from resume until the last test's row says completed.
    */
   async drain(count: number): Promise<number> {
-    await this.#pool.query('TRUNCATE test_queue');
+    await this.#pool.query('TRUNCATE test_queue CASCADE');
     await this.#queue.pause();
     await load({
       url: `${this.#stack.apiUrls[0]}/api/test/run`,

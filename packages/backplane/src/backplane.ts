@@ -7,11 +7,13 @@ import {
   MemoryAckStore,
   MemoryConnectionRegistry,
   MemoryEventLog,
+  MemoryPresenceStore,
   MemoryPubSub,
   MemoryTicketStore,
   RedisAckStore,
   RedisConnectionRegistry,
   RedisEventLog,
+  RedisPresenceStore,
   RedisPubSub,
   RedisTicketStore,
   TEST_QUEUE_NAME,
@@ -22,6 +24,7 @@ import type {
   AckStore,
   ConnectionRegistry,
   EventLog,
+  PresenceStore,
   PubSub,
   ReadinessCheck,
   TestJobData,
@@ -83,6 +86,8 @@ export interface Backplane {
   readonly eventLog: EventLog;
   /** Control messages and the live side of channels. */
   readonly pubsub: PubSub;
+  /** Live workers (capacity, running tests) and the reconciler's pass lock. */
+  readonly presence: PresenceStore;
   /**
    * A cache of this mode: memory tier over Redis kept coherent by the bus (distributed), or the
    * memory tier alone on the in-process bus (embedded). The caller closes it before the backplane.
@@ -147,6 +152,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     tickets: new RedisTicketStore(producer, { prefix: options.prefix }),
     connections: new RedisConnectionRegistry(producer, { prefix: options.prefix }),
     acks: new RedisAckStore(producer, { prefix: options.prefix }),
+    presence: new RedisPresenceStore(producer, options.prefix),
     createCache: (cacheOptions = {}) =>
       createCache({
         prefix: `${options.prefix}:cache`,
@@ -226,6 +232,7 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
     tickets: new MemoryTicketStore(),
     connections: new MemoryConnectionRegistry(),
     acks: new MemoryAckStore(),
+    presence: new MemoryPresenceStore(),
     createCache: (cacheOptions = {}) =>
       createCache({ ...cacheOptions, strategy: CacheStrategy.MEMORY_ONLY, bus: pubsub }),
     checks: {

@@ -38,17 +38,47 @@ export interface TestQueueTable {
   user_id: string | null;
   result: ColumnType<unknown, string | null | undefined, string | null>;
   error_message: string | null;
+  /** Automatic retries of the current run (a lost worker counts as one). */
   retry_count: ColumnType<number, number | undefined, number>;
+  /** Attempts started so far; the fencing token of status writes. */
+  attempt: ColumnType<number, number | undefined, number>;
+  /** Manual re-runs so far. */
+  run: ColumnType<number, number | undefined, number>;
   created_at: Timestamp;
   started_at: ColumnType<Date | null, never, Date | string | null>;
   completed_at: ColumnType<Date | null, never, Date | string | null>;
   updated_at: Timestamp;
 }
 
+export type AttemptStatus =
+  'running' | 'completed' | 'failed' | 'retrying' | 'cancelled' | 'lost' | 'handed_back';
+
+/** One record per attempt of a test: the history that survives retries and re-runs. */
+export interface TestAttemptsTable {
+  test_id: string;
+  attempt: number;
+  run: number;
+  status: AttemptStatus;
+  error_message: string | null;
+  started_at: Timestamp;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface IdempotencyKeysTable {
+  user_id: string;
+  key: string;
+  /** SHA-256 of the canonical request body: the same key with another body is refused. */
+  request_hash: string;
+  test_id: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
   test_queue: TestQueueTable;
+  test_attempts: TestAttemptsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -57,4 +87,5 @@ export type ApiKey = Selectable<ApiKeysTable>;
 export type TestRow = Selectable<TestQueueTable>;
 export type NewTestRow = Insertable<TestQueueTable>;
 export type TestRowUpdate = Updateable<TestQueueTable>;
+export type TestAttempt = Selectable<TestAttemptsTable>;
 export type { Json };

@@ -21,13 +21,16 @@ describe('database', () => {
   it('migrates once even when several processes start together', async () => {
     const results = await Promise.all(dbs.map((d) => migrateToLatest(d.kysely)));
     const applied = results.flatMap((r) => r.results ?? []).filter((r) => r.status === 'Success');
-    expect(applied.map((r) => r.migrationName)).toEqual(['2026_11_29_0001_initial']);
+    expect(applied.map((r) => r.migrationName)).toEqual([
+      '2026_11_29_0001_initial',
+      '2026_11_29_0100_queue_runs',
+    ]);
     expect(await migrationsApplied(dbs[0]!.kysely)).toBe(true);
     const again = await migrateToLatest(dbs[0]!.kysely);
     expect(again.results).toEqual([]);
   });
 
-  it('has the 17 columns of test_queue with timestamptz timestamps', async () => {
+  it('has the 19 columns of test_queue with timestamptz timestamps', async () => {
     const cols = await sql<{ column_name: string; data_type: string }>`
       select column_name, data_type from information_schema.columns
       where table_name = 'test_queue' and table_schema = current_schema() order by ordinal_position`.execute(
@@ -51,6 +54,8 @@ describe('database', () => {
       'started_at',
       'completed_at',
       'updated_at',
+      'attempt',
+      'run',
     ]);
     for (const c of cols.rows.filter((c) => c.column_name.endsWith('_at'))) {
       expect(c.data_type).toBe('timestamp with time zone');
@@ -89,12 +94,20 @@ describe('database', () => {
       sql`update test_queue set status = 'weird' where test_id = ${testId}`.execute(kysely),
     ).rejects.toThrow(/check constraint/);
 
-    const running = await tests.markRunning(testId);
+    const running = await tests.startAttempt(testId, 0);
     expect(running?.status).toBe('running');
+    expect(running?.attempt).toBe(1);
     expect(running!.updated_at.getTime()).toBeGreaterThanOrEqual(row.updated_at.getTime());
-    expect(await tests.finish(testId, 'completed', { result: { ok: true } })).toBe(true);
+    // The worker that ran attempt 1 is presumed lost; attempt 2 takes over and fences it out.
+    const second = await tests.startAttempt(testId, 0);
+    expect(second).toMatchObject({ status: 'running', attempt: 2, retry_count: 1 });
+    expect(await tests.setProgress({ testId, attempt: 1 }, 50)).toBe(false);
+    expect(await tests.finishAttempt({ testId, attempt: 1 }, 'failed', { errorMessage: 'late' })).toBe(false);
+    expect(await tests.finishAttempt({ testId, attempt: 2 }, 'completed', { result: { ok: true } })).toBe(
+      true,
+    );
     // A second, late writer cannot finish it again.
-    expect(await tests.finish(testId, 'failed', { errorMessage: 'late' })).toBe(false);
+    expect(await tests.finishAttempt({ testId, attempt: 2 }, 'failed', { errorMessage: 'late' })).toBe(false);
     const done = await tests.findById(testId);
     expect(done).toMatchObject({
       status: 'completed',
@@ -102,7 +115,12 @@ describe('database', () => {
       result: { ok: true },
       error_message: null,
     });
-    expect(await tests.markRunning(testId)).toBeUndefined();
+    expect(await tests.startAttempt(testId, 0)).toBeUndefined();
+    const attempts = await tests.attemptsOf(testId);
+    expect(attempts.map((a) => [a.attempt, a.status])).toEqual([
+      [1, 'lost'],
+      [2, 'completed'],
+    ]);
   });
 
   it("sets a deleted user's tests to no owner", async () => {

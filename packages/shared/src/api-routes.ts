@@ -7,12 +7,21 @@ import {
   ApiKeyView,
   AuthResponse,
   CacheStatsView,
+  CancelParams,
+  CancelResponse,
+  CleanupQuery,
+  CleanupResponse,
   Credentials,
+  IdempotencyHeaders,
+  ListQuery,
+  ListResponse,
   Problem,
+  QueueStatusResponse,
+  RetryResponse,
   RunTestAccepted,
   RunTestBody,
+  TestDetail,
   TestIdParams,
-  TestView,
   UserView,
   WsTicket,
 } from './api-schemas.js';
@@ -34,6 +43,7 @@ export interface ApiRoute {
   schema: {
     params?: TSchema;
     querystring?: TSchema;
+    headers?: TSchema;
     body?: TSchema;
     response: Record<number, TSchema>;
   };
@@ -71,12 +81,41 @@ export const ApiRoutes = {
   runTest: {
     method: 'POST',
     url: '/api/test/run',
-    schema: { body: RunTestBody, response: { 202: RunTestAccepted, 400: Problem, 503: Problem } },
+    schema: {
+      body: RunTestBody,
+      headers: IdempotencyHeaders,
+      response: { 202: RunTestAccepted, 400: Problem, 422: Problem, 503: Problem },
+    },
+  },
+  cancelTest: {
+    method: 'POST',
+    url: '/api/test/:testId/cancel',
+    schema: { params: CancelParams, response: { 200: CancelResponse, 404: Problem, 409: Problem } },
+  },
+  queueStatus: {
+    method: 'GET',
+    url: '/api/test/queue/status',
+    schema: { response: { 200: QueueStatusResponse } },
+  },
+  listTests: {
+    method: 'GET',
+    url: '/api/test/queue/jobs',
+    schema: { querystring: ListQuery, response: { 200: ListResponse, 400: Problem, 403: Problem } },
   },
   getTest: {
     method: 'GET',
     url: '/api/test/queue/jobs/:jobId',
-    schema: { params: TestIdParams, response: { 200: TestView, 404: Problem } },
+    schema: { params: TestIdParams, response: { 200: TestDetail, 404: Problem } },
+  },
+  retryTest: {
+    method: 'POST',
+    url: '/api/test/queue/jobs/:jobId/retry',
+    schema: { params: TestIdParams, response: { 202: RetryResponse, 404: Problem, 409: Problem } },
+  },
+  cleanupTests: {
+    method: 'DELETE',
+    url: '/api/test/queue/cleanup',
+    schema: { querystring: CleanupQuery, response: { 200: CleanupResponse, 400: Problem, 403: Problem } },
   },
   cacheStats: {
     method: 'GET',

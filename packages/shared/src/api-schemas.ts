@@ -44,9 +44,13 @@ export const ApiKeyView = Type.Object({
 });
 
 const TestTypeSchema = Type.Union(Object.values(TestTypes).map((t) => Type.Literal(t)));
-const Status = Type.Union(
-  ['queued', 'running', 'completed', 'failed', 'cancelled'].map((s) => Type.Literal(s)),
-);
+const Status = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('completed'),
+  Type.Literal('failed'),
+  Type.Literal('cancelled'),
+]);
 
 export const RunTestBody = Type.Object(
   {
@@ -60,10 +64,25 @@ export const RunTestBody = Type.Object(
 );
 export type RunTestBody = Static<typeof RunTestBody>;
 
+const NullableInteger = Type.Union([Type.Integer(), Type.Null()]);
+
+/**
+ * 202 of a submission. A replay of an `Idempotency-Key` answers the earlier test as it is now, so
+ * its status may have moved on (and its position be null once it is no longer queued).
+ */
 export const RunTestAccepted = Type.Object({
   testId: Type.String(),
-  status: Type.Literal('queued'),
-  queuePosition: Type.Integer(),
+  status: Status,
+  /** 1 = next to start; null unless queued. */
+  queuePosition: NullableInteger,
+  /** Estimated seconds until the test completes; null when unknown (no live worker) or finished. */
+  etaSeconds: NullableInteger,
+});
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' }),
+  ),
 });
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
@@ -86,6 +105,26 @@ export const TestView = Type.Object({
   updatedAt: Type.String({ format: 'date-time' }),
 });
 export type TestView = Static<typeof TestView>;
+
+export const AttemptView = Type.Object({
+  attempt: Type.Integer(),
+  run: Type.Integer(),
+  status: Type.String(),
+  errorMessage: Type.Union([Type.String(), Type.Null()]),
+  startedAt: Type.String({ format: 'date-time' }),
+  finishedAt: Nullable(Type.String({ format: 'date-time' })),
+});
+
+/** The test with where it stands in the queue and every attempt so far (retry history). */
+export const TestDetail = Type.Composite([
+  TestView,
+  Type.Object({
+    queuePosition: NullableInteger,
+    etaSeconds: NullableInteger,
+    attempts: Type.Array(AttemptView),
+  }),
+]);
+export type TestDetail = Static<typeof TestDetail>;
 
 export const TestIdParams = Type.Object({ jobId: Type.String({ format: 'uuid' }) });
 
@@ -119,3 +158,59 @@ export const AdminUserView = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
 });
 export const AdminUsersResponse = Type.Object({ items: Type.Array(AdminUserView), total: Type.Integer() });
+
+export const CancelParams = Type.Object({ testId: Type.String({ format: 'uuid' }) });
+export const CancelResponse = Type.Object({ testId: Type.String(), status: Type.Literal('cancelled') });
+export const RetryResponse = Type.Object({
+  testId: Type.String(),
+  status: Type.Literal('queued'),
+  queuePosition: NullableInteger,
+  etaSeconds: NullableInteger,
+});
+
+export const ListQuery = Type.Object(
+  {
+    status: Type.Optional(Status),
+    testType: Type.Optional(TestTypeSchema),
+    /** Case-insensitive substring of the URL. */
+    url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    /** Admins only: one user's tests. */
+    userId: Type.Optional(Type.String({ format: 'uuid' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+export type ListQuery = Static<typeof ListQuery>;
+
+export const ListResponse = Type.Object({
+  items: Type.Array(TestView),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const QueueStatusResponse = Type.Object({
+  user: Type.Object({
+    queued: Type.Integer(),
+    running: Type.Integer(),
+    completed: Type.Integer(),
+    failed: Type.Integer(),
+    cancelled: Type.Integer(),
+  }),
+  queue: Type.Object({
+    waiting: Type.Integer(),
+    active: Type.Integer(),
+    delayed: Type.Integer(),
+    workers: Type.Integer(),
+  }),
+});
+
+export const CleanupQuery = Type.Object(
+  {
+    /** Hours since the test ended. */
+    olderThan: Type.Optional(Type.Number({ minimum: 0, maximum: 24 * 365 * 10, default: 24 })),
+    /** Admins only: everyone's finished tests. */
+    all: Type.Optional(Type.Boolean({ default: false })),
+  },
+  { additionalProperties: false },
+);
+export const CleanupResponse = Type.Object({ deleted: Type.Integer() });

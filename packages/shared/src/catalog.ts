@@ -167,6 +167,8 @@ export interface TestJobData {
   url: string;
   config: Record<string, unknown>;
   userId: string | null;
+  /** Which run of the test this job is (manual re-runs count up). @defaultValue 0 */
+  run?: number;
 }
 
 /** The BullMQ queue every test goes through. */

@@ -14,3 +14,4 @@ export * from './metrics.js';
 export * from './ws-ticket.js';
 export * from './connection-registry.js';
 export * from './ack-store.js';
+export * from './queue.js';

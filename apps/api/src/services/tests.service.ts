@@ -1,23 +1,27 @@
-import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { createHash, randomUUID } from 'node:crypto';
 import {
+  CANCEL_TOPIC,
   Channels,
   Events,
   Priority,
   InvalidConfigError,
-  TestCatalog,
+  QueueStatusPublisher,
+  WorkerRegistry,
   channelName,
   createMessage,
-  toBullPriority,
+  jobIdOf,
+  readQueueCounts,
+  testJobData,
+  testJobOptions,
   validateTestConfig,
 } from '@crucible/shared';
-import type { EventLog, TestType } from '@crucible/shared';
-import type { AuthUser, Db, TestRow, TestsRepository } from '@crucible/db';
+import type { CancelMessage, EventLog, PresenceStore, PubSub, TestType } from '@crucible/shared';
+import type { AuthUser, QueueSnapshot, TestAttempt, TestRow, TestsRepository } from '@crucible/db';
 import { EMPTY_ALLOWLIST, EgressError, checkTargetLiteral } from '@crucible/shared/egress';
 import type { Allowlist } from '@crucible/shared/egress';
 import type { TestQueue } from '@crucible/backplane';
-import { HttpProblem, isUnavailable } from '../errors.js';
-import type { RunTestBody, TestView } from '@crucible/shared/api';
+import { HttpProblem, isUnavailable, notFound } from '../errors.js';
+import type { ListQuery, RunTestBody, TestDetail, TestView } from '@crucible/shared/api';
 
 /** Validates a test's config against its type's schema, filling defaults; a 400 problem names the field. */
 export function validateConfig(
@@ -70,11 +74,91 @@ export function toTestView(row: TestRow): TestView {
   };
 }
 
+function toAttemptView(a: TestAttempt): TestDetail['attempts'][number] {
+  return {
+    attempt: a.attempt,
+    run: a.run,
+    status: a.status,
+    errorMessage: a.error_message,
+    startedAt: a.started_at.toISOString(),
+    finishedAt: a.finished_at?.toISOString() ?? null,
+  };
+}
+
+/** Seconds a test of a type is assumed to take before any of that type has completed. */
+export const DEFAULT_DURATION_SEC = 30;
+
+/**
+ * Where a test stands: its position among queued tests (higher priority first, then older first)
+ * and an ETA from the recent mean duration per type and the live workers' capacity
+ * (DESIGN.md, "Queue position and ETA").
+ */
+export function estimate(
+  row: Pick<TestRow, 'status' | 'test_type' | 'started_at'>,
+  snapshot: QueueSnapshot,
+  capacity: number,
+): { queuePosition: number | null; etaSeconds: number | null } {
+  const mean = (type: TestType) => snapshot.meanSecByType[type] ?? DEFAULT_DURATION_SEC;
+  if (row.status === 'running') {
+    const elapsed = row.started_at ? (Date.now() - row.started_at.getTime()) / 1000 : 0;
+    return { queuePosition: null, etaSeconds: Math.ceil(Math.max(0, mean(row.test_type) - elapsed)) };
+  }
+  if (row.status !== 'queued') return { queuePosition: null, etaSeconds: null };
+  let ahead = 0;
+  let work = 0;
+  for (const [type, n] of Object.entries(snapshot.aheadByType) as [TestType, number][]) {
+    ahead += n;
+    work += n * mean(type);
+  }
+  for (const r of snapshot.running) work += Math.max(0, mean(r.testType) - r.elapsedSec);
+  return {
+    queuePosition: ahead + 1,
+    etaSeconds: capacity > 0 ? Math.ceil(work / capacity + mean(row.test_type)) : null,
+  };
+}
+
+/** The same request body always hashes the same, whatever its key order. */
+export function requestHash(body: RunTestBody): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  const normalised = {
+    testType: body.testType,
+    url: body.url,
+    priority: body.priority ?? 5,
+    name: body.name ?? null,
+    config: body.config ?? {},
+  };
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(normalised)))
+    .digest('hex');
+}
+
+/** Cursors are opaque to clients: the id of the page's last row. */
+const encodeCursor = (id: string) => Buffer.from(`v1:${id}`).toString('base64url');
+function decodeCursor(cursor: string): string {
+  const raw = Buffer.from(cursor, 'base64url').toString();
+  const match = /^v1:(\d{1,19})$/.exec(raw);
+  if (!match)
+    throw new HttpProblem(400, 'INVALID_CURSOR', 'Bad Request', 'cursor is not one this API returned');
+  return match[1]!;
+}
+
 export interface TestsServiceDeps {
-  db: Db;
   tests: TestsRepository;
   queue: TestQueue;
   eventLog: EventLog;
+  /** Cancel requests are broadcast to every worker process on it. */
+  pubsub: PubSub;
+  /** Where live workers announce themselves (capacity for the ETA, the `workers` count). */
+  presence: PresenceStore;
   log: { warn(obj: object, msg: string): void };
   /** Private hosts/ranges tests may target (`TARGET_ALLOWLIST`). @defaultValue none */
   targetAllowlist?: Allowlist;
@@ -82,83 +166,255 @@ export interface TestsServiceDeps {
 
 export function createTestsService(deps: TestsServiceDeps) {
   const { tests, queue, eventLog } = deps;
+  const registry = new WorkerRegistry(deps.presence);
+  const status = new QueueStatusPublisher({
+    read: () => readQueueCounts(queue, registry),
+    eventLog,
+    onError: (err) => deps.log.warn({ err }, 'could not publish the queue status'),
+  });
 
-  /** How many queued tests run before this one: higher priority first, then older first. */
-  async function queuePosition(row: TestRow): Promise<number> {
-    const res = await deps.db.kysely
-      .selectFrom('test_queue')
-      .select(sql<string>`count(*)`.as('ahead'))
-      .where('status', '=', 'queued')
-      .where((eb) =>
-        eb.or([
-          eb('priority', '>', row.priority),
-          eb.and([eb('priority', '=', row.priority), eb('id', '<', row.id)]),
-        ]),
-      )
-      .executeTakeFirstOrThrow();
-    return Number(res.ahead) + 1;
+  const publish = (event: Events, channel: string, data: object, userId: string | null) =>
+    eventLog
+      .publish(createMessage({ event, channel, data, priority: Priority.HIGH, userId }))
+      .catch((err: unknown) => deps.log.warn({ err, event, channel }, 'could not publish'));
+
+  async function capacity(): Promise<number> {
+    try {
+      return (await registry.live()).reduce((sum, w) => sum + w.concurrency, 0);
+    } catch (err) {
+      // The estimate is a nicety: without Redis it is unknown, not an error.
+      deps.log.warn({ err }, 'could not read the live workers');
+      return 0;
+    }
+  }
+
+  async function whereIs(row: TestRow) {
+    if (row.status !== 'queued' && row.status !== 'running') return { queuePosition: null, etaSeconds: null };
+    const [snapshot, cap] = await Promise.all([tests.queueSnapshot(row), capacity()]);
+    return estimate(row, snapshot, cap);
+  }
+
+  /** Adds the job of the row's current run; a failure is a 503 (the caller decides what to undo). */
+  async function enqueue(row: TestRow): Promise<void> {
+    try {
+      await queue.add(
+        row.test_type,
+        testJobData(row),
+        testJobOptions(row.test_type, row.test_id, row.run, row.priority),
+      );
+    } catch (err) {
+      if (isUnavailable(err)) {
+        throw new HttpProblem(
+          503,
+          'QUEUE_UNAVAILABLE',
+          'Service Unavailable',
+          'The queue is unavailable; try again shortly',
+          {
+            cause: err,
+          },
+        );
+      }
+      throw err;
+    }
+  }
+
+  async function announceQueued(row: TestRow, position: number | null) {
+    await publish(
+      Events.QUEUE_JOB_ADDED,
+      channelName(Channels.JOB_STATUS, { jobId: row.test_id }),
+      {
+        jobId: row.test_id,
+        testId: row.test_id,
+        testType: row.test_type,
+        priority: row.priority,
+        queuePosition: position,
+      },
+      row.user_id,
+    );
+    status.notify();
   }
 
   return {
     /**
      * Accepts a test: the row is written first (PostgreSQL is the record), then the job is enqueued
      * with jobId = testId. If the enqueue fails the row is removed again, so a 503 leaves nothing
-     * half-written behind.
+     * half-written behind. With an idempotency key, a repeat within 24 h returns the first test.
      */
-    async submit(user: AuthUser, body: RunTestBody): Promise<{ testId: string; queuePosition: number }> {
+    async submit(
+      user: AuthUser,
+      body: RunTestBody,
+      idempotencyKey?: string,
+    ): Promise<{
+      testId: string;
+      status: TestRow['status'];
+      queuePosition: number | null;
+      etaSeconds: number | null;
+      replayed: boolean;
+    }> {
       const url = validateTargetUrl(body.url, deps.targetAllowlist);
       const config = validateConfig(body.testType, body.config);
-      const entry = TestCatalog[body.testType];
-      const testId = randomUUID();
-      const priority = body.priority ?? 5;
-      const row = await tests.create({
-        testId,
+      const test = {
+        testId: randomUUID(),
         testType: body.testType,
         testName: body.name ?? null,
         url,
         config,
-        priority,
+        priority: body.priority ?? 5,
         userId: user.id,
-      });
-      try {
-        await queue.add(
-          body.testType,
-          { testId, testType: body.testType, url, config, userId: user.id },
-          {
-            jobId: testId,
-            priority: toBullPriority(priority),
-            attempts: entry.attempts,
-            backoff: { type: 'exponential', delay: 2_000 },
-            removeOnComplete: { count: 100, age: 24 * 3600 },
-            removeOnFail: { count: 500, age: 7 * 24 * 3600 },
-          },
-        );
-      } catch (err) {
-        await deps.db.kysely.deleteFrom('test_queue').where('test_id', '=', testId).execute();
-        if (isUnavailable(err)) {
-          throw new HttpProblem(
-            503,
-            'QUEUE_UNAVAILABLE',
-            'Service Unavailable',
-            'The queue is unavailable; try again shortly',
-            { cause: err },
-          );
+      };
+      let row: TestRow;
+      if (idempotencyKey === undefined) {
+        row = await tests.create(test);
+      } else {
+        const hash = requestHash(body);
+        const outcome = await tests.createIdempotent(test, { key: idempotencyKey, requestHash: hash });
+        if (!outcome.created) {
+          if (outcome.requestHash !== hash) {
+            throw new HttpProblem(
+              422,
+              'IDEMPOTENCY_KEY_REUSED',
+              'Unprocessable Entity',
+              'This Idempotency-Key was used with a different request body',
+            );
+          }
+          const earlier = await tests.findById(outcome.testId);
+          if (!earlier) throw notFound();
+          return {
+            testId: earlier.test_id,
+            status: earlier.status,
+            ...(await whereIs(earlier)),
+            replayed: true,
+          };
         }
+        row = outcome.row;
+      }
+      try {
+        await enqueue(row);
+      } catch (err) {
+        await tests.delete(row.test_id);
         throw err;
       }
-      const position = await queuePosition(row);
-      await eventLog
-        .publish(
-          createMessage({
-            event: Events.QUEUE_JOB_ADDED,
-            channel: channelName(Channels.JOB_STATUS, { jobId: testId }),
-            data: { jobId: testId, testId, testType: body.testType, priority, queuePosition: position },
-            priority: Priority.NORMAL,
-            userId: user.id,
-          }),
-        )
-        .catch((err: unknown) => deps.log.warn({ err, testId }, 'could not publish queue:job:added'));
-      return { testId, queuePosition: position };
+      const where = await whereIs(row);
+      await announceQueued(row, where.queuePosition);
+      return { testId: row.test_id, status: row.status, ...where, replayed: false };
+    },
+
+    async detail(user: AuthUser, testId: string): Promise<TestDetail> {
+      const row = await tests.findVisible(testId, user);
+      if (!row) throw notFound();
+      const [where, attempts] = await Promise.all([whereIs(row), tests.attemptsOf(testId)]);
+      return { ...toTestView(row), ...where, attempts: attempts.map(toAttemptView) };
+    },
+
+    /**
+     * Cancels a queued or running test: the row says `cancelled` at once; a queued job is removed,
+     * and every worker process is told to abort it in case it is running.
+     */
+    async cancel(user: AuthUser, testId: string): Promise<void> {
+      const outcome = await tests.cancel(testId, user);
+      if (outcome.outcome !== 'cancelled') {
+        throw outcome.outcome === 'missing'
+          ? notFound()
+          : new HttpProblem(409, 'TEST_FINISHED', 'Conflict', 'The test has already finished');
+      }
+      const row = outcome.row;
+      const jobId = jobIdOf(testId, row.run);
+      // A job being run is locked and stays; the broadcast below stops it.
+      await queue
+        .remove(jobId)
+        .catch((err: unknown) => deps.log.warn({ err, testId }, 'could not remove the job'));
+      const message: CancelMessage = { testId, jobId };
+      await deps.pubsub
+        .publish(CANCEL_TOPIC, JSON.stringify(message))
+        .catch((err: unknown) => deps.log.warn({ err, testId }, 'could not broadcast the cancel'));
+      await publish(
+        Events.TEST_CANCELLED,
+        channelName(Channels.TEST_PROGRESS, { testId }),
+        { testId, status: 'cancelled' },
+        row.user_id,
+      );
+      await publish(
+        Events.QUEUE_JOB_FAILED,
+        channelName(Channels.JOB_STATUS, { jobId: testId }),
+        { jobId: testId, testId, status: 'cancelled', willRetry: false },
+        row.user_id,
+      );
+      status.notify();
+    },
+
+    /** Runs a failed or cancelled test again as a new run; its earlier attempts stay in the history. */
+    async retry(user: AuthUser, testId: string) {
+      const outcome = await tests.rerun(testId, user);
+      if (outcome.outcome !== 'queued') {
+        throw outcome.outcome === 'missing'
+          ? notFound()
+          : new HttpProblem(
+              409,
+              'NOT_RETRYABLE',
+              'Conflict',
+              'Only a failed or cancelled test can be retried',
+            );
+      }
+      // The row is the record: if Redis is down now, the reconciler enqueues the run once it is back.
+      await enqueue(outcome.row).catch((err: unknown) =>
+        deps.log.warn({ err, testId }, 'could not enqueue the re-run; the reconciler will'),
+      );
+      const where = await whereIs(outcome.row);
+      await announceQueued(outcome.row, where.queuePosition);
+      return { testId, status: 'queued' as const, ...where };
+    },
+
+    async list(user: AuthUser, query: ListQuery) {
+      if (query.userId && user.role !== 'admin' && query.userId !== user.id) {
+        throw new HttpProblem(403, 'FORBIDDEN', 'Forbidden', "Only admins may list other users' tests");
+      }
+      const page = await tests.list(user, {
+        status: query.status,
+        testType: query.testType,
+        urlContains: query.url,
+        userId: query.userId,
+        afterId: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+        limit: query.limit ?? 20,
+      });
+      return {
+        items: page.rows.map(toTestView),
+        nextCursor: page.nextAfterId === null ? null : encodeCursor(page.nextAfterId),
+      };
+    },
+
+    async queueStatus(user: AuthUser) {
+      const [mine, counts] = await Promise.all([
+        tests.countByStatus(user.id),
+        readQueueCounts(queue, registry),
+      ]);
+      return { user: mine, queue: counts };
+    },
+
+    async cleanup(user: AuthUser, olderThanHours: number, all: boolean): Promise<number> {
+      if (all && user.role !== 'admin') {
+        throw new HttpProblem(403, 'FORBIDDEN', 'Forbidden', "Only admins may clean up other users' tests");
+      }
+      const deleted = await tests.deleteFinished(all ? null : user.id, olderThanHours);
+      // Each deletion is announced, which also drops the test's cached views (DESIGN.md, "Response cache").
+      for (let i = 0; i < deleted.length; i += 50) {
+        await Promise.all(
+          deleted
+            .slice(i, i + 50)
+            .map((row) =>
+              publish(
+                Events.TEST_RECORD_DELETED,
+                Channels.TEST_HISTORY_UPDATES,
+                { testId: row.test_id },
+                row.user_id,
+              ),
+            ),
+        );
+      }
+      return deleted.length;
+    },
+
+    close(): void {
+      status.close();
     },
   };
 }

@@ -1,6 +1,7 @@
-import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
 import type { Role, TestStatus, TestType } from '@crucible/shared';
-import type { Database, TestRow } from '../types.js';
+import type { AttemptStatus, Database, TestAttempt, TestRow } from '../types.js';
 
 export interface NewTest {
   testId: string;
@@ -17,6 +18,59 @@ export interface Viewer {
   role: Role;
 }
 
+/**
+ * The right to write a test's status: the attempt a worker started. A write whose attempt is no
+ * longer the row's current one (the worker lost its lock and another took over, or the test was
+ * cancelled or re-run meanwhile) changes nothing.
+ */
+export interface Fence {
+  testId: string;
+  attempt: number;
+}
+
+export interface TestListFilter {
+  status?: TestStatus;
+  testType?: TestType;
+  /** Case-insensitive substring of the URL. */
+  urlContains?: string;
+  /** Admins only: one user's tests. */
+  userId?: string;
+  /** The `id` of the last item of the previous page. */
+  afterId?: string;
+  limit: number;
+}
+
+export type StatusCounts = Record<TestStatus, number>;
+
+/** How long tests of each type took recently, and what is ahead of a queued test. */
+export interface QueueSnapshot {
+  /** Queued tests that run before this one, by type. */
+  aheadByType: Partial<Record<TestType, number>>;
+  /** Seconds each running test has run so far, with its type. */
+  running: { testType: TestType; elapsedSec: number }[];
+  /** Mean seconds of the most recent completed tests of each type (types without history are absent). */
+  meanSecByType: Partial<Record<TestType, number>>;
+}
+
+export type FinishedStatus = Extract<TestStatus, 'completed' | 'failed' | 'cancelled'>;
+
+const UNSETTLED: TestStatus[] = ['queued', 'running'];
+const FINISHED: TestStatus[] = ['completed', 'failed', 'cancelled'];
+/** Completed tests per type that the mean duration is taken over. */
+const DURATION_SAMPLE = 50;
+
+class KeyTaken extends Error {}
+
+/** The condition of every fenced write: the current attempt of a running test. */
+function holds(fence: Fence) {
+  return (eb: ExpressionBuilder<Database, 'test_queue'>) =>
+    eb.and([
+      eb('test_id', '=', fence.testId),
+      eb('status', '=', 'running'),
+      eb('attempt', '=', fence.attempt),
+    ]);
+}
+
 /** Repository of `test_queue`: PostgreSQL is the record of every test, Redis only carries jobs. */
 export class TestsRepository {
   readonly #db: Kysely<Database>;
@@ -25,19 +79,64 @@ export class TestsRepository {
   }
 
   create(test: NewTest): Promise<TestRow> {
-    return this.#db
-      .insertInto('test_queue')
-      .values({
-        test_id: test.testId,
-        test_type: test.testType,
-        test_name: test.testName,
-        url: test.url,
-        config: JSON.stringify(test.config),
-        priority: test.priority,
-        user_id: test.userId,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    return this.#insert(this.#db, test);
+  }
+
+  /**
+   * Creates the test unless the user already used `key` within 24 hours: then nothing is written
+   * and the earlier test id and request hash come back. Concurrent calls with one key serialise on
+   * the key's primary key, so exactly one of them creates a test.
+   */
+  async createIdempotent(
+    test: NewTest,
+    idempotency: { key: string; requestHash: string },
+  ): Promise<{ created: true; row: TestRow } | { created: false; testId: string; requestHash: string }> {
+    for (;;) {
+      try {
+        const row = await this.#db.transaction().execute(async (trx) => {
+          const row = await this.#insert(trx, test);
+          const key = await trx
+            .insertInto('idempotency_keys')
+            .values({
+              user_id: test.userId,
+              key: idempotency.key,
+              request_hash: idempotency.requestHash,
+              test_id: test.testId,
+            })
+            .onConflict((oc) =>
+              oc
+                .columns(['user_id', 'key'])
+                .doUpdateSet({
+                  request_hash: (eb) => eb.ref('excluded.request_hash'),
+                  test_id: (eb) => eb.ref('excluded.test_id'),
+                  created_at: sql`now()`,
+                })
+                // An expired key is reused as if it were new.
+                .where('idempotency_keys.created_at', '<', sql<Date>`now() - interval '24 hours'`),
+            )
+            .returning('test_id')
+            .executeTakeFirst();
+          if (!key) throw new KeyTaken();
+          return row;
+        });
+        return { created: true, row };
+      } catch (err) {
+        if (!(err instanceof KeyTaken)) throw err;
+      }
+      const existing = await this.#db
+        .selectFrom('idempotency_keys')
+        .select(['test_id', 'request_hash'])
+        .where('user_id', '=', test.userId)
+        .where('key', '=', idempotency.key)
+        .executeTakeFirst();
+      // Gone between the two statements (its test was deleted): try again from the start.
+      if (existing) return { created: false, testId: existing.test_id, requestHash: existing.request_hash };
+    }
+  }
+
+  /** Undoes a submission whose job could not be enqueued (its idempotency key goes with it). */
+  async delete(testId: string): Promise<void> {
+    await this.#db.deleteFrom('test_queue').where('test_id', '=', testId).execute();
   }
 
   findById(testId: string): Promise<TestRow | undefined> {
@@ -61,44 +160,351 @@ export class TestsRepository {
     return row ? { userId: row.user_id } : null;
   }
 
-  /** queued → running; returns the row, or undefined when the test is no longer runnable (cancelled, finished). */
-  markRunning(testId: string): Promise<TestRow | undefined> {
-    return this.#db
-      .updateTable('test_queue')
-      .set({ status: 'running', started_at: new Date(), progress: 0, error_message: null })
-      .where('test_id', '=', testId)
-      .where('status', 'in', ['queued', 'running'])
-      .returningAll()
-      .executeTakeFirst();
+  /**
+   * Starts the next attempt of run `run`: queued (or running, when the previous attempt's worker
+   * was lost) → running with `attempt + 1`, which becomes the fence of every later write. Returns
+   * undefined when the test is no longer runnable (cancelled, finished, or re-run since).
+   */
+  async startAttempt(testId: string, run: number): Promise<TestRow | undefined> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx
+        .updateTable('test_queue')
+        .set((eb) => ({
+          status: 'running',
+          attempt: eb('attempt', '+', 1),
+          retry_count: sql<number>`CASE WHEN status = 'running' THEN retry_count + 1 ELSE retry_count END`,
+          started_at: new Date(),
+          progress: 0,
+          error_message: null,
+        }))
+        .where('test_id', '=', testId)
+        .where('run', '=', run)
+        .where('status', 'in', UNSETTLED)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) return undefined;
+      await this.#closeOpenAttempts(trx, testId, 'lost', 'the worker running this attempt was lost');
+      await trx
+        .insertInto('test_attempts')
+        .values({ test_id: testId, attempt: row.attempt, run, status: 'running' })
+        .execute();
+      return row;
+    });
   }
 
-  async setProgress(testId: string, progress: number): Promise<void> {
-    await this.#db
+  /** Stores progress; false when the fence no longer holds (the caller should stop). */
+  async setProgress(fence: Fence, progress: number): Promise<boolean> {
+    const res = await this.#db
       .updateTable('test_queue')
       .set({ progress: Math.max(0, Math.min(100, Math.round(progress))) })
+      .where(holds(fence))
+      .executeTakeFirst();
+    return res.numUpdatedRows > 0n;
+  }
+
+  /** running → completed or failed, for the fenced attempt only; false when the fence no longer holds. */
+  async finishAttempt(
+    fence: Fence,
+    status: Extract<TestStatus, 'completed' | 'failed'>,
+    fields: { result?: unknown; errorMessage?: string | null },
+  ): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable('test_queue')
+        .set({
+          status,
+          completed_at: new Date(),
+          ...(status === 'completed' ? { progress: 100 } : {}),
+          result: fields.result === undefined ? null : JSON.stringify(fields.result),
+          error_message: fields.errorMessage ?? null,
+        })
+        .where(holds(fence))
+        .executeTakeFirst();
+      if (res.numUpdatedRows === 0n) return false;
+      await this.#closeAttempt(trx, fence, status, fields.errorMessage ?? null);
+      return true;
+    });
+  }
+
+  /** A transient failure with attempts left: running → queued, `retry_count + 1`; undefined without the fence. */
+  async scheduleRetry(fence: Fence, errorMessage: string): Promise<TestRow | undefined> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx
+        .updateTable('test_queue')
+        .set((eb) => ({
+          status: 'queued',
+          retry_count: eb('retry_count', '+', 1),
+          error_message: errorMessage,
+        }))
+        .where(holds(fence))
+        .returningAll()
+        .executeTakeFirst();
+      if (row) await this.#closeAttempt(trx, fence, 'retrying', errorMessage);
+      return row;
+    });
+  }
+
+  /** A draining worker gives the test back: running → queued, no attempt used up. */
+  async handBack(fence: Fence): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable('test_queue')
+        .set({ status: 'queued', progress: 0 })
+        .where(holds(fence))
+        .executeTakeFirst();
+      if (res.numUpdatedRows === 0n) return false;
+      await this.#closeAttempt(trx, fence, 'handed_back', 'the worker shut down');
+      return true;
+    });
+  }
+
+  /**
+   * queued/running → cancelled. `missing` when the viewer cannot see the test, `finished` when it
+   * had already ended (or ended concurrently).
+   */
+  async cancel(
+    testId: string,
+    viewer: Viewer,
+  ): Promise<{ outcome: 'cancelled'; row: TestRow } | { outcome: 'missing' | 'finished' }> {
+    return this.#db.transaction().execute(async (trx) => {
+      let q = trx
+        .updateTable('test_queue')
+        .set({ status: 'cancelled', completed_at: new Date() })
+        .where('test_id', '=', testId)
+        .where('status', 'in', UNSETTLED);
+      if (viewer.role !== 'admin') q = q.where('user_id', '=', viewer.id);
+      const row = await q.returningAll().executeTakeFirst();
+      if (row) {
+        await this.#closeOpenAttempts(trx, testId, 'cancelled', 'cancelled by the user');
+        return { outcome: 'cancelled', row };
+      }
+      const visible = await this.findVisible(testId, viewer);
+      return { outcome: visible ? 'finished' : 'missing' };
+    });
+  }
+
+  /**
+   * failed/cancelled → queued as run `run + 1`, with a fresh result and retry count; earlier
+   * attempts stay in `test_attempts`. `conflict` when the test is not failed or cancelled.
+   */
+  async rerun(
+    testId: string,
+    viewer: Viewer,
+  ): Promise<{ outcome: 'queued'; row: TestRow } | { outcome: 'missing' | 'conflict' }> {
+    let q = this.#db
+      .updateTable('test_queue')
+      .set((eb) => ({
+        status: 'queued',
+        run: eb('run', '+', 1),
+        retry_count: 0,
+        progress: 0,
+        result: null,
+        error_message: null,
+        started_at: null,
+        completed_at: null,
+      }))
       .where('test_id', '=', testId)
-      .where('status', '=', 'running')
+      .where('status', 'in', ['failed', 'cancelled']);
+    if (viewer.role !== 'admin') q = q.where('user_id', '=', viewer.id);
+    const row = await q.returningAll().executeTakeFirst();
+    if (row) return { outcome: 'queued', row };
+    return { outcome: (await this.findVisible(testId, viewer)) ? 'conflict' : 'missing' };
+  }
+
+  /**
+   * Ends run `run` of an unsettled test as failed without a fence: for the reconciler, when the
+   * queue says the run's job is over but no worker recorded the outcome.
+   */
+  async failRun(testId: string, run: number, errorMessage: string): Promise<TestRow | undefined> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx
+        .updateTable('test_queue')
+        .set({ status: 'failed', completed_at: new Date(), error_message: errorMessage })
+        .where('test_id', '=', testId)
+        .where('run', '=', run)
+        .where('status', 'in', UNSETTLED)
+        .returningAll()
+        .executeTakeFirst();
+      if (row) await this.#closeOpenAttempts(trx, testId, 'failed', errorMessage);
+      return row;
+    });
+  }
+
+  /**
+   * Unsettled tests the reconciler should look at: queued for longer than `queuedGraceMs`
+   * (the API enqueues right after inserting) or running without a write for `runningStaleMs`.
+   */
+  findUnsettled(options: { queuedGraceMs: number; runningStaleMs: number; limit: number }) {
+    const older = (ms: number) => sql<Date>`now() - ${ms}::double precision * interval '1 millisecond'`;
+    return this.#db
+      .selectFrom('test_queue')
+      .select(['test_id', 'test_type', 'url', 'config', 'priority', 'user_id', 'status', 'run'])
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('status', '=', 'queued'), eb('updated_at', '<', older(options.queuedGraceMs))]),
+          eb.and([eb('status', '=', 'running'), eb('updated_at', '<', older(options.runningStaleMs))]),
+        ]),
+      )
+      .orderBy('updated_at')
+      .limit(options.limit)
       .execute();
   }
 
-  /** running → a terminal status; false when the row was not running (another writer finished it). */
-  async finish(
-    testId: string,
-    status: Extract<TestStatus, 'completed' | 'failed' | 'cancelled'>,
-    fields: { result?: unknown; errorMessage?: string | null },
-  ): Promise<boolean> {
-    const res = await this.#db
-      .updateTable('test_queue')
-      .set({
-        status,
-        completed_at: new Date(),
-        ...(status === 'completed' ? { progress: 100 } : {}),
-        result: fields.result === undefined ? null : JSON.stringify(fields.result),
-        error_message: fields.errorMessage ?? null,
-      })
+  attemptsOf(testId: string): Promise<TestAttempt[]> {
+    return this.#db
+      .selectFrom('test_attempts')
+      .selectAll()
       .where('test_id', '=', testId)
-      .where('status', 'in', ['queued', 'running'])
+      .orderBy('attempt')
+      .execute();
+  }
+
+  /** One page of the viewer's tests (admins: everyone's), newest first; `nextAfterId` when there is more. */
+  async list(
+    viewer: Viewer,
+    filter: TestListFilter,
+  ): Promise<{ rows: TestRow[]; nextAfterId: string | null }> {
+    let q = this.#db.selectFrom('test_queue').selectAll();
+    if (viewer.role !== 'admin') q = q.where('user_id', '=', viewer.id);
+    else if (filter.userId) q = q.where('user_id', '=', filter.userId);
+    if (filter.status) q = q.where('status', '=', filter.status);
+    if (filter.testType) q = q.where('test_type', '=', filter.testType);
+    if (filter.urlContains) {
+      const pattern = `%${filter.urlContains.replace(/[\\%_]/g, '\\$&')}%`;
+      q = q.where('url', 'ilike', pattern);
+    }
+    if (filter.afterId) q = q.where('id', '<', filter.afterId);
+    const rows = await q
+      .orderBy('id', 'desc')
+      .limit(filter.limit + 1)
+      .execute();
+    const more = rows.length > filter.limit;
+    if (more) rows.pop();
+    return { rows, nextAfterId: more ? rows.at(-1)!.id : null };
+  }
+
+  /** The user's tests by status, every status present (0 when none). */
+  async countByStatus(userId: string): Promise<StatusCounts> {
+    const rows = await this.#db
+      .selectFrom('test_queue')
+      .select(['status', sql<string>`count(*)`.as('n')])
+      .where('user_id', '=', userId)
+      .groupBy('status')
+      .execute();
+    const counts: StatusCounts = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
+    for (const r of rows) counts[r.status] = Number(r.n);
+    return counts;
+  }
+
+  /** Deletes finished tests that ended more than `olderThanHours` ago: one user's, or everyone's (null). */
+  async deleteFinished(
+    userId: string | null,
+    olderThanHours: number,
+  ): Promise<{ test_id: string; user_id: string | null }[]> {
+    let q = this.#db
+      .deleteFrom('test_queue')
+      .where('status', 'in', FINISHED)
+      .where(
+        sql<Date>`coalesce(completed_at, updated_at)`,
+        '<',
+        sql<Date>`now() - ${olderThanHours}::double precision * interval '1 hour'`,
+      );
+    if (userId !== null) q = q.where('user_id', '=', userId);
+    return q.returning(['test_id', 'user_id']).execute();
+  }
+
+  /** Idempotency keys live 24 hours; older ones are only dead weight. */
+  async deleteExpiredKeys(): Promise<number> {
+    const res = await this.#db
+      .deleteFrom('idempotency_keys')
+      .where('created_at', '<', sql<Date>`now() - interval '24 hours'`)
       .executeTakeFirst();
-    return res.numUpdatedRows > 0n;
+    return Number(res.numDeletedRows);
+  }
+
+  /** What the ETA of a queued test is computed from (see DESIGN.md, "Queue position and ETA"). */
+  async queueSnapshot(row: Pick<TestRow, 'id' | 'priority'>): Promise<QueueSnapshot> {
+    const [ahead, running, means] = await Promise.all([
+      this.#db
+        .selectFrom('test_queue')
+        .select(['test_type', sql<string>`count(*)`.as('n')])
+        .where('status', '=', 'queued')
+        .where((eb) =>
+          eb.or([
+            eb('priority', '>', row.priority),
+            eb.and([eb('priority', '=', row.priority), eb('id', '<', row.id)]),
+          ]),
+        )
+        .groupBy('test_type')
+        .execute(),
+      this.#db
+        .selectFrom('test_queue')
+        .select([
+          'test_type',
+          sql<number>`extract(epoch from now() - coalesce(started_at, now()))::float8`.as('elapsed'),
+        ])
+        .where('status', '=', 'running')
+        .limit(1000)
+        .execute(),
+      sql<{ test_type: TestType; mean: number }>`
+        SELECT test_type, avg(extract(epoch from completed_at - started_at))::float8 AS mean
+        FROM (
+          SELECT test_type, started_at, completed_at,
+                 row_number() OVER (PARTITION BY test_type ORDER BY completed_at DESC) AS n
+          FROM test_queue
+          WHERE status = 'completed' AND started_at IS NOT NULL AND completed_at IS NOT NULL
+        ) recent
+        WHERE n <= ${DURATION_SAMPLE}
+        GROUP BY test_type`.execute(this.#db),
+    ]);
+    return {
+      aheadByType: Object.fromEntries(ahead.map((r) => [r.test_type, Number(r.n)])),
+      running: running.map((r) => ({ testType: r.test_type, elapsedSec: Number(r.elapsed) })),
+      meanSecByType: Object.fromEntries(means.rows.map((r) => [r.test_type, Number(r.mean)])),
+    };
+  }
+
+  #insert(db: Kysely<Database>, test: NewTest): Promise<TestRow> {
+    return db
+      .insertInto('test_queue')
+      .values({
+        test_id: test.testId,
+        test_type: test.testType,
+        test_name: test.testName,
+        url: test.url,
+        config: JSON.stringify(test.config),
+        priority: test.priority,
+        user_id: test.userId,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  async #closeAttempt(
+    trx: Transaction<Database>,
+    fence: Fence,
+    status: AttemptStatus,
+    errorMessage: string | null,
+  ): Promise<void> {
+    await trx
+      .updateTable('test_attempts')
+      .set({ status, error_message: errorMessage, finished_at: new Date() })
+      .where('test_id', '=', fence.testId)
+      .where('attempt', '=', fence.attempt)
+      .execute();
+  }
+
+  async #closeOpenAttempts(
+    trx: Transaction<Database>,
+    testId: string,
+    status: AttemptStatus,
+    errorMessage: string,
+  ): Promise<void> {
+    await trx
+      .updateTable('test_attempts')
+      .set({ status, error_message: errorMessage, finished_at: new Date() })
+      .where('test_id', '=', testId)
+      .where('finished_at', 'is', null)
+      .execute();
   }
 }

@@ -1,0 +1,106 @@
+import type { Logger } from 'pino';
+import {
+  Channels,
+  Events,
+  Priority,
+  channelName,
+  createMessage,
+  jobIdOf,
+  testJobData,
+  testJobOptions,
+} from '@crucible/shared';
+import type { EventLog, PresenceStore, WorkerRegistry } from '@crucible/shared';
+import type { TestQueue } from '@crucible/backplane';
+import type { TestsRepository } from '@crucible/db';
+
+export interface ReconcilerDeps {
+  tests: TestsRepository;
+  queue: TestQueue;
+  registry: WorkerRegistry;
+  eventLog: EventLog;
+  /** Holds the pass lock, so one worker of the deployment reconciles at a time. */
+  presence: PresenceStore;
+  /** Identifies this process as the lock holder. */
+  workerId: string;
+  logger: Logger;
+  /** A queued row younger than this is left alone: its API may still be enqueueing it. @defaultValue 10 s */
+  queuedGraceMs?: number;
+  /** A running row written to more recently than this is left alone. @defaultValue 30 s */
+  runningStaleMs?: number;
+  /** Rows looked at per pass. @defaultValue 500 */
+  batch?: number;
+}
+
+const LIVE_STATES = new Set(['waiting', 'prioritized', 'active', 'delayed', 'waiting-children']);
+
+/**
+ * PostgreSQL is the record; Redis may lose jobs (flushed, restarted empty, evicted). A pass makes
+ * the queue agree with the rows again:
+ * - a `queued` or `running` row whose run has no job, and no live worker running it → the job is
+ *   added again with its deterministic id (adding an existing id is a no-op, so passes are idempotent);
+ * - a row whose job has already ended in BullMQ (a job that stalled too often is failed by BullMQ
+ *   without the processor) → the row is failed with BullMQ's reason.
+ * One pass per deployment at a time (a lock that expires on its own); any pass is safe anyway.
+ */
+export function createReconciler(deps: ReconcilerDeps) {
+  const log = deps.logger.child({ component: 'reconciler' });
+
+  async function failRow(row: { test_id: string; run: number; user_id: string | null }, reason: string) {
+    const failed = await deps.tests.failRun(row.test_id, row.run, reason);
+    if (!failed) return;
+    const { test_id: testId, user_id: userId } = row;
+    for (const [channel, event, data] of [
+      [
+        channelName(Channels.TEST_PROGRESS, { testId }),
+        Events.TEST_FAILED,
+        { testId, status: 'failed', error: reason },
+      ],
+      [
+        channelName(Channels.JOB_STATUS, { jobId: testId }),
+        Events.QUEUE_JOB_FAILED,
+        { jobId: testId, testId, status: 'failed', error: reason, willRetry: false },
+      ],
+    ] as const) {
+      await deps.eventLog
+        .publish(createMessage({ event, channel, data, priority: Priority.HIGH, userId }))
+        .catch((err: unknown) => log.warn({ err, testId }, 'could not publish'));
+    }
+  }
+
+  return {
+    /** One pass; returns how many rows it repaired (0 when another worker holds the pass lock). */
+    async reconcile(holdMs: number): Promise<number> {
+      if (!(await deps.presence.lock('reconciler', deps.workerId, holdMs))) return 0;
+      const live = new Set((await deps.registry.live()).flatMap((w) => w.active));
+      const rows = await deps.tests.findUnsettled({
+        queuedGraceMs: deps.queuedGraceMs ?? 10_000,
+        runningStaleMs: deps.runningStaleMs ?? 30_000,
+        limit: deps.batch ?? 500,
+      });
+      let repaired = 0;
+      for (const row of rows) {
+        if (live.has(row.test_id)) continue;
+        const jobId = jobIdOf(row.test_id, row.run);
+        const state = await deps.queue.getJobState(jobId);
+        if (LIVE_STATES.has(state)) continue;
+        if (state === 'unknown') {
+          await deps.queue.add(
+            row.test_type,
+            testJobData(row),
+            testJobOptions(row.test_type, row.test_id, row.run, row.priority),
+          );
+          log.warn({ testId: row.test_id, status: row.status }, 're-enqueued a test whose job was lost');
+        } else {
+          const job = await deps.queue.getJob(jobId);
+          await failRow(row, job?.failedReason || 'the test ended without a recorded outcome');
+          log.warn({ testId: row.test_id, state }, 'failed a test whose job ended without recording it');
+        }
+        repaired++;
+      }
+      await deps.tests.deleteExpiredKeys();
+      return repaired;
+    },
+  };
+}
+
+export type Reconciler = ReturnType<typeof createReconciler>;
