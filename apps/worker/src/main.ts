@@ -107,7 +107,9 @@ if (!stopping) {
     },
     concurrency: env.concurrency,
     logger,
-    engines: createEngines(new Egress({ allowlist: env.targetAllowlist })),
+    engines: createEngines(new Egress({ allowlist: env.targetAllowlist }), {
+      stressLimits: { maxConnections: env.stressMaxConnections, maxDurationSec: env.stressMaxDurationSec },
+    }),
   });
   instrumentWorker(testWorker.worker, registry);
   logger.info({ concurrency: env.concurrency, prefix: env.prefix }, 'worker ready');

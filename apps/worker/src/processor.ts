@@ -78,6 +78,14 @@ export function createProcessor(deps: ProcessorDeps): (job: Job<TestJobData>) =>
       let lastPct = 0;
       result = await engine(url, config, {
         signal: controller.signal,
+        // Live load figures of a stress test, once a second, for its own channel.
+        stressStats: (data) =>
+          publish(
+            channelName(Channels.STRESS_TEST, { testId }),
+            Events.TEST_PROGRESS,
+            { testId, ...data },
+            Priority.LOW,
+          ),
         progress: async (pct, stage, data = {}) => {
           // Subscribers draw a bar: never let it move backwards or reach 100 before the result is stored.
           const progress = Math.max(lastPct, Math.min(99, Math.round(pct)));
