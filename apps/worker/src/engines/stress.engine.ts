@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as hdr from 'hdr-histogram-js';
@@ -195,6 +196,8 @@ export async function runStress(
   const rate = config.rate ?? null;
 
   const run = new AbortController();
+  // Every virtual user's request and pause listens on it: more than the default 10 is expected.
+  setMaxListeners(2 * connections + 10, run.signal);
   const onAbort = () => run.abort(ctx.signal.reason);
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const pool = egress.pool(target, { connections, signal: run.signal });
