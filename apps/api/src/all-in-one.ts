@@ -86,6 +86,10 @@ function loadAllInOneEnv(env: NodeJS.ProcessEnv = process.env) {
     prefix: envPrefix(env),
     logLevel: envString(env, 'LOG_LEVEL', 'info')!,
     targetAllowlist: envAllowlist({ TARGET_ALLOWLIST: allowlist }),
+    stressLimits: {
+      maxConnections: envInt(env, 'STRESS_MAX_CONNECTIONS', 200, { min: 1, max: 10_000 }),
+      maxDurationSec: envInt(env, 'STRESS_MAX_DURATION_SEC', 300, { min: 1, max: 3600 }),
+    },
   };
 }
 
@@ -152,7 +156,7 @@ const worker = createTestWorker({
   },
   concurrency: env.concurrency,
   logger: logger.child({ app: 'worker' }),
-  engines: createEngines(new Egress({ allowlist: env.targetAllowlist })),
+  engines: createEngines(new Egress({ allowlist: env.targetAllowlist }), { stressLimits: env.stressLimits }),
 });
 await worker.ready;
 await app.listen({ port: env.port, host: env.host });

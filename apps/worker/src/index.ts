@@ -23,6 +23,9 @@ export type {
   ResourceSummary,
   TimingPhase,
 } from './engines/performance.engine.js';
+export { DEFAULT_STRESS_LIMITS, activeUsers, runStress } from './engines/stress.engine.js';
+export type { StressLimits, StressResult, StressSecond } from './engines/stress.engine.js';
+export type { EngineOptions } from './engines/registry.js';
 export { runApi } from './engines/api.engine.js';
 export type { ApiResult, StepResult } from './engines/api.engine.js';
 export { runSeo } from './engines/seo.engine.js';

@@ -111,7 +111,9 @@ if (!stopping) {
     },
     concurrency: env.concurrency,
     logger,
-    engines: createEngines(new Egress({ allowlist: env.targetAllowlist })),
+    engines: createEngines(new Egress({ allowlist: env.targetAllowlist }), {
+      stressLimits: { maxConnections: env.stressMaxConnections, maxDurationSec: env.stressMaxDurationSec },
+    }),
     // Tests still running near the end of the bound are handed back to the queue in its last seconds.
     drainTimeoutMs: Math.max(0, proc.shutdownTimeoutMs - 5_000),
     lockDurationMs: env.lockDurationMs,

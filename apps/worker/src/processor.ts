@@ -148,6 +148,14 @@ export function createProcessor(
       let lastPct = 0;
       result = await engine(url, config, {
         signal: controller.signal,
+        // Live load figures of a stress test, once a second, for its own channel.
+        stressStats: (data) =>
+          publish(
+            channelName(Channels.STRESS_TEST, { testId }),
+            Events.TEST_PROGRESS,
+            { testId, ...data },
+            Priority.LOW,
+          ),
         progress: async (pct, stage, data = {}) => {
           if (controller.signal.aborted) return;
           // Subscribers draw a bar: never let it move backwards or reach 100 before the result is stored.
