@@ -21,6 +21,8 @@ COPY --from=prune /repo/out/json/ ./
 RUN --mount=type=cache,id=pnpm-store,target=/pnpm-store \
     pnpm install --frozen-lockfile --store-dir /pnpm-store
 COPY --from=prune /repo/out/full/ ./
+# Every app's tsconfig extends it (vite reads it for the dashboard); turbo prune copies only packages.
+COPY --from=prune /repo/tsconfig.base.json ./
 # esbuild bundles the app and the internal packages into dist/; `pnpm deploy --prod` then makes a
 # folder holding that bundle and the production dependencies of this app only, in a flat
 # (hoisted) node_modules where the bundle finds the packages its internal packages import.

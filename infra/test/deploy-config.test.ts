@@ -250,6 +250,7 @@ describe('infra/docker', () => {
     expect(image.baseImage).toMatch(/^node:20\.\d+\.\d+-[a-z]+-slim$/);
     expect(image.froms.every((f) => f.startsWith('${NODE_IMAGE}') || f.startsWith('base'))).toBe(true);
     expect(image.text).toContain(`turbo prune @crucible/${app} --docker`);
+    expect(image.text).toContain('COPY --from=prune /repo/tsconfig.base.json ./');
     expect(image.text).toMatch(new RegExp(`--filter=@crucible/${app} deploy --prod`));
     expect(image.env.NODE_ENV).toBe('production');
     expect(image.user).toBe('node');

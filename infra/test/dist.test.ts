@@ -211,6 +211,12 @@ describe('built apps (pnpm build output) run like their images', () => {
       .poll(() => apps.worker.logLines().some((l) => l.msg === 'worker ready'), { timeout: 30_000 })
       .toBe(true);
 
+    // Files the bundle loads from its dependencies at run time: the API docs, the queue board, the dashboard.
+    expect((await status(url('api', '/docs/json'))).body.openapi).toBe('3.1.0');
+    expect((await status(url('api', '/docs/static/swagger-ui.css'))).code).toBe(200);
+    expect((await status(url('api', '/admin/queues/login'))).code).toBe(200);
+    expect((await status(url('api', '/'))).body).toMatch(/^<!doctype html>/i);
+
     const metrics = {
       api: (await status(url('api', '/metrics'))).body as string,
       worker: (await status(url('worker', '/metrics'))).body as string,

@@ -19,6 +19,10 @@ import type { Allowlist } from '@crucible/shared/egress';
 import { registerProblemHandler } from './errors.js';
 import { cachePlugin } from './plugins/cache.js';
 import { registerDashboard } from './plugins/dashboard.js';
+import { registerOpenApi } from './plugins/openapi.js';
+import { registerQueueBoard } from './plugins/queue-board.js';
+import type { QueueBoardOptions } from './plugins/queue-board.js';
+import packageJson from '../package.json' with { type: 'json' };
 import { adminRoutes } from './routes/admin.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { testsRoutes } from './routes/tests.routes.js';
@@ -42,6 +46,12 @@ export interface BuildApiOptions {
   logger?: FastifyServerOptions['logger'];
   /** A ready-made logger (the process's), used instead of `logger` options. */
   loggerInstance?: FastifyBaseLogger;
+  /**
+   * Mounts bull-board at /admin/queues for admins, its session cookie signed with a key derived
+   * from this secret (JWT_SECRET). Distributed mode only: the board reads BullMQ's Redis.
+   * @defaultValue undefined (no board)
+   */
+  queueBoard?: { secret: string };
   /** Folder of the built dashboard to serve at `/`. @defaultValue undefined (no dashboard) */
   dashboardDir?: string;
 }
@@ -64,6 +74,8 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('user', null);
   registerProblemHandler(app);
+  // First: the document is built from the routes registered after it.
+  await registerOpenApi(app, packageJson.version);
 
   const users = new UsersRepository(deps.db.kysely);
   const apiKeys = new ApiKeysRepository(deps.db.kysely);
@@ -106,6 +118,14 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   });
   await app.register(testsRoutes, { authenticate, service });
   await app.register(adminRoutes, { authenticate, cache: deps.cache, users });
+  if (options.queueBoard) {
+    await registerQueueBoard(app, {
+      queue: deps.backplane.queue as QueueBoardOptions['queue'],
+      authenticate,
+      users,
+      secret: options.queueBoard.secret,
+    });
+  }
   if (options.dashboardDir) await registerDashboard(app, options.dashboardDir);
   return app;
 }

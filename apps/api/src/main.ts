@@ -55,7 +55,7 @@ const app = await buildApi(
     targetAllowlist: env.targetAllowlist,
     cache,
   },
-  { loggerInstance: logger as FastifyBaseLogger, dashboardDir },
+  { loggerInstance: logger as FastifyBaseLogger, dashboardDir, queueBoard: { secret: env.jwtSecret } },
 );
 await app.listen({ port: env.port, host: env.host });
 

@@ -127,6 +127,17 @@ export const ApiRoutes = {
     url: '/api/admin/users',
     schema: { response: { 200: AdminUsersResponse, 403: Problem } },
   },
+  /** Sets the short-lived, HttpOnly cookie that opens the queue board at /admin/queues to a browser. */
+  openQueueBoard: {
+    method: 'POST',
+    url: '/api/admin/queue-board/session',
+    schema: { response: { 204: Type.Null(), 401: Problem, 403: Problem } },
+  },
+  closeQueueBoard: {
+    method: 'DELETE',
+    url: '/api/admin/queue-board/session',
+    schema: { response: { 204: Type.Null() } },
+  },
 } as const satisfies Record<string, ApiRoute>;
 
 export type ApiRouteName = keyof typeof ApiRoutes;

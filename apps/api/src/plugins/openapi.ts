@@ -1,0 +1,74 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, FastifySchema } from 'fastify';
+import { ApiRoutes } from '@crucible/shared/api';
+
+/** Where the document (`/docs/json`, `/docs/yaml`) and its UI (`/docs`) are served. */
+export const DOCS_PREFIX = '/docs';
+
+/** Routes anyone may call; every other `/api` route needs a bearer token or API key. */
+const PUBLIC_ROUTES = new Set<string>(
+  [ApiRoutes.register, ApiRoutes.login].map((r) => `${r.method} ${r.url}`),
+);
+
+/** The route table's names, as operation ids: `POST /api/test/run` is `runTest`. */
+const OPERATION_IDS = new Map<string, string>(
+  Object.entries(ApiRoutes).map(([name, r]) => [`${r.method} ${r.url}`, name]),
+);
+
+function tagOf(url: string): string {
+  if (url.startsWith('/api/auth')) return 'auth';
+  if (url.startsWith('/api/test')) return 'tests';
+  if (url.startsWith('/api/admin')) return 'admin';
+  return 'operations';
+}
+
+/**
+ * The OpenAPI 3.1 document of the API, generated from the route schemas (never written by hand),
+ * with Swagger UI. Registered before the routes so that it sees each of them. Only the JSON API
+ * and the operational routes are documented: the dashboard's files, the queue board and the docs
+ * themselves are not.
+ */
+export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Crucible API',
+        version,
+        description:
+          'Queue and follow web tests (performance, stress, api, seo, security). Errors are ' +
+          '`application/problem+json`; live progress is on the WebSocket gateway (`/ws`).',
+      },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'A session token (from register or login) or an API key (`crk_…`).',
+          },
+        },
+      },
+      tags: [
+        { name: 'auth', description: 'Accounts, sessions and API keys' },
+        { name: 'tests', description: 'Submit tests and read their results' },
+        { name: 'admin', description: 'Operators only (role admin)' },
+        { name: 'operations', description: 'Health and metrics, for orchestrators' },
+      ],
+    },
+    transform: ({ schema, url, route }) => {
+      const documented = url.startsWith('/api/') || url.startsWith('/health/') || url === '/metrics';
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      const key = `${methods[0]} ${url}`;
+      const extra: Record<string, unknown> = documented
+        ? {
+            tags: [tagOf(url)],
+            ...(OPERATION_IDS.has(key) ? { operationId: OPERATION_IDS.get(key) } : {}),
+            ...(url.startsWith('/api/') && !PUBLIC_ROUTES.has(key) ? { security: [{ bearer: [] }] } : {}),
+          }
+        : { hide: true };
+      return { schema: { ...schema, ...extra } as FastifySchema, url };
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
+}
