@@ -4,6 +4,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { pino } from 'pino';
 import {
   ConfigError,
+  createMetricsRegistry,
   createTokenService,
   envInt,
   envPrefix,
@@ -126,9 +127,11 @@ const cache = await backplane.createCache({
   onError: (err) => logger.warn({ err }, 'cache degraded'),
 });
 
+// One /metrics for the one process: the API's and the gateway's series side by side.
+const registry = createMetricsRegistry('all-in-one');
 const app = await buildApi(
   { db, backplane, tokens, targetAllowlist: env.targetAllowlist, cache },
-  { logger: apiLoggerOptions(env.logLevel), dashboardDir: DEFAULT_DASHBOARD_DIR },
+  { logger: apiLoggerOptions(env.logLevel), dashboardDir: DEFAULT_DASHBOARD_DIR, registry },
 );
 await app.register(gatewayPlugin, {
   authenticate: createAuthenticator({
@@ -143,6 +146,7 @@ await app.register(gatewayPlugin, {
   connections: backplane.connections,
   acks: backplane.acks,
   apiKeys: new ApiKeysRepository(db.kysely),
+  metrics: registry,
 });
 const worker = createTestWorker({
   db,

@@ -1,4 +1,5 @@
 import Fastify from 'fastify';
+import type { Registry } from 'prom-client';
 import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { sql } from 'kysely';
@@ -54,10 +55,17 @@ export interface BuildApiOptions {
   queueBoard?: { secret: string };
   /** Folder of the built dashboard to serve at `/`. @defaultValue undefined (no dashboard) */
   dashboardDir?: string;
+  /** Where `/metrics` reads from; all-in-one shares it with the gateway. @defaultValue a new registry labelled `app="api"` */
+  registry?: Registry;
 }
 
 /** Tokens and API keys never reach the logs. */
-export const LOG_REDACT = ['req.headers.authorization', 'req.query.token', 'req.headers.cookie'];
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  'req.query.token',
+  'req.query.ticket',
+  'req.headers.cookie',
+];
 
 export function apiLoggerOptions(level: string): FastifyServerOptions['logger'] {
   return { level, redact: LOG_REDACT };
@@ -93,7 +101,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   });
   app.addHook('onClose', async () => service.close());
 
-  const registry = createMetricsRegistry('api');
+  const registry = options.registry ?? createMetricsRegistry('api');
   registerQueueMetrics(registry, deps.backplane.queue);
   let migrated = false;
   await registerHealthRoutes(app, {

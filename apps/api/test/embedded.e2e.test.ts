@@ -176,6 +176,9 @@ describe('end to end: pnpm start in embedded mode (no PostgreSQL, no Redis)', ()
       'test:completed',
     ]);
     expect(events.map((e) => e.offset)).toEqual([1, 2, 3, 4]);
+    // The gateway's series are on the process's one /metrics, beside the API's.
+    const metrics = await fetch(`${apiUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/^crucible_gateway_messages_out_total\{app="all-in-one"\} [1-9]/m);
 
     // One test running (its target does not answer yet), one queued behind it (concurrency 1).
     const running = (await submit(token, '/hold')).body.testId as string;
