@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import type { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
@@ -55,6 +58,37 @@ describe('cache on Redis', () => {
     });
     return { cache, redis };
   }
+
+  it("evicts another OS process's memory tier through the bus", async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./fixtures/cache-process.ts', import.meta.url))],
+      { env: { ...process.env, CACHE_TEST_PREFIX: prefix }, stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    cleanups.push(async () => {
+      child.stdin.end();
+      await exited;
+    });
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const next = async () => (JSON.parse((await lines.next()).value as string) as { value: unknown }).value;
+    const ask = async (command: string) => {
+      child.stdin.write(`${command}\n`);
+      return next();
+    };
+    expect(await next()).toBe('ready');
+
+    const { cache } = await instance();
+    expect(await ask('set k "from the child"')).toBe('ok');
+    expect(await ask('peek k')).toBe('from the child');
+    await cache.set('k', 'from the parent');
+    await expect.poll(() => ask('peek k'), POLL).toBeNull();
+    expect(await ask('get k')).toBe('from the parent');
+    expect(await ask('peek k')).toBe('from the parent');
+    await cache.delete('k');
+    await expect.poll(() => ask('peek k'), POLL).toBeNull();
+    expect(await ask('get k')).toBeNull();
+  });
 
   it('stores with the default TTL of 5 minutes, ± the configured jitter', async () => {
     const { cache } = await instance();
