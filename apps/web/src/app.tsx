@@ -5,7 +5,9 @@ import { AdminPage } from './pages/admin';
 import { ApiKeysPage } from './pages/api-keys';
 import { AuthPage } from './pages/auth';
 import { NewTestPage } from './pages/new-test';
+import { QueuePage } from './pages/queue';
 import { TestPage } from './pages/test-page';
+import { TestsListPage } from './pages/tests-list';
 import { useLiveState } from './live-connection';
 import { useStore } from './lib/store';
 import { session, signOut } from './session';
@@ -47,7 +49,9 @@ function Header() {
       </a>
       {current && (
         <nav aria-label="Main">
+          {link('/tests', 'Tests')}
           {link('/new', 'New test')}
+          {link('/queue', 'Queue')}
           {link('/keys', 'API keys')}
           {current.user.role === 'admin' && link('/admin', 'Admin')}
         </nav>
@@ -95,12 +99,14 @@ const guarded =
     </SignedIn>
   );
 
-const Home = () => <Redirect to={session.get() ? '/new' : '/signin'} />;
+const Home = () => <Redirect to={session.get() ? '/tests' : '/signin'} />;
 const SignInRoute = () => <AuthPage mode="signin" />;
 const SignUpRoute = () => <AuthPage mode="signup" />;
 const KeysRoute = guarded(ApiKeysPage);
 const NewRoute = guarded(NewTestPage);
 const TestRoute = guarded(({ id }: { id: string }) => <TestPage id={id} />);
+const TestsRoute = guarded(TestsListPage);
+const QueueRoute = guarded(QueuePage);
 const AdminRoute = guarded(AdminPage);
 
 export function App() {
@@ -117,7 +123,9 @@ export function App() {
           <Route path="/signup" component={SignUpRoute} />
           <Route path="/keys" component={KeysRoute} />
           <Route path="/new" component={NewRoute} />
+          <Route path="/tests" component={TestsRoute} />
           <Route path="/tests/:id" component={TestRoute} />
+          <Route path="/queue" component={QueueRoute} />
           <Route path="/admin" component={AdminRoute} />
           <Route default component={NotFound} />
         </Router>

@@ -11,32 +11,45 @@ import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@crucible/db/testing';
+import { DroppingProxy } from './proxy';
 import { REDIS_URL, REPO_ROOT, deletePrefix, freePort, startAllInOne, waitForReady } from './server';
 import type { ServerProcess } from './server';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'test-output', 'dashboard');
 const PASSWORD = 'a long enough password';
+const STRESS_SECONDS = 6;
 
 /**
  * The dashboard in a real browser against the all-in-one server (its own database and Redis
- * prefix) and a local target site.
+ * prefix) and a local target site. The browser reaches the server through a relay that the test
+ * can cut, to drop the WebSocket for real. The steps build on each other, in order.
  */
-describe('the dashboard in a browser', () => {
+describe('the dashboard in a browser', { timeout: 180_000 }, () => {
   const prefix = `t-${randomUUID()}`;
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let server: ServerProcess;
+  let proxy: DroppingProxy;
   let target: Server;
   let targetUrl: string;
+  let serverOrigin: string;
   let origin: string;
   let browser: Browser;
   let dataDir: string;
+  let alice: Page;
+  let stressUrl: string;
+  let perfUrl: string;
 
   beforeAll(async () => {
     await build({ root: join(REPO_ROOT, 'apps/web'), logLevel: 'warn' });
-    target = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end('<!doctype html><html lang="en"><head><title>target</title></head><body>hello</body></html>');
+    target = createServer((req, res) => {
+      // /slow answers only after a long while: a test of it stays running until cancelled.
+      const delay = req.url?.startsWith('/slow') ? 20_000 : 0;
+      const timer = setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<!doctype html><html lang="en"><head><title>target</title></head><body>hello</body></html>');
+      }, delay);
+      res.on('close', () => clearTimeout(timer));
     });
     await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
     targetUrl = `http://127.0.0.1:${(target.address() as { port: number }).port}/`;
@@ -54,8 +67,10 @@ describe('the dashboard in a browser', () => {
       HOST: '127.0.0.1',
       TARGET_ALLOWLIST: '127.0.0.1',
     });
-    origin = `http://127.0.0.1:${port}`;
-    await waitForReady(`${origin}/health/ready`, server);
+    serverOrigin = `http://127.0.0.1:${port}`;
+    await waitForReady(`${serverOrigin}/health/ready`, server);
+    proxy = new DroppingProxy(port);
+    origin = `http://127.0.0.1:${await proxy.listen()}`;
 
     mkdirSync(SHOTS, { recursive: true });
     // A fresh temporary profile; each user below gets a context of their own (own storage).
@@ -76,7 +91,9 @@ describe('the dashboard in a browser', () => {
 
   afterAll(async () => {
     await browser?.close();
+    await proxy?.close();
     const code = await server?.stop();
+    target?.closeAllConnections();
     target?.close();
     await database?.drop();
     const redis = new Redis(REDIS_URL);
@@ -94,29 +111,79 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
   }
 
-  async function newUser(email: string, viewport = { width: 1200, height: 900 }): Promise<Page> {
-    const context = await browser.newContext({ viewport });
+  async function newUser(email: string): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     const page = await context.newPage();
     await signUp(page, email);
     return page;
   }
 
-  it('signs up, runs a test with live progress, and keeps it from a second user', async () => {
+  const chip = (page: Page) => page.locator('h1 .chip').textContent();
+  const chartPoints = async (page: Page) =>
+    Number(await page.getByTestId('stress-charts').getAttribute('data-points'));
+
+  it('runs a stress test whose charts fill every second, through a dropped connection', async () => {
     // The first account of a database is the admin, who may see everything: make it elsewhere.
-    const admin = await fetch(`${origin}/api/auth/register`, {
+    const admin = await fetch(`${serverOrigin}/api/auth/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email: 'admin@example.com', password: PASSWORD }),
     });
     expect(admin.status).toBe(201);
+    alice = await newUser('alice@example.com');
 
-    const alice = await newUser('alice@example.com');
+    await alice.goto(`${origin}/new?type=stress`);
+    await alice.getByLabel('URL to test').fill(targetUrl);
+    await alice.getByLabel('Connections').fill('2');
+    await alice.getByLabel('Duration (s)').fill(String(STRESS_SECONDS));
+    await alice.getByRole('button', { name: 'Run stress test' }).click();
+    await alice.waitForURL(/\/tests\/[0-9a-f-]{36}$/);
+    stressUrl = alice.url();
+    const testId = stressUrl.split('/').at(-1)!;
 
+    // Points arrive while it runs.
+    await expect.poll(() => chartPoints(alice), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    expect(await chip(alice)).toBe('running');
+    expect(await alice.getByTestId('stage').textContent()).toBe('load');
+
+    // The connection drops: the page says so, and the test goes on without it.
+    proxy.drop();
+    await alice.getByTestId('connection-state').waitFor();
+    expect(await alice.getByTestId('connection-state').textContent()).toBe('reconnecting…');
+    const seenBefore = await chartPoints(alice);
+    const token = (await alice.evaluate(() => JSON.parse(localStorage.getItem('crucible.session')!))).token;
+    const finished = async () => {
+      const res = await fetch(`${serverOrigin}/api/test/queue/jobs/${testId}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      return (await res.json()) as { status: string; result: { series: { second: number }[] } };
+    };
+    await expect.poll(async () => (await finished()).status, { timeout: 60_000 }).toBe('completed');
+    expect(await chartPoints(alice)).toBe(seenBefore);
+
+    // Back online: it resumes where it was and misses no second.
+    proxy.resume();
+    await expect.poll(() => chip(alice), { timeout: 30_000 }).toBe('completed');
+    const seconds = (await finished()).result.series.map((s) => String(s.second));
+    expect(seconds.length).toBeGreaterThanOrEqual(STRESS_SECONDS);
+    await expect.poll(() => chartPoints(alice)).toBe(seconds.length);
+    expect(
+      await alice.locator('[data-testid="stress-charts"] tbody td:first-child').allTextContents(),
+    ).toEqual(seconds);
+    expect(await alice.getByTestId('connection-state').count()).toBe(0);
+    await alice.getByRole('heading', { name: /^Summary/ }).waitFor();
+    await alice.screenshot({ path: join(SHOTS, 'test-page-stress.png'), fullPage: true });
+
+    // Kept after completion: a fresh load draws the same points.
+    await alice.reload();
+    await expect.poll(() => chartPoints(alice)).toBe(seconds.length);
+  });
+
+  it('checks a form with the catalogue’s messages, then shows a performance waterfall', async () => {
     await alice.goto(`${origin}/new`);
     await alice.getByLabel('URL to test').fill('not a url');
     await alice.getByLabel('Iterations').fill('99');
     await alice.getByRole('button', { name: 'Run performance test' }).click();
-    // The catalogue's own bounds and messages, before anything is sent.
     await expect
       .poll(() => alice.locator('#f-iterations-error').textContent())
       .toBe('Expected integer to be less or equal to 20');
@@ -127,23 +194,65 @@ describe('the dashboard in a browser', () => {
     await alice.getByLabel('Iterations').fill('4');
     await alice.getByRole('button', { name: 'Run performance test' }).click();
     await alice.waitForURL(/\/tests\/[0-9a-f-]{36}$/);
-    const testUrl = alice.url();
-
-    await expect
-      .poll(() => alice.locator('.chip').first().textContent(), { timeout: 60_000 })
-      .toBe('completed');
+    perfUrl = alice.url();
+    await expect.poll(() => chip(alice), { timeout: 60_000 }).toBe('completed');
     await expect.poll(() => alice.locator('.waterfall li').count()).toBe(4);
     expect(await alice.locator('progress').getAttribute('value')).toBe('100');
-    await alice.screenshot({ path: join(SHOTS, 'test-page.png'), fullPage: true });
+    await alice.screenshot({ path: join(SHOTS, 'test-page-performance.png'), fullPage: true });
 
-    // A second user: the test is not theirs, so it does not exist for them.
+    // Phone width: the page reads top to bottom without sideways scrolling.
+    const phone = await alice.context().newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(stressUrl);
+    await phone.getByRole('heading', { name: /^Summary/ }).waitFor();
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await phone.screenshot({ path: join(SHOTS, 'test-page-phone.png'), fullPage: true });
+    await phone.close();
+  });
+
+  it('lists tests with live status chips and filters in the URL, and cancels a running one', async () => {
+    await alice.goto(`${origin}/new`);
+    await alice.getByLabel('URL to test').fill(`${targetUrl}slow`);
+    await alice.getByLabel('Name (optional)').fill('slow one');
+    await alice.getByRole('button', { name: 'Run performance test' }).click();
+    await alice.waitForURL(/\/tests\/[0-9a-f-]{36}$/);
+    await alice.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tests' }).click();
+    await alice.waitForURL(`${origin}/tests`);
+    const slowRow = alice.locator('tr', { hasText: 'slow one' });
+    await expect.poll(() => slowRow.locator('.chip').textContent(), { timeout: 60_000 }).toBe('running');
+    expect(await alice.locator('tbody tr').count()).toBe(3);
+    await alice.screenshot({ path: join(SHOTS, 'tests.png'), fullPage: true });
+
+    await slowRow.getByRole('button', { name: /^Cancel/ }).click();
+    await expect.poll(() => slowRow.locator('.chip').textContent()).toBe('cancelled');
+    expect(await slowRow.getByRole('button', { name: /^Retry/ }).count()).toBe(1);
+
+    await alice.getByLabel('Status').selectOption('completed');
+    await alice.waitForURL(`${origin}/tests?status=completed`);
+    await expect.poll(() => alice.locator('tbody tr').count()).toBe(2);
+    await alice.getByLabel('Type').selectOption('stress');
+    await alice.waitForURL(`${origin}/tests?status=completed&type=stress`);
+    await expect.poll(() => alice.locator('tbody tr').count()).toBe(1);
+
+    await alice.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Queue' }).click();
+    await expect.poll(() => alice.getByTestId('user-completed').locator('dd').textContent()).toBe('2');
+    expect(await alice.getByTestId('user-cancelled').locator('dd').textContent()).toBe('1');
+    await alice.screenshot({ path: join(SHOTS, 'queue.png'), fullPage: true });
+  });
+
+  it('shows a second user none of them', async () => {
     const bob = await newUser('bob@example.com');
-    await bob.goto(testUrl);
-    await expect.poll(() => bob.getByRole('alert').textContent()).toBe('Test not found.');
+    await bob.goto(`${origin}/tests`);
+    await expect.poll(() => bob.getByText('No tests yet').count()).toBe(1);
+    for (const url of [stressUrl, perfUrl]) {
+      await bob.goto(url);
+      await expect.poll(() => bob.getByRole('alert').textContent()).toBe('Test not found.');
+    }
     await bob.screenshot({ path: join(SHOTS, 'other-user.png'), fullPage: true });
     expect(await bob.getByRole('link', { name: 'Admin' }).count()).toBe(0);
+  });
 
-    // The admin signs in and sees every user and the API's cache counters.
+  it('shows the admin every user and the API cache’s counters', async () => {
     const root = await (await browser.newContext()).newPage();
     await root.goto(`${origin}/signin`);
     await root.getByLabel('Email').fill('admin@example.com');
@@ -151,11 +260,9 @@ describe('the dashboard in a browser', () => {
     await root.getByRole('button', { name: 'Sign in' }).click();
     await root.getByRole('link', { name: 'Admin' }).click();
     const users = root.getByRole('region', { name: /^Users/ });
-    await expect.poll(() => users.locator('tbody tr td:first-child').allTextContents()).toEqual([
-      'bob@example.com',
-      'alice@example.com',
-      'admin@example.com',
-    ]);
+    await expect
+      .poll(() => users.locator('tbody tr td:first-child').allTextContents())
+      .toEqual(['bob@example.com', 'alice@example.com', 'admin@example.com']);
     await root.getByRole('heading', { name: 'API cache (this process)' }).waitFor();
     await root.screenshot({ path: join(SHOTS, 'admin.png'), fullPage: true });
   });

@@ -44,6 +44,7 @@ describe('ApiClient', () => {
     const client = new ApiClient({ baseUrl: 'http://api.local', token: () => 'tok', fetch: fetchFn });
 
     const accepted = await client.call('runTest', {
+      headers: { 'idempotency-key': 'k-1' },
       body: { testType: 'seo', url: 'https://example.com/', priority: 7 },
     });
 
@@ -56,6 +57,7 @@ describe('ApiClient', () => {
           accept: 'application/json',
           authorization: 'Bearer tok',
           'content-type': 'application/json',
+          'idempotency-key': 'k-1',
         },
         body: JSON.stringify({ testType: 'seo', url: 'https://example.com/', priority: 7 }),
       },

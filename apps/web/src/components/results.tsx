@@ -88,7 +88,8 @@ export function PerformanceResult({ result }: { result: Obj }) {
   );
 }
 
-const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
+/** Most severe first: security severities, and seo check outcomes (fail, warn, pass). */
+const SEVERITIES = ['critical', 'high', 'fail', 'medium', 'warn', 'low', 'info', 'pass'] as const;
 
 interface Finding {
   title: string;
@@ -97,37 +98,45 @@ interface Finding {
   fix: string;
 }
 
+const text = (v: Obj, ...keys: string[]) => {
+  for (const key of keys) if (typeof v[key] === 'string') return v[key] as string;
+  return '';
+};
+
+/** A security finding (`severity, title, detail, fix`) or an seo check (`status, id, message, recommendation`). */
 function toFinding(v: unknown): Finding | null {
   if (!isObj(v)) return null;
-  const text = (...keys: string[]) => {
-    for (const key of keys) if (typeof v[key] === 'string') return v[key] as string;
-    return '';
-  };
   return {
-    title: text('title', 'check', 'name', 'id'),
-    severity: text('severity', 'level').toLowerCase() || 'info',
-    detail: text('message', 'detail', 'description'),
-    fix: text('fix', 'recommendation', 'remediation'),
+    title: text(v, 'title', 'id', 'check'),
+    severity: (text(v, 'severity', 'status') || 'info').toLowerCase(),
+    detail: text(v, 'detail', 'message'),
+    fix: text(v, 'fix', 'recommendation'),
   };
 }
 
-/** seo and security findings, grouped by severity (most severe first), each with its fix. */
+/** seo checks and security findings, grouped by severity (most severe first), each with its fix. */
 export function Findings({ result }: { result: Obj }) {
-  const findings = arr(result.findings ?? result.issues)
+  const findings = arr(result.findings ?? result.checks)
     .map(toFinding)
     .filter((f): f is Finding => f !== null);
-  const groups = [...SEVERITIES, ...new Set(findings.map((f) => f.severity))]
-    .filter((s, i, all) => all.indexOf(s) === i)
+  const severities: string[] = [...SEVERITIES];
+  for (const f of findings) if (!severities.includes(f.severity)) severities.push(f.severity);
+  const groups = severities
     .map((severity) => ({ severity, items: findings.filter((f) => f.severity === severity) }))
     .filter((g) => g.items.length > 0);
   return (
     <section aria-labelledby="findings-heading">
       <h2 id="findings-heading">
-        Findings{typeof result.score === 'number' ? ` · score ${result.score}` : ''}
+        {Array.isArray(result.checks) ? 'Checks' : 'Findings'}
+        {typeof result.score === 'number' ? ` · score ${result.score}/100` : ''}
       </h2>
       {groups.length === 0 && <p>No findings.</p>}
       {groups.map((group) => (
-        <section key={group.severity} class="finding-group">
+        <section
+          key={group.severity}
+          class="finding-group"
+          aria-label={`${group.severity} (${group.items.length})`}
+        >
           <h3>
             <span class={`sev sev-${group.severity}`}>{group.severity}</span> ({group.items.length})
           </h3>
@@ -172,7 +181,7 @@ export function ApiSteps({ result }: { result: Obj }) {
                   .filter(isObj)
                   .map((a, j) => (
                     <li key={j} class={a.passed === false ? 'fail' : 'pass'}>
-                      {a.passed === false ? '✗' : '✓'} {String(a.name ?? a.type ?? a.path ?? 'assertion')}
+                      {a.passed === false ? '✗' : '✓'} {String(a.check ?? a.name ?? 'assertion')}
                       {a.passed === false &&
                         ` — expected ${JSON.stringify(a.expected)}, got ${JSON.stringify(a.actual)}`}
                     </li>
@@ -186,10 +195,73 @@ export function ApiSteps({ result }: { result: Obj }) {
   );
 }
 
+/** A finished stress test: totals, the latency distribution and each threshold's verdict. */
+export function StressSummary({ result }: { result: Obj }) {
+  const totals = isObj(result.totals) ? result.totals : {};
+  const latency = isObj(result.latency) ? result.latency : null;
+  const thresholds = arr(result.thresholds).filter(isObj);
+  const codes = isObj(result.statusCodes) ? result.statusCodes : {};
+  const errors = isObj(result.errors) ? result.errors : {};
+  return (
+    <section aria-labelledby="stress-summary-heading">
+      <h2 id="stress-summary-heading">
+        Summary{' '}
+        {thresholds.length > 0 && (
+          <span class={`sev ${result.passed ? 'sev-pass' : 'sev-fail'}`}>
+            {result.passed ? 'thresholds held' : 'thresholds failed'}
+          </span>
+        )}
+      </h2>
+      <dl class="counts">
+        {(
+          [
+            ['requests', totals.requests],
+            ['req/s', typeof totals.rps === 'number' ? totals.rps.toFixed(1) : '—'],
+            ['failed', totals.failed],
+            ['error rate', typeof result.errorRatePct === 'number' ? `${result.errorRatePct}%` : '—'],
+            ['p95', ms(latency?.p95)],
+            ['p99', ms(latency?.p99)],
+          ] as const
+        ).map(([name, value]) => (
+          <div key={name}>
+            <dt>{name}</dt>
+            <dd>{String(value ?? '—')}</dd>
+          </div>
+        ))}
+      </dl>
+      {thresholds.length > 0 && (
+        <ul class="thresholds">
+          {thresholds.map((t) => (
+            <li key={String(t.name)} class={t.passed ? 'pass' : 'fail'}>
+              {t.passed ? '✓' : '✗'} {String(t.name)}: {String(t.actual)} (limit {String(t.limit)})
+            </li>
+          ))}
+        </ul>
+      )}
+      {latency && (
+        <p class="muted">
+          latency min {ms(latency.min)} · p50 {ms(latency.p50)} · p90 {ms(latency.p90)} · p99.9{' '}
+          {ms(latency.p999)} · max {ms(latency.max)}
+        </p>
+      )}
+      <p class="muted">
+        status codes:{' '}
+        {Object.entries(codes)
+          .map(([code, n]) => `${code} × ${String(n)}`)
+          .join(', ') || 'none'}
+        {Object.keys(errors).length > 0 &&
+          ` · errors: ${Object.entries(errors)
+            .map(([kind, n]) => `${kind} × ${String(n)}`)
+            .join(', ')}`}
+      </p>
+    </section>
+  );
+}
+
 /** The stress timeline stored in a finished result, when the engine keeps one. */
 export function storedStressPoints(result: unknown): StressPoint[] {
   if (!isObj(result)) return [];
-  return arr(result.timeline ?? result.seconds)
+  return arr(result.series)
     .map(toStressPoint)
     .filter((p): p is StressPoint => p !== null);
 }
@@ -206,7 +278,7 @@ export function TestResult({ test }: { test: TestView }) {
       return <Findings result={result} />;
     case 'api':
       return <ApiSteps result={result} />;
-    default:
-      return null;
+    case 'stress':
+      return <StressSummary result={result} />;
   }
 }

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { Value } from '@sinclair/typebox/value';
 import { ApiError } from '@crucible/client';
@@ -18,6 +18,13 @@ const DESCRIPTIONS: Record<TestType, string> = {
   security: 'Security headers, cookies, TLS, CORS, methods, mixed content.',
 };
 const PRIORITY = RunTestBody.properties.priority;
+
+/** A random key (crypto.randomUUID needs a secure context; a LAN http:// address is not one). */
+function newIdempotencyKey(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join(
+    '',
+  );
+}
 
 function FieldInput({
   field,
@@ -153,6 +160,8 @@ export function NewTestPage() {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [submitError, setSubmitError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // The same body is sent with the same key: a double submit or a retry creates the test once.
+  const lastSubmit = useRef<{ body: string; key: string } | null>(null);
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -168,14 +177,18 @@ export function NewTestPage() {
     }
     setBusy(true);
     try {
+      const body = {
+        testType,
+        url,
+        ...(name ? { name } : {}),
+        ...(priorityValue === undefined ? {} : { priority: priorityValue }),
+        config,
+      };
+      const text = JSON.stringify(body);
+      if (lastSubmit.current?.body !== text) lastSubmit.current = { body: text, key: newIdempotencyKey() };
       const accepted = await api.call('runTest', {
-        body: {
-          testType,
-          url,
-          ...(name ? { name } : {}),
-          ...(priorityValue === undefined ? {} : { priority: priorityValue }),
-          config,
-        },
+        headers: { 'idempotency-key': lastSubmit.current.key },
+        body,
       });
       route(`/tests/${accepted.testId}`);
     } catch (err) {

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError } from '@crucible/client';
+import type { ApiResponse } from '@crucible/client';
 import type { TestView } from '@crucible/shared/api';
 import { Channels, channelName } from '@crucible/shared/channels';
 import { Events } from '@crucible/shared/events';
@@ -26,7 +27,8 @@ function download(test: TestView) {
 }
 
 export function TestPage({ id }: { id: string }) {
-  const [test, setTest] = useState<TestView | null>(null);
+  const [test, setTest] = useState<ApiResponse<'getTest'> | null>(null);
+  const [actionError, setActionError] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [stage, setStage] = useState('');
   const [points, setPoints] = useState<StressPoint[]>([]);
@@ -108,6 +110,20 @@ export function TestPage({ id }: { id: string }) {
   if (!test) return <main aria-busy="true">Loading…</main>;
 
   const finished = FINISHED.has(test.status);
+  const act = async (action: 'cancel' | 'retry') => {
+    setActionError(null);
+    try {
+      if (action === 'cancel') await api.call('cancelTest', { params: { testId: test.testId } });
+      else {
+        await api.call('retryTest', { params: { jobId: test.testId } });
+        // A new run draws its own load curve.
+        setPoints([]);
+      }
+      await reload();
+    } catch (err) {
+      setActionError(err instanceof ApiError ? err.message : String(err));
+    }
+  };
   const copyCurl = async () => {
     await navigator.clipboard.writeText(curlForTest(location.origin, test));
     setCopied(true);
@@ -148,6 +164,18 @@ export function TestPage({ id }: { id: string }) {
             <dd>{new Date(test.completedAt).toLocaleString()}</dd>
           </div>
         )}
+        {test.status === 'queued' && test.queuePosition !== null && (
+          <div>
+            <dt>position in queue</dt>
+            <dd>{test.queuePosition}</dd>
+          </div>
+        )}
+        {!finished && test.etaSeconds !== null && (
+          <div>
+            <dt>expected to finish in</dt>
+            <dd>~{test.etaSeconds} s</dd>
+          </div>
+        )}
         {test.retryCount > 0 && (
           <div>
             <dt>retries</dt>
@@ -172,6 +200,16 @@ export function TestPage({ id }: { id: string }) {
         </p>
       )}
       <div class="actions">
+        {!finished && (
+          <button type="button" class="danger" onClick={() => act('cancel')}>
+            Cancel test
+          </button>
+        )}
+        {(test.status === 'failed' || test.status === 'cancelled') && (
+          <button type="button" onClick={() => act('retry')}>
+            Run again
+          </button>
+        )}
         <button type="button" class="secondary" onClick={copyCurl}>
           {copied ? 'Copied' : 'Copy as curl'}
         </button>
@@ -179,8 +217,42 @@ export function TestPage({ id }: { id: string }) {
           Download JSON
         </button>
       </div>
+      {actionError && (
+        <p role="alert" class="error-text">
+          {actionError}
+        </p>
+      )}
       {isStress && <StressCharts points={points} />}
       {finished && <TestResult test={test} />}
+      {test.attempts.length > 1 && (
+        <section aria-labelledby="attempts-heading">
+          <h2 id="attempts-heading">Attempts</h2>
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">run</th>
+                  <th scope="col">attempt</th>
+                  <th scope="col">status</th>
+                  <th scope="col">started</th>
+                  <th scope="col">error</th>
+                </tr>
+              </thead>
+              <tbody>
+                {test.attempts.map((a) => (
+                  <tr key={`${a.run}-${a.attempt}`}>
+                    <td>{a.run}</td>
+                    <td>{a.attempt}</td>
+                    <td>{a.status}</td>
+                    <td>{new Date(a.startedAt).toLocaleString()}</td>
+                    <td>{a.errorMessage ?? ''}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      )}
     </main>
   );
 }

@@ -1,0 +1,255 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useLocation } from 'preact-iso';
+import { ApiError } from '@crucible/client';
+import type { ApiResponse } from '@crucible/client';
+import type { TestView } from '@crucible/shared/api';
+import { TestStatuses, TestTypes } from '@crucible/shared/catalog';
+import { Channels, channelName } from '@crucible/shared/channels';
+import { Events } from '@crucible/shared/events';
+import type { Envelope } from '@crucible/shared/envelope';
+import { StatusChip } from '../components/status-chip';
+import { useChannel } from '../live-connection';
+import { api } from '../session';
+
+const PAGE_SIZE = 20;
+const UNFINISHED = new Set<TestView['status']>(['queued', 'running']);
+
+type Item = ApiResponse<'listTests'>['items'][number];
+
+/** The status a `job-status-{id}` message moves a test to (DESIGN.md, "Events"). */
+export function statusAfter(message: Envelope, current: Item['status']): Item['status'] {
+  const data = (message.data ?? {}) as { status?: Item['status']; willRetry?: boolean };
+  switch (message.event) {
+    case Events.QUEUE_JOB_STARTED:
+    case Events.QUEUE_JOB_PROGRESS:
+      return current === 'queued' ? 'running' : current;
+    case Events.QUEUE_JOB_COMPLETED:
+      return 'completed';
+    case Events.QUEUE_JOB_FAILED:
+      if (data.status === 'cancelled') return 'cancelled';
+      return data.willRetry ? 'queued' : 'failed';
+    default:
+      return current;
+  }
+}
+
+/** Follows one unfinished test's job channel while its row is on screen. */
+function LiveRow({ item, onChange }: { item: Item; onChange: (next: Item) => void }) {
+  const latest = useRef(item);
+  latest.current = item;
+  useChannel(UNFINISHED.has(item.status) ? channelName(Channels.JOB_STATUS, { jobId: item.testId }) : null, {
+    message: (m) => {
+      const data = (m.data ?? {}) as { progress?: number };
+      const current = latest.current;
+      const status = statusAfter(m, current.status);
+      const progress = status === 'completed' ? 100 : Math.max(current.progress, data.progress ?? 0);
+      if (status !== current.status || progress !== current.progress)
+        onChange({ ...current, status, progress });
+    },
+  });
+  return null;
+}
+
+export function TestsListPage() {
+  const { query, path, route } = useLocation();
+  const status = Object.values(TestStatuses).includes(query.status as Item['status'])
+    ? (query.status as Item['status'])
+    : undefined;
+  const testType = Object.values(TestTypes).includes(query.type as Item['testType'])
+    ? (query.type as Item['testType'])
+    : undefined;
+  const url = query.url || undefined;
+  const cursor = query.cursor || undefined;
+  const [items, setItems] = useState<Item[] | null>(null);
+  const [nextCursor, setNextCursor] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [search, setSearch] = useState(url ?? '');
+  // Cursors of the pages before this one, for "Previous".
+  const history = useRef<string[]>([]);
+
+  const load = useCallback(async () => {
+    try {
+      const page = await api.call('listTests', {
+        query: { status, testType, url, cursor, limit: PAGE_SIZE },
+      });
+      setItems(page.items);
+      setNextCursor(page.nextCursor);
+      setError(null);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    }
+  }, [status, testType, url, cursor]);
+  useEffect(() => void load(), [load]);
+
+  // New tests and finished ones change the first page: reload it when the queue moves.
+  useChannel(cursor ? null : Channels.QUEUE_UPDATES, { message: () => void load() });
+
+  const setQuery = (changes: Record<string, string | undefined>, keepCursor = false) => {
+    const next = new URLSearchParams();
+    const merged = { status, type: testType, url, cursor: keepCursor ? cursor : undefined, ...changes };
+    for (const [key, value] of Object.entries(merged)) if (value) next.set(key, value);
+    if (!keepCursor && !('cursor' in changes)) history.current = [];
+    const text = next.toString();
+    route(text ? `${path}?${text}` : path);
+  };
+
+  const act = async (item: Item, action: 'cancel' | 'retry') => {
+    setNotice(null);
+    try {
+      if (action === 'cancel') await api.call('cancelTest', { params: { testId: item.testId } });
+      else await api.call('retryTest', { params: { jobId: item.testId } });
+      setNotice(`${action === 'cancel' ? 'Cancelled' : 'Queued again'}: ${item.name || item.url}`);
+      await load();
+    } catch (err) {
+      setNotice(err instanceof ApiError ? err.message : String(err));
+    }
+  };
+
+  const replace = (next: Item) =>
+    setItems((all) => all?.map((i) => (i.testId === next.testId ? next : i)) ?? all);
+
+  return (
+    <main>
+      <div class="title-row">
+        <h1>Tests</h1>
+        <a class="button" href="/new">
+          New test
+        </a>
+      </div>
+      <form
+        class="filters"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setQuery({ url: search.trim() || undefined });
+        }}
+      >
+        <div>
+          <label for="filter-status">Status</label>
+          <select
+            id="filter-status"
+            value={status ?? ''}
+            onChange={(e) => setQuery({ status: e.currentTarget.value || undefined })}
+          >
+            <option value="">any</option>
+            {Object.values(TestStatuses).map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label for="filter-type">Type</label>
+          <select
+            id="filter-type"
+            value={testType ?? ''}
+            onChange={(e) => setQuery({ type: e.currentTarget.value || undefined })}
+          >
+            <option value="">any</option>
+            {Object.values(TestTypes).map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div class="grow">
+          <label for="filter-url">URL contains</label>
+          <input
+            id="filter-url"
+            type="search"
+            value={search}
+            onInput={(e) => setSearch(e.currentTarget.value)}
+          />
+        </div>
+        <button type="submit">Search</button>
+      </form>
+      {notice && (
+        <p role="status" class="notice-line">
+          {notice}
+        </p>
+      )}
+      {error && (
+        <p role="alert" class="error-text">
+          {error}
+        </p>
+      )}
+      {items && items.length === 0 && (
+        <p>
+          No tests{status || testType || url ? ' match these filters' : ' yet'}. <a href="/new">Run one</a>.
+        </p>
+      )}
+      {items && items.length > 0 && (
+        <div class="table-wrap">
+          <table class="tests">
+            <thead>
+              <tr>
+                <th scope="col">test</th>
+                <th scope="col">status</th>
+                <th scope="col">created</th>
+                <th scope="col">
+                  <span class="visually-hidden">actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((item) => (
+                <tr key={item.testId} data-test-id={item.testId}>
+                  <td>
+                    <LiveRow item={item} onChange={replace} />
+                    <a href={`/tests/${item.testId}`}>{item.name || item.url}</a>
+                    <div class="muted small">
+                      <span class="type-tag">{item.testType}</span> {item.name ? item.url : ''}
+                    </div>
+                  </td>
+                  <td>
+                    <StatusChip status={item.status} />
+                    {item.status === 'running' && <span class="muted small"> {item.progress}%</span>}
+                  </td>
+                  <td>{new Date(item.createdAt).toLocaleString()}</td>
+                  <td class="row-actions">
+                    {UNFINISHED.has(item.status) && (
+                      <button type="button" class="danger" onClick={() => act(item, 'cancel')}>
+                        Cancel<span class="visually-hidden"> {item.name || item.url}</span>
+                      </button>
+                    )}
+                    {(item.status === 'failed' || item.status === 'cancelled') && (
+                      <button type="button" class="secondary" onClick={() => act(item, 'retry')}>
+                        Retry<span class="visually-hidden"> {item.name || item.url}</span>
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <nav class="pager" aria-label="Pages">
+        {cursor && (
+          <button
+            type="button"
+            class="secondary"
+            onClick={() => setQuery({ cursor: history.current.pop() || undefined }, true)}
+          >
+            Previous
+          </button>
+        )}
+        {nextCursor && (
+          <button
+            type="button"
+            class="secondary"
+            onClick={() => {
+              history.current.push(cursor ?? '');
+              setQuery({ cursor: nextCursor }, true);
+            }}
+          >
+            Next
+          </button>
+        )}
+      </nav>
+    </main>
+  );
+}
