@@ -3,14 +3,19 @@ import type { Envelope } from '@crucible/shared/envelope';
 import { connectLive } from './lib/live';
 import type { Live, LiveState } from './lib/live';
 import { createStore } from './lib/store';
-import { session } from './session';
+import { api, session } from './session';
 
 /** The signed-in user's one WebSocket, opened on sign-in and closed on sign-out. */
 export const live = createStore<Live | null>(null);
 
-function wsUrl(token: string): string {
+function wsUrl(): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}/ws?token=${encodeURIComponent(token)}`;
+  return `${scheme}//${location.host}/ws`;
+}
+
+/** A single-use ticket per connection attempt, so the session token never appears in a URL. */
+async function ticket() {
+  return { ticket: (await api.call('wsTicket')).ticket };
 }
 
 let openFor: string | null = null;
@@ -18,7 +23,7 @@ function follow(token: string | null) {
   if (token === openFor) return;
   live.get()?.close();
   openFor = token;
-  live.set(token ? connectLive(wsUrl(token)) : null);
+  live.set(token ? connectLive(wsUrl(), { credential: ticket }) : null);
 }
 follow(session.get()?.token ?? null);
 session.subscribe((s) => follow(s?.token ?? null));

@@ -277,6 +277,9 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
       .poll(() => users.locator('tbody tr td:first-child').allTextContents())
       .toEqual(['bob@example.com', 'alice@example.com', 'admin@example.com']);
     await root.getByRole('heading', { name: 'API cache (this process)' }).waitFor();
+    // The all-in-one process serves no bull-board (the distributed API does): the page says where it is.
+    await root.getByRole('button', { name: 'Open the queue dashboard' }).click();
+    await expect.poll(() => root.getByRole('alert').textContent()).toContain('pnpm start:api');
     await root.screenshot({ path: join(SHOTS, 'admin.png'), fullPage: true });
   });
 });

@@ -46,7 +46,10 @@ function Chart({ points, spec }: { points: readonly StressPoint[]; spec: ChartSp
         // The figures are in the text above the charts: the legend only names the lines.
         legend: { live: false },
         axes: [{ label: 'second' }, { label: spec.unit }],
-        series: [{ label: 'second' }, ...spec.series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2 }))],
+        series: [
+          { label: 'second' },
+          ...spec.series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2 })),
+        ],
       },
       toData(points, spec),
       el,

@@ -24,14 +24,36 @@ async function gateway() {
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const sockets: WebSocket[] = [];
   const frames: Record<string, unknown>[][] = [];
-  server.on('connection', (socket) => {
+  const urls: string[] = [];
+  server.on('connection', (socket, request) => {
     const index = sockets.push(socket) - 1;
     frames[index] = [];
-    socket.on('message', (raw) => frames[index]!.push(JSON.parse(raw.toString())));
+    urls[index] = request.url ?? '';
+    socket.on('message', (raw) => {
+      const frame = JSON.parse(raw.toString());
+      if (frame.type !== 'ping' && frame.type !== 'ack') frames[index]!.push(frame);
+    });
+    socket.send(
+      JSON.stringify({
+        id: `hello-${index}`,
+        event: 'connection:established',
+        channel: '',
+        data: { connectionId: `c${index}`, userId: 'u1', heartbeatMs: 30_000 },
+        priority: 1,
+        timestamp: 0,
+        userId: 'u1',
+        offset: 0,
+        epoch: '',
+      }),
+    );
   });
   const { port } = server.address() as { port: number };
-  return { server, sockets, frames, url: `ws://127.0.0.1:${port}/ws?token=t` };
+  return { server, sockets, frames, urls, url: `ws://127.0.0.1:${port}/ws` };
 }
+
+let tickets = 0;
+/** A fresh single-use ticket for each connection attempt, as the dashboard asks the API for. */
+const ticket = () => ({ ticket: `t${++tickets}` });
 
 let live: Live | undefined;
 let server: WebSocketServer | undefined;
@@ -47,10 +69,7 @@ describe('the live connection', () => {
     server = gw.server;
     const states: LiveState[] = [];
     const received: number[] = [];
-    live = connectLive(gw.url, {
-      minDelayMs: 20,
-      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-    });
+    live = connectLive(gw.url, { credential: ticket, maxReconnectMs: 40, WebSocket: WebSocket as never });
     live.onState((s) => states.push(s));
     live.subscribe(channel, { message: (m) => received.push(m.offset) });
 
@@ -71,6 +90,12 @@ describe('the live connection', () => {
     second.send(JSON.stringify({ type: 'batch', messages: [envelope(2), envelope(3)] }));
     await expect.poll(() => received).toEqual([1, 2, 3]);
     expect(states).toEqual(['open', 'reconnecting', 'open']);
+    // Each connection carried a ticket of its own, never a token.
+    expect(gw.urls.map((u) => new URL(u, 'http://x').searchParams.get('ticket'))).toEqual([
+      expect.stringMatching(/^t\d+$/),
+      expect.stringMatching(/^t\d+$/),
+    ]);
+    expect(new Set(gw.urls).size).toBe(2);
   });
 
   it('asks for a reload when the gateway cannot replay, and reports channel errors', async () => {
@@ -79,7 +104,7 @@ describe('the live connection', () => {
     let resets = 0;
     const errors: string[] = [];
     const received: number[] = [];
-    live = connectLive(gw.url, { WebSocket: WebSocket as unknown as typeof globalThis.WebSocket });
+    live = connectLive(gw.url, { credential: ticket, WebSocket: WebSocket as never });
     live.subscribe(channel, {
       message: (m) => received.push(m.offset),
       reset: () => resets++,
@@ -107,10 +132,7 @@ describe('the live connection', () => {
   it('unsubscribes, and after close() stays closed', async () => {
     const gw = await gateway();
     server = gw.server;
-    live = connectLive(gw.url, {
-      minDelayMs: 20,
-      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-    });
+    live = connectLive(gw.url, { credential: ticket, maxReconnectMs: 40, WebSocket: WebSocket as never });
     const off = live.subscribe(channel, { message: () => {} });
     await expect.poll(() => live!.state).toBe('open');
     off();

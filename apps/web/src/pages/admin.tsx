@@ -64,7 +64,42 @@ function CacheSection({ stats }: { stats: CacheStats }) {
   );
 }
 
-/** What only admins see: the API's cache and every user of this Crucible. */
+/**
+ * bull-board lives at /admin/queues behind a short-lived cookie: the API sets it for an admin's
+ * token, then the browser can navigate there.
+ */
+function QueueBoardLink() {
+  const [error, setError] = useState<string | null>(null);
+  const open = async () => {
+    setError(null);
+    try {
+      await api.call('openQueueBoard');
+      location.assign('/admin/queues');
+    } catch (err) {
+      setError(
+        err instanceof ApiError && err.status === 404
+          ? 'This server has no queue dashboard: it is served by the API process of the distributed mode (pnpm start:api).'
+          : String(err instanceof Error ? err.message : err),
+      );
+    }
+  };
+  return (
+    <section aria-labelledby="board-heading">
+      <h2 id="board-heading">Queue dashboard</h2>
+      <p>Jobs, their attempts and their data, in bull-board.</p>
+      <button type="button" onClick={open}>
+        Open the queue dashboard
+      </button>
+      {error && (
+        <p role="alert" class="error-text">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+/** What only admins see: the queue dashboard, the API's cache and every user of this Crucible. */
 export function AdminPage() {
   const [users, setUsers] = useState<ApiResponse<'listUsers'> | null>(null);
   const [cache, setCache] = useState<CacheStats | null>(null);
@@ -84,6 +119,7 @@ export function AdminPage() {
           {error}
         </p>
       )}
+      <QueueBoardLink />
       {cache && <CacheSection stats={cache} />}
       {users && (
         <section aria-labelledby="users-heading">
