@@ -18,12 +18,19 @@ import type { Api } from './helpers.js';
 const hammer: Engine = async (url, _config, ctx) => {
   let reported = false;
   while (!ctx.signal.aborted) {
+    // One controller per request: fetch keeps a listener on the signal it is given for as long as
+    // its Request lives, so thousands of requests on the job's own signal would pile listeners up.
+    const request = new AbortController();
+    const onAbort = () => request.abort(ctx.signal.reason);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const res = await fetch(url, { signal: ctx.signal });
+      const res = await fetch(url, { signal: request.signal });
       await res.arrayBuffer();
     } catch (err) {
       if (ctx.signal.aborted) break;
       throw err;
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
     }
     if (!reported) {
       reported = true;
