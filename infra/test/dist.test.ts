@@ -122,7 +122,7 @@ describe('built apps (pnpm build output) run like their images', () => {
         const flags = dockerfile(app).deployFlags;
         await promisify(execFile)(
           'pnpm',
-          [`--filter=@crucible/${app}`, 'deploy', ...flags, '--offline', deployed(app)],
+          [`--filter=@crucible/${app}`, 'deploy', ...flags, '--prefer-offline', deployed(app)],
           {
             cwd: REPO_ROOT,
           },
