@@ -131,7 +131,12 @@ const cache = await backplane.createCache({
 const registry = createMetricsRegistry('all-in-one');
 const app = await buildApi(
   { db, backplane, tokens, targetAllowlist: env.targetAllowlist, cache },
-  { logger: apiLoggerOptions(env.logLevel), dashboardDir: DEFAULT_DASHBOARD_DIR, registry },
+  {
+    logger: apiLoggerOptions(env.logLevel),
+    dashboardDir: DEFAULT_DASHBOARD_DIR,
+    registry,
+    queueBoard: { secret: env.jwtSecret },
+  },
 );
 await app.register(gatewayPlugin, {
   authenticate: createAuthenticator({

@@ -49,8 +49,8 @@ export interface BuildApiOptions {
   loggerInstance?: FastifyBaseLogger;
   /**
    * Mounts bull-board at /admin/queues for admins, its session cookie signed with a key derived
-   * from this secret (JWT_SECRET). Distributed mode only: the board reads BullMQ's Redis.
-   * @defaultValue undefined (no board)
+   * from this secret (JWT_SECRET). It reads the backplane's queue: BullMQ on Redis, or on
+   * PostgreSQL in embedded mode. @defaultValue undefined (no board)
    */
   queueBoard?: { secret: string };
   /** Folder of the built dashboard to serve at `/`. @defaultValue undefined (no dashboard) */

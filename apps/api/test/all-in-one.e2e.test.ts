@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@crucible/db/testing';
 import { REDIS_URL, deletePrefix } from './helpers.js';
-import { freePort, startProcess, waitForReady } from './processes.js';
+import { boardQueue, freePort, openQueueBoard, startProcess, waitForReady } from './processes.js';
 import type { AppProcess } from './processes.js';
 import { WsClient } from './ws-client.js';
 
@@ -20,6 +20,8 @@ describe('end to end: the all-in-one entry with DATABASE_URL and REDIS_URL (sing
   const dataDir = mkdtempSync(join(tmpdir(), 'crucible-aio-'));
   let proc: AppProcess;
   let apiUrl: string;
+  let adminToken: string;
+  let testId: string;
 
   beforeAll(async () => {
     target = createServer((_req, res) => {
@@ -68,13 +70,14 @@ describe('end to end: the all-in-one entry with DATABASE_URL and REDIS_URL (sing
       body: JSON.stringify({ email: 'single@example.com', password: 'a long enough password' }),
     });
     const { token } = (await registered.json()) as { token: string };
+    adminToken = token;
     const submitted = await fetch(`${apiUrl}/api/test/run`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ testType: 'performance', url: targetUrl, config: { iterations: 2 } }),
     });
     expect(submitted.status).toBe(202);
-    const { testId } = (await submitted.json()) as { testId: string };
+    ({ testId } = (await submitted.json()) as { testId: string });
 
     const client = new WsClient(`${apiUrl.replace('http', 'ws')}/ws?token=${token}`);
     await client.opened();
@@ -85,4 +88,26 @@ describe('end to end: the all-in-one entry with DATABASE_URL and REDIS_URL (sing
       .toEqual(['test:started', 'test:progress', 'test:progress', 'test:completed']);
     client.close();
   }, 60_000);
+
+  it("serves bull-board to admins, listing the test's job, and to nobody else", async () => {
+    const registered = await fetch(`${apiUrl}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'other@example.com', password: 'a long enough password' }),
+    });
+    const { token: userToken } = (await registered.json()) as { token: string };
+    expect((await openQueueBoard(apiUrl)).status).toBe(401);
+    expect(await openQueueBoard(apiUrl, userToken)).toEqual({ status: 403, cookie: undefined });
+    expect((await boardQueue(apiUrl, undefined)).status).toBe(401);
+
+    const opened = await openQueueBoard(apiUrl, adminToken);
+    expect(opened.status).toBe(204);
+    // BullMQ moves the job to completed just after the worker has published test:completed.
+    await expect
+      .poll(async () => {
+        const board = await boardQueue(apiUrl, opened.cookie, 'completed');
+        return [board.status, board.queue?.jobs.map((j) => [j.id, j.data.testId])];
+      })
+      .toEqual([200, [[testId, testId]]]);
+  });
 });

@@ -6,7 +6,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, freePort } from './processes.js';
+import { REPO_ROOT, boardQueue, freePort, openQueueBoard } from './processes.js';
 import { WsClient } from './ws-client.js';
 
 /**
@@ -150,7 +150,7 @@ describe('end to end: pnpm start in embedded mode (no PostgreSQL, no Redis)', ()
     return client.events(channel);
   }
 
-  it('runs tests, survives SIGKILL with one running and one queued, and runs the queued one after a restart', async () => {
+  it('runs tests, survives SIGKILL with one running and one queued, runs the queued one after a restart, and shows the jobs to admins in bull-board', async () => {
     crucible.start();
     await ready();
     expect(crucible.output).toContain(`mode: embedded: data in ${dataDir}`);
@@ -207,6 +207,31 @@ describe('end to end: pnpm start in embedded mode (no PostgreSQL, no Redis)', ()
     expect(again.status).toBe(202);
     const more = await watch(token, again.body.testId);
     expect(more.at(-1)!.event).toBe('test:completed');
+
+    // bull-board reads BullMQ's PostgreSQL backend here: an admin sees the jobs, nobody else does.
+    const other = await call('POST', '/api/auth/register', undefined, {
+      email: 'other@example.com',
+      password: 'a long enough password',
+    });
+    expect(other.body.user.role).toBe('user');
+    expect((await openQueueBoard(apiUrl)).status).toBe(401);
+    expect(await openQueueBoard(apiUrl, other.body.token)).toEqual({ status: 403, cookie: undefined });
+    expect((await boardQueue(apiUrl, undefined)).status).toBe(401);
+    const opened = await openQueueBoard(apiUrl, token);
+    expect(opened.status).toBe(204);
+    // BullMQ moves a job to completed just after the worker has published test:completed.
+    await expect
+      .poll(async () => {
+        const board = await boardQueue(apiUrl, opened.cookie, 'completed');
+        const ids = board.queue?.jobs.map((j) => j.id) ?? [];
+        return [board.status, ids.includes(again.body.testId), ids.includes(queued)];
+      })
+      .toEqual([200, true, true]);
+    const page = await fetch(`${apiUrl}/admin/queues`, {
+      headers: { cookie: opened.cookie!, accept: 'text/html' },
+    });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>Crucible queue</title>');
 
     expect(await crucible.stop('SIGTERM')).toBe(0);
   }, 600_000);

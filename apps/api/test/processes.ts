@@ -51,3 +51,29 @@ export async function waitForReady(url: string, proc: AppProcess, timeoutMs = 30
   }
   throw new Error(`${proc.name} not ready at ${url}:\n${proc.output()}`);
 }
+
+/** `POST /api/admin/queue-board/session` as a token's user: the status and the board's cookie, if set. */
+export async function openQueueBoard(apiUrl: string, token?: string) {
+  const res = await fetch(`${apiUrl}/api/admin/queue-board/session`, {
+    method: 'POST',
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  await res.arrayBuffer();
+  const set = res.headers.getSetCookie().find((c) => c.startsWith('crucible_queue_board='));
+  return { status: res.status, cookie: set?.split(';')[0] };
+}
+
+/** What bull-board's own API lists of the tests queue in one state, read with a board cookie. */
+export async function boardQueue(apiUrl: string, cookie: string | undefined, state = 'latest') {
+  const res = await fetch(`${apiUrl}/admin/queues/api/queues?activeQueue=tests&status=${state}&page=1`, {
+    headers: cookie ? { cookie } : {},
+  });
+  const body = (await res.json()) as {
+    queues?: {
+      name: string;
+      counts: Record<string, number>;
+      jobs: { id: string; data: { testId: string } }[];
+    }[];
+  };
+  return { status: res.status, queue: body.queues?.find((q) => q.name === 'tests') };
+}

@@ -277,9 +277,17 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
       .poll(() => users.locator('tbody tr td:first-child').allTextContents())
       .toEqual(['bob@example.com', 'alice@example.com', 'admin@example.com']);
     await root.getByRole('heading', { name: 'API cache (this process)' }).waitFor();
-    // The all-in-one process serves no bull-board (the distributed API does): the page says where it is.
-    await root.getByRole('button', { name: 'Open the queue dashboard' }).click();
-    await expect.poll(() => root.getByRole('alert').textContent()).toContain('pnpm start:api');
     await root.screenshot({ path: join(SHOTS, 'admin.png'), fullPage: true });
+    // The all-in-one process serves bull-board too: the button opens it with the cookie it sets.
+    const queues = root.waitForResponse((r) => new URL(r.url()).pathname === '/admin/queues/api/queues');
+    await root.getByRole('button', { name: 'Open the queue dashboard' }).click();
+    await root.waitForURL(`${origin}/admin/queues`);
+    expect(await root.title()).toBe('Crucible queue');
+    const listed = await queues;
+    expect(listed.status()).toBe(200);
+    expect(((await listed.json()) as { queues: { name: string }[] }).queues.map((q) => q.name)).toEqual([
+      'tests',
+    ]);
+    await root.screenshot({ path: join(SHOTS, 'queue-board.png'), fullPage: true });
   });
 });

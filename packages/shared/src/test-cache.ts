@@ -15,32 +15,48 @@ export function cachePrefix(prefix: string): string {
 export const TestCacheTags = {
   /** Every cached response showing this test (its detail, whoever asked). */
   test: (testId: string) => `test:${testId}`,
-  /** Every cached response listing or counting this user's tests (lists, queue status). */
+  /** Every cached response listing or counting this user's tests (their lists, their queue status). */
   owner: (userId: string) => `owner:${userId}`,
+  /** Every cached response listing every user's tests (an admin's list without `userId`). */
+  all: 'tests:all',
 } as const;
 
-/** Events after which a test's cached views are stale: its status (or existence) changed. */
+/**
+ * Events after which a test's cached views are stale: its status (or existence) changed. A
+ * status change is announced twice — `test:{started,completed,failed,cancelled}` on the test's
+ * channel, then `queue:job:*` on its job channel — and invalidating on the first is enough: the
+ * row was written before either, so anything cached after that invalidation already holds the new
+ * status. The `queue:job:*` events invalidate only where no `test:*` event announces the change:
+ * a job added (submit, retry) and an attempt that failed and will be retried (back to `queued`,
+ * `retry_count` raised). Progress never invalidates (see DESIGN.md, "Response cache").
+ */
 const STATUS_EVENTS: ReadonlySet<string> = new Set<Events>([
   Events.TEST_STARTED,
   Events.TEST_COMPLETED,
   Events.TEST_FAILED,
   Events.TEST_CANCELLED,
   Events.QUEUE_JOB_ADDED,
-  Events.QUEUE_JOB_STARTED,
-  Events.QUEUE_JOB_COMPLETED,
-  Events.QUEUE_JOB_FAILED,
   Events.TEST_RECORD_CREATED,
   Events.TEST_RECORD_UPDATED,
   Events.TEST_RECORD_DELETED,
 ]);
 
-/** The tags a status event of a test invalidates. */
+function changesStatus(draft: Pick<DraftMessage, 'event' | 'data'>): boolean {
+  if (STATUS_EVENTS.has(draft.event)) return true;
+  return (
+    draft.event === Events.QUEUE_JOB_FAILED &&
+    (draft.data as { willRetry?: unknown } | null)?.willRetry === true
+  );
+}
+
+/** The tags a status event of a test invalidates; none for any other event. */
 export function testEventTags(draft: Pick<DraftMessage, 'event' | 'data' | 'userId'>): string[] {
-  if (!STATUS_EVENTS.has(draft.event)) return [];
+  if (!changesStatus(draft)) return [];
   const data = draft.data as { testId?: unknown } | null;
   const tags: string[] = [];
   if (data && typeof data.testId === 'string') tags.push(TestCacheTags.test(data.testId));
   if (draft.userId) tags.push(TestCacheTags.owner(draft.userId));
+  tags.push(TestCacheTags.all);
   return tags;
 }
 

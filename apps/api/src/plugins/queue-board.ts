@@ -14,7 +14,7 @@ export const QUEUE_BOARD_PATH = '/admin/queues';
 const COOKIE = 'crucible_queue_board';
 
 export interface QueueBoardOptions {
-  /** The BullMQ queue of the tests (distributed mode). */
+  /** The BullMQ queue of the tests, on Redis or on PostgreSQL (embedded mode). */
   queue: ConstructorParameters<typeof BullMQAdapter>[0];
   authenticate: Authenticate;
   users: UsersRepository;

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Authenticate } from '@crucible/db';
 import { ApiRoutes } from '@crucible/shared/api';
-import type { TestView } from '@crucible/shared/api';
+import type { ListQuery, TestView } from '@crucible/shared/api';
 import { TestCacheTags } from '@crucible/shared/cache';
 import { requireUser, userOf } from '../plugins/auth.js';
 import type { RouteCacheConfig } from '../plugins/cache.js';
@@ -19,6 +19,35 @@ const testDetailCache: RouteCacheConfig = {
   ttlMs: 5 * 60_000,
   tags: (request) => [TestCacheTags.test((request.params as { jobId: string }).jobId)],
   when: (body) => FINISHED.has((body as TestView).status),
+};
+
+/**
+ * A page of tests, per user and per query string (filters, cursor, limit): dropped by any status
+ * change, creation, cancel, retry or deletion of a test it can show. A user's own list (or an
+ * admin's `?userId=`) is tagged with that owner; an admin's list of everyone's tests with
+ * `tests:all`, which every test's change invalidates. Progress does not invalidate: the TTL bounds
+ * how old a running test's `progress` in a cached page can be (live progress is on the WebSocket).
+ */
+export const testListCache: RouteCacheConfig = {
+  ttlMs: 5_000,
+  tags: (request) => {
+    const user = userOf(request);
+    const { userId } = request.query as ListQuery;
+    if (user.role !== 'admin') return [TestCacheTags.owner(user.id)];
+    return [userId ? TestCacheTags.owner(userId) : TestCacheTags.all];
+  },
+};
+
+/**
+ * The caller's counts by status and the queue's: dropped by any change of one of the caller's
+ * tests, so `user` is never stale. `queue` (every user's jobs, the live workers) is not invalidated
+ * by other users' changes — that would drop every user's entry on every change anywhere — and may
+ * be up to the TTL old; BullMQ's own counts lag the test events anyway (a job is moved to
+ * completed after its `test:completed` is out).
+ */
+export const queueStatusCache: RouteCacheConfig = {
+  ttlMs: 2_000,
+  tags: (request) => [TestCacheTags.owner(userOf(request).id)],
 };
 
 export const testsRoutes: FastifyPluginAsyncTypebox<TestsRoutesOptions> = async (app, opts) => {
@@ -53,11 +82,13 @@ export const testsRoutes: FastifyPluginAsyncTypebox<TestsRoutesOptions> = async 
 
   app.route({
     ...ApiRoutes.queueStatus,
+    config: { cache: queueStatusCache },
     handler: async (request) => service.queueStatus(userOf(request)),
   });
 
   app.route({
     ...ApiRoutes.listTests,
+    config: { cache: testListCache },
     handler: async (request) => service.list(userOf(request), request.query),
   });
 

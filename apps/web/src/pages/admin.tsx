@@ -78,7 +78,7 @@ function QueueBoardLink() {
     } catch (err) {
       setError(
         err instanceof ApiError && err.status === 404
-          ? 'This server has no queue dashboard: it is served by the API process of the distributed mode (pnpm start:api).'
+          ? 'This server does not serve the queue dashboard.'
           : String(err instanceof Error ? err.message : err),
       );
     }
