@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { Client } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Egress, EgressError, decodeBody, parseAllowlist } from '../src/egress/index.js';
 import type { ResolvedAddress, Resolver } from '../src/egress/index.js';
@@ -198,6 +199,45 @@ describe('Egress connections (loopback only)', () => {
       expect(target.hits.length).toBe(fulfilled.length);
     } finally {
       await pool.destroy();
+    }
+  });
+
+  it('dials the address a pinned connector checked for every connection, never a later DNS answer', async () => {
+    // Every answer closes its connection, so each request below needs a new one.
+    const target = await listen((_req, res) => {
+      res.setHeader('connection', 'close');
+      res.end('ok');
+    });
+    const resolver = sequenceResolver({ 'pinned.test': [['127.0.0.1'], [`127.0.0.2`]] });
+    const egress = new Egress({ allowlist, resolver });
+    const origin = `http://pinned.test:${target.port}`;
+    const { address, connect } = await egress.pinnedConnector(origin);
+    expect(address).toEqual({ address: '127.0.0.1', family: 4 });
+    const client = new Client(origin, { connect });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const res = await client.request({ method: 'GET', path: `/${i}` });
+        expect(await res.body.text()).toBe('ok');
+      }
+    } finally {
+      await client.destroy();
+    }
+    expect(target.hits).toEqual(['/0', '/1', '/2', '/3', '/4']);
+    expect(resolver.calls).toEqual(['pinned.test']);
+  });
+
+  it('refuses a pinned connector to a name that resolves to the canary, and any other host on it', async () => {
+    const resolver = sequenceResolver({ 'evil.test': [['127.0.0.2']], 'pinned.test': [['127.0.0.1']] });
+    const egress = new Egress({ allowlist, resolver });
+    expect(await refusedCode(egress.pinnedConnector(`http://evil.test:${canaryPort}`))).toBe(
+      'TARGET_REFUSED',
+    );
+    const { connect } = await egress.pinnedConnector(`http://pinned.test:${canaryPort}`);
+    const client = new Client(`http://other.test:${canaryPort}`, { connect });
+    try {
+      expect(await refusedCode(client.request({ method: 'GET', path: '/' }))).toBe('TARGET_REFUSED');
+    } finally {
+      await client.destroy();
     }
   });
 

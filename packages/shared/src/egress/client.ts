@@ -268,6 +268,28 @@ export class Egress {
 
   /** An undici connector that dials only addresses {@link resolve} accepted, timing each phase. */
   connector(options: ConnectorOptions = {}): buildConnector.connector {
+    return this.#connector(options, null);
+  }
+
+  /**
+   * Resolves and checks the host of `origin` once, and returns a connector that dials exactly that
+   * address for every connection it opens (and refuses any other host). Load generation reconnects
+   * often: each connection reaches the address that was checked, never a later DNS answer, and no
+   * connection waits for DNS.
+   */
+  async pinnedConnector(
+    origin: string | URL,
+    options: ConnectorOptions = {},
+  ): Promise<{ address: ResolvedAddress; connect: buildConnector.connector }> {
+    const host = this.checkUrl(origin).hostname.replace(/^\[(.*)\]$/, '$1');
+    const address = await this.resolve(host);
+    return { address, connect: this.#connector(options, { host, address }) };
+  }
+
+  #connector(
+    options: ConnectorOptions,
+    pin: { host: string; address: ResolvedAddress } | null,
+  ): buildConnector.connector {
     return (opts, callback) => {
       const host = opts.hostname.replace(/^\[(.*)\]$/, '$1');
       const https = opts.protocol === 'https:';
@@ -300,12 +322,27 @@ export class Egress {
       signal?.addEventListener('abort', onAbort, { once: true });
 
       const t0 = performance.now();
-      this.resolve(host).then(
+      let resolving: Promise<ResolvedAddress>;
+      if (!pin) resolving = this.resolve(host);
+      else if (host === pin.host) resolving = Promise.resolve(pin.address);
+      else
+        resolving = Promise.reject(
+          new EgressError('TARGET_REFUSED', `target refused: ${host} is not the pinned host ${pin.host}`),
+        );
+      resolving.then(
         (pinned) => {
           if (settled) return;
-          const dnsMs = isIP(host) === 0 ? performance.now() - t0 : 0;
+          const dnsMs = isIP(host) === 0 && !pin ? performance.now() - t0 : 0;
           const tcpStart = performance.now();
-          const tcp = netConnect({ host: pinned.address, port, family: pinned.family });
+          // The socket options undici's own connector sets: no Nagle delay, TCP keep-alive.
+          const tcp = netConnect({
+            host: pinned.address,
+            port,
+            family: pinned.family,
+            noDelay: true,
+            keepAlive: true,
+            keepAliveInitialDelay: 60_000,
+          });
           socket = tcp;
           tcp.once('error', (err) => settle(err));
           tcp.once('connect', () => {
