@@ -1,12 +1,32 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { defaultEngines } from '@crucible/worker';
 import { defineBenchmark } from '../harness.js';
 import { until } from '../lib/pace.js';
 import { startCrucible } from '../lib/stack.js';
 import { startTarget } from '../lib/target.js';
+
+/**
+ * CPU seconds (user + system) from /proc/<pid>/stat: the process's own, or with `children` those
+ * of its children that have exited (an execFile'd CLI is counted once it has been waited for).
+ * Null where there is no /proc.
+ */
+function cpuSeconds(pid: number | 'self', children = false): number | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, cutime 16.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const [user, system] = children ? [fields[13], fields[14]] : [fields[11], fields[12]];
+  return (Number(user) + Number(system)) / 100; // USER_HZ is 100 on Linux
+}
 
 const AUTOCANNON_CLI = join(
   dirname(createRequire(import.meta.url).resolve('autocannon/package.json')),
@@ -23,14 +43,25 @@ export default defineBenchmark({
     const connections = ctx.size(50, 10);
     const durationSec = ctx.size(5, 1);
     const target = await startTarget(ctx);
-    const stack = await startCrucible(ctx, { workers: 1 });
+    const stack = await startCrucible(ctx);
+    const [worker] = await stack.startWorkers(1, 5);
+    const workerPid = worker!.child.pid!;
     const auth = { authorization: `Bearer ${stack.token}` };
+    const withCpu = cpuSeconds('self') !== null;
 
-    /** Requests/s that reached the target while `drive` ran, over the configured duration. */
-    const servedPerSecond = async (drive: () => Promise<void>) => {
+    /**
+     * Requests/s that reached the target while `drive` ran, over the configured duration, and the
+     * CPU the load generator spent per request (`cpu()` reads its CPU seconds so far).
+     */
+    const measure = async (drive: () => Promise<void>, cpu: () => number | null) => {
       const before = await target.served();
+      const cpuBefore = cpu();
       await drive();
-      return { rps: ((await target.served()) - before) / durationSec };
+      const served = (await target.served()) - before;
+      const cpuAfter = cpu();
+      const figures: Record<string, number> = { rps: served / durationSec };
+      if (withCpu) figures.cpuUs = ((cpuAfter! - cpuBefore!) * 1e6) / served;
+      return figures;
     };
 
     const crucible = async () => {
@@ -45,6 +76,8 @@ export default defineBenchmark({
       });
       if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${await res.text()}`);
       const { testId } = (await res.json()) as { testId: string };
+      // Poll only once the load is over: polling the api meanwhile would take CPU from the run measured.
+      await sleep(durationSec * 1000);
       let status = 'queued';
       await until(
         async () => {
@@ -70,14 +103,29 @@ export default defineBenchmark({
 
     await ctx.compare({
       title: `${connections} connections for ${durationSec} s against a bare node:http keep-alive server`,
-      metrics: [{ key: 'rps', label: 'req/s reaching the server', better: 'higher' }],
-      crucible: { label: 'Crucible stress test', run: () => servedPerSecond(crucible) },
-      anchors: [{ label: 'autocannon CLI', run: () => servedPerSecond(autocannonCli) }],
+      metrics: [
+        { key: 'rps', label: 'req/s reaching the server', better: 'higher' },
+        ...(withCpu
+          ? [{ key: 'cpuUs', label: 'CPU µs per request of the load generator', better: 'lower' as const }]
+          : []),
+      ],
+      crucible: {
+        label: 'Crucible stress test',
+        run: () => measure(crucible, () => cpuSeconds(workerPid)),
+      },
+      anchors: [
+        { label: 'autocannon CLI', run: () => measure(autocannonCli, () => cpuSeconds('self', true)) },
+      ],
       targets: [{ anchor: 'autocannon CLI', metric: 'rps', text: '≥ 90 %', met: (c, a) => c >= 0.9 * a }],
     });
     ctx.note(
       "Both are counted by the target itself (requests served ÷ the configured duration), so neither side's own " +
         'report is trusted; the stress test runs in a worker process, the CLI in a process of its own.',
     );
+    if (withCpu)
+      ctx.note(
+        "CPU per request is the worker process's (job handling and progress reports included) beside the " +
+          "CLI's (its start-up included), read from /proc: on a shared machine it moves less than req/s does.",
+      );
   },
 });

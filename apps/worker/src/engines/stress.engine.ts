@@ -1,19 +1,25 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import type { StressConfig } from '@crucible/shared';
 import { EgressError } from '@crucible/shared/egress';
-import type { Dispatcher } from 'undici';
+import { Client } from 'undici';
+import type { Dispatcher, buildConnector } from 'undici';
 import { EngineError, abortReason, errorMessage, throwIfRefused } from '../errors.js';
 import { roundMs } from '../stats.js';
 import type { EngineContext } from './engine.js';
 import { checkedTarget, egressOf } from './support.js';
 
-// Load is generated with an undici Pool from the egress guard rather than autocannon: autocannon
-// dials with its own net/tls sockets, so the guard's check-and-pin of every connection could not
-// be enforced, and its cancel is not immediate. A pool gives both, and keeps-alive like a browser.
+// Load comes from undici Clients, one per virtual user (so `connections` keep-alive sockets, one
+// request at a time each, as autocannon opens), all dialling through the egress guard's pinned
+// connector: the target is resolved and checked once and every connection goes to that address.
+// Each request is a dispatch() with the user itself as handler: no promise, body stream, abort
+// listener or header parsing per request, which brings the cost per request to autocannon's.
+// Not autocannon's own client: it dials by host name with its own sockets (pinning would mean an
+// IP literal plus a Host header, and it forces certificate checks off), reconnects at once in a
+// tight loop when the target refuses, and holds one fixed number of connections (no ramp, steps or
+// spike). Cancelling destroys every Client, which ends the requests in flight at once.
 
 /** Server-side bounds: whatever a user asks for, one test never exceeds them. */
 export interface StressLimits {
@@ -164,7 +170,7 @@ function increment(map: Record<string, number>, key: string): void {
 /**
  * Generates load on one URL for the configured time and reports every second (rps, latency
  * percentiles, errors, status codes, connections) on `progress` and `stressStats`. Stops within
- * moments of an abort: the pool is destroyed, which ends every in-flight request at once.
+ * moments of an abort: every connection is destroyed, which ends the requests in flight at once.
  */
 export async function runStress(
   url: string,
@@ -174,13 +180,19 @@ export async function runStress(
 ): Promise<StressResult> {
   const egress = egressOf(ctx);
   const target = checkedTarget(egress, url);
+  // Resolve and check the target once, then dial that very address for every connection: a private
+  // target is refused before anything opens, and no later DNS answer (rebinding) is ever dialled.
+  const connecting = new AbortController();
+  // Each connection being opened listens on it: up to one per virtual user at once.
+  setMaxListeners(limits.maxConnections + 10, connecting.signal);
+  let connect: buildConnector.connector;
   try {
-    // Refuse a private target before opening anything; every new connection is checked again.
-    await egress.resolve(target.hostname.replace(/^\[(.*)\]$/, '$1'));
+    ({ connect } = await egress.pinnedConnector(target, { signal: connecting.signal }));
   } catch (err) {
     throwIfRefused(err);
     throw new EngineError('TARGET_UNREACHABLE', errorMessage(err), { cause: err, retryable: true });
   }
+  if (ctx.signal.aborted) throw abortReason(ctx.signal);
 
   const mode = config.mode ?? 'load';
   const askedConnections = config.connections ?? 10;
@@ -191,22 +203,24 @@ export async function runStress(
   const rampUpSec = Math.min(askedRamp, totalSec);
   const capped = connections < askedConnections || totalSec < askedRamp + askedDuration;
   const method = (config.method ?? (config.body === undefined ? 'GET' : 'POST')) as Dispatcher.HttpMethod;
-  const headers = { 'user-agent': 'Crucible/0.1 (+stress test)', ...(config.headers ?? {}) };
+  const headers: Record<string, string> = {
+    'user-agent': 'Crucible/0.1 (+stress test)',
+    ...(config.headers ?? {}),
+  };
   const path = `${target.pathname}${target.search}`;
   const rate = config.rate ?? null;
 
-  const run = new AbortController();
-  // Every virtual user's request and pause listens on it: more than the default 10 is expected.
-  setMaxListeners(2 * connections + 10, run.signal);
-  const onAbort = () => run.abort(ctx.signal.reason);
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
-  const pool = egress.pool(target, { connections, signal: run.signal });
+  // The load runs on a plain per-user loop of undici's dispatch API (see the note at the top): no
+  // promise, body stream or abort listener per request, one histogram record, a status counter.
+  const bodyBuffer = config.body === undefined ? undefined : Buffer.from(config.body);
+  const request: Dispatcher.DispatchOptions = { method, path, headers, body: bodyBuffer };
 
   const overall = histogram();
   const second = histogram();
   const statusCodes: Record<string, number> = {};
   const errors: Record<string, number> = {};
-  let secondStatus: Record<string, number> = {};
+  /** Responses by status code this second (index = code), folded into records at each tick. */
+  const secondStatus = new Uint32Array(1000);
   let secondErrors: Record<string, number> = {};
   let responses = 0;
   let succeeded = 0;
@@ -218,52 +232,135 @@ export async function runStress(
 
   const started = performance.now();
   const elapsedSec = () => (performance.now() - started) / 1000;
+  /** No new request starts once set; `aborted` also ends those in flight, uncounted. */
   let stopping = false;
+  let aborted = false;
   let allowed = activeUsers(mode, connections, 0, totalSec, rampUpSec);
   let nextSlot = started;
-  /** Sleeps, but wakes at once when the run is aborted. */
-  const pause = (ms: number) => sleep(ms, undefined, { signal: run.signal }).catch(() => {});
+  let inFlight = 0;
+  let onIdle: (() => void) | null = null;
 
-  const user = async (index: number) => {
-    while (!stopping) {
-      if (index >= allowed) {
-        await pause(50);
-        continue;
+  interface User extends Dispatcher.DispatchHandler {
+    index: number;
+    client: Client;
+    startedAt: number;
+    status: number;
+    /** Waiting for the schedule to allow it (ramp-up, stress steps, spike). */
+    parked: boolean;
+    timer: NodeJS.Timeout | undefined;
+  }
+
+  const settled = () => {
+    inFlight--;
+    if (stopping && inFlight === 0) onIdle?.();
+  };
+  const send = (user: User) => {
+    user.timer = undefined;
+    if (stopping) return;
+    inFlight++;
+    user.startedAt = performance.now();
+    user.client.dispatch(request, user);
+  };
+  const next = (user: User) => {
+    if (stopping) return;
+    if (user.index >= allowed) {
+      user.parked = true;
+      return;
+    }
+    if (rate !== null) {
+      // One global schedule of request start times, `1000 / rate` ms apart.
+      const now = performance.now();
+      const slot = Math.max(now, nextSlot);
+      nextSlot = slot + 1000 / rate;
+      if (slot > now) {
+        user.timer = setTimeout(send, slot - now, user);
+        return;
       }
-      if (rate !== null) {
-        // One global schedule of request start times, `1000 / rate` ms apart.
-        const now = performance.now();
-        const slot = Math.max(now, nextSlot);
-        nextSlot = slot + 1000 / rate;
-        if (slot > now) await pause(slot - now);
-        if (stopping) return;
-      }
-      const t0 = performance.now();
-      try {
-        const res = await pool.request({ method, path, headers, body: config.body, signal: run.signal });
-        for await (const chunk of res.body as AsyncIterable<Buffer>) bytes += chunk.length;
-        const us = Math.max(1, Math.round((performance.now() - t0) * 1000));
-        overall.recordValue(us);
-        second.recordValue(us);
+    }
+    send(user);
+  };
+  // Legacy (onConnect/onHeaders/onData/onComplete/onError) handler methods: the interface undici's
+  // own core calls, so no wrapper and no parsing of the response headers, which are never read.
+  const users: User[] = Array.from({ length: connections }, (_, index) => {
+    const user: User = {
+      index,
+      // One connection per virtual user, as autocannon does: `connections` sockets, each keep-alive.
+      client: new Client(target.origin, { connect, pipelining: 1 }),
+      startedAt: 0,
+      status: 0,
+      parked: false,
+      timer: undefined,
+      onConnect() {},
+      onHeaders(statusCode) {
+        user.status = statusCode;
+        return true;
+      },
+      onData(chunk) {
+        bytes += chunk.length;
+        return true;
+      },
+      onComplete() {
+        second.recordValue(Math.max(1, Math.round((performance.now() - user.startedAt) * 1000)));
         responses++;
         secondRequests++;
-        increment(statusCodes, String(res.statusCode));
-        increment(secondStatus, String(res.statusCode));
-        if (res.statusCode >= 400) {
-          failed++;
-          increment(errors, `HTTP ${res.statusCode}`);
-          increment(secondErrors, `HTTP ${res.statusCode}`);
-        } else succeeded++;
-      } catch (err) {
-        if (run.signal.aborted) return;
+        const code = user.status;
+        if (code < 1000) secondStatus[code]!++;
+        if (code >= 400) failed++;
+        else succeeded++;
+        settled();
+        next(user);
+      },
+      onError(err) {
+        settled();
+        if (aborted) return;
         failed++;
         transportErrors++;
         secondRequests++;
-        increment(errors, errorKind(err));
-        increment(secondErrors, errorKind(err));
-        await pause(ERROR_BACKOFF_MS);
+        const kind = errorKind(err);
+        increment(errors, kind);
+        increment(secondErrors, kind);
+        if (!stopping) user.timer = setTimeout(next, ERROR_BACKOFF_MS, user);
+      },
+    };
+    return user;
+  });
+
+  const closeAll = () => Promise.all(users.map((u) => u.client.destroy().catch(() => {})));
+  const stop = () => {
+    stopping = true;
+    for (const u of users) clearTimeout(u.timer);
+  };
+  let wake: () => void = () => {};
+  const ended = new Promise<void>((resolve) => (wake = resolve));
+  /** Stops the load at once: no new request, the connections destroyed with what is in flight. */
+  const abort = (reason: unknown) => {
+    if (aborted) return;
+    aborted = true;
+    stop();
+    connecting.abort(reason);
+    void closeAll();
+    onIdle?.();
+    wake();
+  };
+  const onAbort = () => abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+
+  /** This second's status codes as a record (and into the totals); HTTP errors by status. */
+  const foldStatus = () => {
+    const codes: Record<string, number> = {};
+    const httpErrors: Record<string, number> = {};
+    for (let code = 0; code < secondStatus.length; code++) {
+      const n = secondStatus[code]!;
+      if (n === 0) continue;
+      codes[code] = n;
+      statusCodes[code] = (statusCodes[code] ?? 0) + n;
+      if (code >= 400) {
+        httpErrors[`HTTP ${code}`] = n;
+        errors[`HTTP ${code}`] = (errors[`HTTP ${code}`] ?? 0) + n;
       }
     }
+    secondStatus.fill(0);
+    return { codes, httpErrors };
   };
 
   let reportError: unknown = null;
@@ -271,7 +368,9 @@ export async function runStress(
   const tick = () => {
     const at = elapsedSec();
     const index = series.length + 1;
-    const errorsThisSecond = Object.values(secondErrors).reduce((a, b) => a + b, 0);
+    const { codes, httpErrors } = foldStatus();
+    const errorsByKind = { ...httpErrors, ...secondErrors };
+    const errorsThisSecond = Object.values(errorsByKind).reduce((a, b) => a + b, 0);
     const point: StressSecond = {
       second: index,
       requests: secondRequests,
@@ -280,17 +379,17 @@ export async function runStress(
       p95: second.totalCount ? toMs(second.getValueAtPercentile(95)) : 0,
       p99: second.totalCount ? toMs(second.getValueAtPercentile(99)) : 0,
       errors: errorsThisSecond,
-      errorsByKind: secondErrors,
-      statusCodes: secondStatus,
-      connections: pool.stats.connected,
+      errorsByKind,
+      statusCodes: codes,
+      connections: users.reduce((n, u) => n + (u.client.stats.connected ? 1 : 0), 0),
       active: Math.min(allowed, connections),
     };
     series.push(point);
+    overall.add(second);
     second.reset();
     secondRequests = 0;
-    secondStatus = {};
     secondErrors = {};
-    allowed = activeUsers(mode, connections, at, totalSec, rampUpSec);
+    schedule(at);
     const live = {
       ...point,
       elapsedSec: Math.round(at),
@@ -304,38 +403,53 @@ export async function runStress(
         await ctx.stressStats?.(live);
       } catch (err) {
         reportError ??= err;
-        run.abort(err);
+        abort(err);
       }
     });
   };
-  const ramp = setInterval(() => {
-    allowed = activeUsers(mode, connections, elapsedSec(), totalSec, rampUpSec);
-  }, 100);
+  /** Lets the schedule's users in (or holds them back) as time goes on. */
+  const schedule = (at: number) => {
+    allowed = activeUsers(mode, connections, at, totalSec, rampUpSec);
+    if (stopping) return;
+    for (const u of users) {
+      if (u.parked && u.index < allowed) {
+        u.parked = false;
+        next(u);
+      }
+    }
+  };
+  const ramp = setInterval(() => schedule(elapsedSec()), 100);
   const ticker = setInterval(tick, 1000);
-  const users = Array.from({ length: connections }, (_, i) => user(i));
+  const timeUp = setTimeout(wake, totalSec * 1000);
 
   try {
-    await Promise.race([pause(totalSec * 1000), Promise.all(users)]);
-    stopping = true;
+    for (const u of users) next(u);
+    await ended;
+    stop();
     clearInterval(ramp);
     clearInterval(ticker);
-    if (!run.signal.aborted) {
+    if (!aborted && inFlight > 0) {
       // Let the requests in flight finish, so the count matches what the target saw.
-      const drained = await Promise.race([
-        Promise.all(users).then(() => true),
-        sleep(DRAIN_MS).then(() => false),
-      ]);
-      if (!drained) run.abort(new EngineError('ABORTED', 'requests still in flight after the test'));
+      const idle = new Promise<void>((resolve) => (onIdle = resolve));
+      const drainTimer = setTimeout(
+        () => abort(new EngineError('ABORTED', 'requests still in flight after the test')),
+        DRAIN_MS,
+      );
+      await idle;
+      clearTimeout(drainTimer);
     }
-    await Promise.all(users);
     await reporting;
   } finally {
-    stopping = true;
+    stop();
+    clearTimeout(timeUp);
     clearInterval(ramp);
     clearInterval(ticker);
     ctx.signal.removeEventListener('abort', onAbort);
-    await pool.destroy().catch(() => {});
+    connecting.abort();
+    await closeAll();
   }
+  overall.add(second);
+  foldStatus();
   if (ctx.signal.aborted) throw abortReason(ctx.signal);
   if (reportError) throw reportError;
 

@@ -1,29 +1,65 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ResolvedAddress } from '@crucible/shared/egress';
 import { EngineError } from '../../src/errors.js';
 import { runStress } from '../../src/engines/stress.engine.js';
-import { closeServers, closedPort, listen, recorder } from './fixtures.js';
+import { closeServers, closedPort, listen, loopbackEgress, recorder } from './fixtures.js';
 import type { Fixture, Recorder } from './fixtures.js';
 
 afterEach(closeServers);
 
+interface CountingTarget extends Fixture {
+  received: () => number;
+  open: () => number;
+  maxOpen: () => number;
+  /** Connections accepted in all. */
+  accepted: () => number;
+}
+
 /** A target that counts what it received and how many sockets are open at once. */
-async function countingTarget(
-  status = 200,
-): Promise<Fixture & { received: () => number; open: () => number; maxOpen: () => number }> {
+async function countingTarget(status = 200, close = false): Promise<CountingTarget> {
   let received = 0;
   let open = 0;
   let maxOpen = 0;
+  let accepted = 0;
   const fixture = await listen((_req, res) => {
     received++;
-    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.writeHead(status, { 'content-type': 'text/plain', ...(close ? { connection: 'close' } : {}) });
     res.end('ok');
   });
   fixture.server.on('connection', (socket) => {
     open++;
+    accepted++;
     maxOpen = Math.max(maxOpen, open);
     socket.on('close', () => open--);
   });
-  return Object.assign(fixture, { received: () => received, open: () => open, maxOpen: () => maxOpen });
+  return Object.assign(fixture, {
+    received: () => received,
+    open: () => open,
+    maxOpen: () => maxOpen,
+    accepted: () => accepted,
+  });
+}
+
+/** A server on 127.0.0.2 (refused by the loopback guard) that counts the connections it gets. */
+async function canary(port: number): Promise<{ server: Server; connections: () => number }> {
+  let connections = 0;
+  const server = createServer((_req, res) => res.end('canary'));
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.2', resolve));
+  return { server, connections: () => connections };
+}
+
+/** A resolver that answers `answers[0]` the first time, then `answers[1]` for ever, counting calls. */
+function rebindingResolver(answers: [string, string]) {
+  const calls: string[] = [];
+  const resolver = async (name: string): Promise<ResolvedAddress[]> => {
+    calls.push(name);
+    return [{ address: answers[calls.length === 1 ? 0 : 1], family: 4 }];
+  };
+  return Object.assign(resolver, { calls });
 }
 
 function withStats(rec: Recorder) {
@@ -58,7 +94,10 @@ describe('runStress', () => {
       rate: null,
       capped: false,
     });
-    expect(target.maxOpen()).toBeLessThanOrEqual(4);
+    // One connection per virtual user, kept alive for the whole run.
+    expect(target.maxOpen()).toBe(4);
+    expect(target.accepted()).toBe(4);
+    expect(Math.max(...result.series.map((p) => p.connections))).toBe(4);
     const l = result.latency!;
     expect(l.min <= l.p50 && l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.max).toBe(true);
     expect(result.series.length).toBeGreaterThanOrEqual(1);
@@ -153,7 +192,7 @@ describe('runStress', () => {
       maxDurationSec: 1,
     });
     expect(result.limits).toEqual({ connections: 3, durationSec: 1, rampUpSec: 0, rate: null, capped: true });
-    expect(target.maxOpen()).toBeLessThanOrEqual(3);
+    expect(target.maxOpen()).toBe(3);
     expect(result.totals.responses).toBe(target.received());
   });
 
@@ -169,23 +208,109 @@ describe('runStress', () => {
     expect(result.totals.responses).toBe(target.received());
   });
 
+  it('opens as many connections as it is asked for, and lets them in as the ramp allows', async () => {
+    const target = await countingTarget();
+    const result = await runStress(target.url, { connections: 24, durationSec: 1 }, recorder().ctx());
+    expect(target.maxOpen()).toBe(24);
+    expect(result.totals.responses).toBe(target.received());
+
+    const ramped = await countingTarget();
+    const ramp = await runStress(
+      ramped.url,
+      { connections: 6, rampUpSec: 1, durationSec: 1 },
+      recorder().ctx(),
+    );
+    // Users waiting for the ramp are let in: in the end every connection was opened.
+    expect(ramped.maxOpen()).toBe(6);
+    expect(ramp.totals.responses).toBe(ramped.received());
+    expect(ramp.series.at(-1)!.active).toBe(6);
+  });
+
   it('stops the load at once when aborted, leaving no connection open', async () => {
     const target = await countingTarget();
     const controller = new AbortController();
     const reason = new EngineError('CANCELLED', 'the test was cancelled while running');
-    const rec = recorder();
+    let reports = 0;
     const run = runStress(
       target.url,
-      { connections: 4, durationSec: 600 },
-      rec.ctx({
+      { connections: 16, durationSec: 600 },
+      recorder().ctx({
         signal: controller.signal,
-        progress: () => controller.abort(reason),
+        progress: () => {
+          reports++;
+          controller.abort(reason);
+        },
       }),
     );
     await expect(run).rejects.toBe(reason);
     const after = target.received();
+    expect(after).toBeGreaterThan(0);
     await expect.poll(() => target.open()).toBe(0);
+    // Nothing more arrives: no virtual user is left sending, no request was queued to go later.
+    await sleep(300);
     expect(target.received()).toBe(after);
+    expect(reports).toBe(1);
+  });
+
+  it('does not start when the signal is already aborted', async () => {
+    const target = await countingTarget();
+    const controller = new AbortController();
+    const reason = new EngineError('CANCELLED', 'cancelled before it started');
+    controller.abort(reason);
+    await expect(
+      runStress(
+        target.url,
+        { connections: 2, durationSec: 1 },
+        recorder().ctx({ signal: controller.signal }),
+      ),
+    ).rejects.toBe(reason);
+    expect(target.accepted()).toBe(0);
+  });
+
+  it('dials the address it checked for every connection, whatever DNS answers later', async () => {
+    // The target closes every connection after one answer, so the run reconnects hundreds of times;
+    // the name resolves to 127.0.0.1 once and to the refused 127.0.0.2 ever after.
+    const target = await countingTarget(200, true);
+    const trap = await canary(target.port);
+    const resolver = rebindingResolver(['127.0.0.1', '127.0.0.2']);
+    try {
+      const result = await runStress(
+        `http://rebind.test:${target.port}/`,
+        { connections: 4, durationSec: 1 },
+        recorder().ctx({ http: loopbackEgress({ resolver }) }),
+      );
+      expect(target.accepted()).toBeGreaterThan(4);
+      expect(result.totals.responses).toBe(target.received());
+      expect(result.errors).toEqual({});
+      expect(trap.connections()).toBe(0);
+      expect(resolver.calls).toEqual(['rebind.test']);
+    } finally {
+      trap.server.closeAllConnections();
+      await new Promise<void>((resolve) => trap.server.close(() => resolve()));
+    }
+  });
+
+  it('refuses a name that resolves to a refused address, without connecting', async () => {
+    const target = await countingTarget();
+    const trap = await canary(target.port);
+    const resolver = rebindingResolver(['127.0.0.2', '127.0.0.2']);
+    try {
+      await expect(
+        runStress(
+          `http://evil.test:${target.port}/`,
+          { connections: 4, durationSec: 1 },
+          recorder().ctx({ http: loopbackEgress({ resolver }) }),
+        ),
+      ).rejects.toMatchObject({
+        code: 'TARGET_REFUSED',
+        message: 'target refused: evil.test resolves to 127.0.0.2 is a loopback address',
+      });
+      expect(trap.connections()).toBe(0);
+      expect(target.accepted()).toBe(0);
+    } finally {
+      trap.server.closeAllConnections();
+      await new Promise<void>((resolve) => trap.server.close(() => resolve()));
+    }
   });
 
   it('refuses a private target before sending anything', async () => {
