@@ -213,7 +213,13 @@ export async function runStress(
   // The load runs on a plain per-user loop of undici's dispatch API (see the note at the top): no
   // promise, body stream or abort listener per request, one histogram record, a status counter.
   const bodyBuffer = config.body === undefined ? undefined : Buffer.from(config.body);
-  const request: Dispatcher.DispatchOptions = { method, path, headers, body: bodyBuffer };
+  // Headers as a flat [name, value, …] list: undici walks it without a key array per request.
+  const request: Dispatcher.DispatchOptions = {
+    method,
+    path,
+    headers: Object.entries(headers).flat(),
+    body: bodyBuffer,
+  };
 
   const overall = histogram();
   const second = histogram();
