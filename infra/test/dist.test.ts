@@ -226,7 +226,9 @@ describe('built apps (pnpm build output) run like their images', () => {
     expect(metrics.api).toMatch(/^http_request_duration_seconds_count\{.*route="\/health\/ready".*\} \d+$/m);
     expect(metrics.worker).toContain('# TYPE crucible_jobs_completed_total counter');
     expect(metrics.worker).toContain('# TYPE crucible_job_duration_seconds histogram');
-    expect(metrics.gateway).toMatch(/^crucible_ws_connections\{app="gateway"\} 0$/m);
+    expect(metrics.gateway).toMatch(/^crucible_gateway_connections\{app="gateway"\} 0$/m);
+    // One gauge of open sockets, not two names for the same count.
+    expect(metrics.gateway).not.toContain('crucible_ws_connections');
   });
 
   it('drains on SIGTERM: the running test finishes, sockets close with 1001, every process exits 0', async () => {
@@ -247,7 +249,7 @@ describe('built apps (pnpm build output) run like their images', () => {
     });
     await expect
       .poll(async () => (await status(url('gateway', '/metrics'))).body, { timeout: 30_000 })
-      .toMatch(/^crucible_ws_connections\{app="gateway"\} 1$/m);
+      .toMatch(/^crucible_gateway_connections\{app="gateway"\} 1$/m);
     const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
 
     const submitted = await fetch(url('api', '/api/test/run'), {

@@ -23,7 +23,6 @@ import { createRedisBackplane } from '@crucible/backplane';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
-import { Gauge } from 'prom-client';
 import { loadGatewayEnv } from './env.js';
 import { gatewayPlugin, serializeRequest } from './gateway.js';
 
@@ -83,14 +82,6 @@ await app.register(gatewayPlugin, {
   // Sockets get half the drain bound to finish their close handshake.
   shutdownGraceMs: Math.floor(proc.shutdownTimeoutMs / 2),
   revalidateMs: env.revalidateMs,
-});
-new Gauge({
-  name: 'crucible_ws_connections',
-  help: 'Open WebSocket connections on this gateway',
-  registers: [registry],
-  collect() {
-    this.set(app.websocketServer?.clients.size ?? 0);
-  },
 });
 
 handleShutdown(
