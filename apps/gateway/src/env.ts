@@ -50,6 +50,11 @@ export interface GatewayEnv {
   allowedOrigins: string[];
   /** How often sockets opened with an API key check that it was not revoked. @defaultValue 15000 */
   revalidateMs: number;
+  /**
+   * How long a socket's place (and its user's presence) outlives a gateway that died without
+   * releasing it; renewed every third of it. @defaultValue 30000
+   */
+  leaseMs: number;
   limits: GatewayLimits;
 }
 
@@ -75,6 +80,7 @@ export function loadGatewayEnv(env: Env = process.env): GatewayEnv {
     logLevel,
     allowedOrigins: parseOrigins(env),
     revalidateMs: envInt(env, 'GATEWAY_REVALIDATE_MS', 15_000, { min: 1_000, max: 30_000 }),
+    leaseMs: envInt(env, 'GATEWAY_LEASE_MS', 30_000, { min: 1_000, max: 300_000 }),
     limits: {
       maxConnections: envInt(env, 'GATEWAY_MAX_CONNECTIONS', DEFAULT_LIMITS.maxConnections, { min: 1 }),
       maxConnectionsPerUser: envInt(

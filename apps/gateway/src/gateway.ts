@@ -82,6 +82,12 @@ function problem(reply: FastifyReply, status: number, title: string, code: strin
     .send({ type: 'about:blank', title, status, detail, code });
 }
 
+const noop = () => {};
+
+function shuttingDown(reply: FastifyReply) {
+  return problem(reply, 503, 'Service Unavailable', 'UNAVAILABLE', 'this gateway is shutting down');
+}
+
 function bearer(header: string | undefined): string | undefined {
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   return match?.[1];
@@ -107,6 +113,12 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
   const sessions = new Set<Session>();
   // Upgrades admitted but whose socket is not open yet count against this gateway's limit too.
   let opening = 0;
+  let onOpeningSettled: (() => void) | undefined;
+  const settleOpening = () => {
+    if (--opening === 0) onOpeningSettled?.();
+  };
+  /** Shutdown has begun: no upgrade is admitted from now on. */
+  let closing = false;
   const admitted = new WeakMap<FastifyRequest, Admitted>();
 
   const metrics = createGatewayMetrics(options.metrics ?? new Registry(), {
@@ -142,9 +154,19 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
     metrics,
   };
 
-  const presence = (event: typeof Events.USER_ONLINE | typeof Events.USER_OFFLINE, userId: string) => {
-    options.eventLog
-      .publish(
+  // Presence publishes and connection releases still in flight: a clean shutdown waits for them,
+  // so a user's `user:offline` is out before the process (or a test's cleanup) moves on.
+  const inflight = new Set<Promise<void>>();
+  const track = (task: Promise<void>) => {
+    inflight.add(task);
+    void task.finally(() => inflight.delete(task));
+  };
+  const publishPresence = async (
+    event: typeof Events.USER_ONLINE | typeof Events.USER_OFFLINE,
+    userId: string,
+  ) => {
+    try {
+      await options.eventLog.publish(
         createMessage({
           event,
           channel: Channels.USER_ACTIVITY,
@@ -152,17 +174,23 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
           userId,
           priority: Priority.LOW,
         }),
-      )
-      .catch((err: unknown) => log.warn({ err, event }, 'publishing presence failed'));
+      );
+    } catch (err) {
+      log.warn({ err, event }, 'publishing presence failed');
+    }
   };
-  const release = (userId: string, connectionId: string) => {
-    connections.release(userId, connectionId).then(
-      (left) => {
-        if (left === 0) presence(Events.USER_OFFLINE, userId);
-      },
-      (err: unknown) => log.warn({ err }, 'releasing a connection place failed; its lease will expire'),
+  const presence = (event: typeof Events.USER_ONLINE | typeof Events.USER_OFFLINE, userId: string) =>
+    track(publishPresence(event, userId));
+  const release = (userId: string, connectionId: string) =>
+    track(
+      connections.release(userId, connectionId).then(
+        (left) => (left === 0 ? publishPresence(Events.USER_OFFLINE, userId) : undefined),
+        (err: unknown) => log.warn({ err }, 'releasing a connection place failed; its lease will expire'),
+      ),
     );
-  };
+  // A gateway that died cannot say its users went offline: whichever live gateway first finds a
+  // user's last lease expired does (once across all of them).
+  connections.onExpired((userId) => presence(Events.USER_OFFLINE, userId));
 
   // Revoking an API key must end its sockets: each gateway asks which of its keys are still active.
   const revalidation = options.apiKeys
@@ -186,7 +214,16 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
   await app.register(websocket, {
     options: { maxPayload: limits.maxFrameBytes },
     preClose: async () => {
+      closing = true;
       clearInterval(revalidation);
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, shutdownGraceMs)));
+      // Upgrades still being admitted finish (refused now), and admitted ones open or go away, so
+      // no place is taken and no presence published after shutdown.
+      while (inflight.size > 0) await Promise.allSettled([...inflight]);
+      if (opening > 0) {
+        await Promise.race([new Promise<void>((resolve) => (onOpeningSettled = resolve)), grace]);
+      }
       const closed = [...app.websocketServer.clients].map(
         (client) =>
           new Promise<void>((resolve) => {
@@ -195,14 +232,15 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
             client.close(1001, 'server shutting down');
           }),
       );
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, shutdownGraceMs)));
       await Promise.race([Promise.all(closed), grace]);
       clearTimeout(timer);
       for (const client of app.websocketServer.clients) client.terminate();
       await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
       await hub.close();
+      // No more renewals or sweeps; places are still released (close stops timers, not the store).
       await connections.close();
+      // Closing sockets released their places, which may publish user:offline: wait for all of it.
+      while (inflight.size > 0) await Promise.allSettled([...inflight]);
     },
   });
 
@@ -225,44 +263,10 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
       websocket: true,
       logSerializers: { req: serializeRequest },
       // Runs before the upgrade, so a refused client gets a plain HTTP answer and never a socket.
-      preValidation: async (request, reply) => {
-        const origin = request.headers.origin;
-        if (allowedOrigins.size > 0 && origin !== undefined && !allowedOrigins.has(origin)) {
-          metrics.connectionsRefused.inc({ reason: 'origin' });
-          return problem(reply, 403, 'Forbidden', 'FORBIDDEN', 'origin not allowed');
-        }
-        const user = await authenticateUpgrade(request);
-        if (!user) {
-          metrics.connectionsRefused.inc({ reason: 'unauthorized' });
-          reply.header('www-authenticate', 'Bearer');
-          return problem(reply, 401, 'Unauthorized', 'UNAUTHORIZED', 'missing or invalid token');
-        }
-        if (sessions.size + opening >= limits.maxConnections) {
-          metrics.connectionsRefused.inc({ reason: 'gateway_full' });
-          return problem(
-            reply,
-            503,
-            'Service Unavailable',
-            'LIMIT',
-            'this gateway is at its connection limit',
-          );
-        }
-        const connectionId = randomUUID();
-        const count = await connections.acquire(user.id, connectionId, limits.maxConnectionsPerUser);
-        if (count === null) {
-          metrics.connectionsRefused.inc({ reason: 'user_limit' });
-          return problem(reply, 429, 'Too Many Requests', 'LIMIT', 'too many open connections for this user');
-        }
-        if (count === 1) presence(Events.USER_ONLINE, user.id);
-        opening++;
-        admitted.set(request, { user, connectionId });
-        // The socket may never open (the peer went away mid-upgrade): its place is given back.
-        request.raw.once('close', () => {
-          if (!admitted.has(request)) return;
-          admitted.delete(request);
-          opening--;
-          release(user.id, connectionId);
-        });
+      preValidation: (request, reply) => {
+        const admission = admit(request, reply);
+        track(admission.then(noop, noop));
+        return admission;
       },
     },
     (socket, request) => {
@@ -272,8 +276,13 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
         return;
       }
       admitted.delete(request);
-      opening--;
+      settleOpening();
       const { user, connectionId } = entry;
+      if (closing) {
+        socket.close(1001, 'server shutting down');
+        release(user.id, connectionId);
+        return;
+      }
       const session = new Session({
         id: connectionId,
         user: { id: user.id, role: user.role },
@@ -290,6 +299,48 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
       session.start();
     },
   );
+
+  async function admit(request: FastifyRequest, reply: FastifyReply) {
+    if (closing) return shuttingDown(reply);
+    const origin = request.headers.origin;
+    if (allowedOrigins.size > 0 && origin !== undefined && !allowedOrigins.has(origin)) {
+      metrics.connectionsRefused.inc({ reason: 'origin' });
+      return problem(reply, 403, 'Forbidden', 'FORBIDDEN', 'origin not allowed');
+    }
+    const user = await authenticateUpgrade(request);
+    if (closing) return shuttingDown(reply);
+    if (!user) {
+      metrics.connectionsRefused.inc({ reason: 'unauthorized' });
+      reply.header('www-authenticate', 'Bearer');
+      return problem(reply, 401, 'Unauthorized', 'UNAUTHORIZED', 'missing or invalid token');
+    }
+    if (sessions.size + opening >= limits.maxConnections) {
+      metrics.connectionsRefused.inc({ reason: 'gateway_full' });
+      return problem(reply, 503, 'Service Unavailable', 'LIMIT', 'this gateway is at its connection limit');
+    }
+    const connectionId = randomUUID();
+    const count = await connections.acquire(user.id, connectionId, limits.maxConnectionsPerUser);
+    if (count === null) {
+      metrics.connectionsRefused.inc({ reason: 'user_limit' });
+      return problem(reply, 429, 'Too Many Requests', 'LIMIT', 'too many open connections for this user');
+    }
+    if (closing) {
+      // Nobody was told this user came online through this socket, so nobody is told it left.
+      if (count === 1) track(connections.release(user.id, connectionId).then(noop, noop));
+      else release(user.id, connectionId);
+      return shuttingDown(reply);
+    }
+    if (count === 1) presence(Events.USER_ONLINE, user.id);
+    opening++;
+    admitted.set(request, { user, connectionId });
+    // The socket may never open (the peer went away mid-upgrade): its place is given back.
+    request.raw.once('close', () => {
+      if (!admitted.has(request)) return;
+      admitted.delete(request);
+      settleOpening();
+      release(user.id, connectionId);
+    });
+  }
 
   app.get('/gateway/channels', async (request, reply) => {
     const user = await options.authenticate(bearer(request.headers.authorization));

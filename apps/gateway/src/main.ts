@@ -45,6 +45,7 @@ if (proc.migrateOnStart) await migrateToLatest(db.kysely);
 const backplane = createRedisBackplane({
   url: env.redisUrl,
   prefix: env.prefix,
+  connectionLeaseMs: env.leaseMs,
   onError: (err) => logger.error({ err }, 'redis error'),
 });
 const apiKeys = new ApiKeysRepository(db.kysely);

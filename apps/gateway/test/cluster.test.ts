@@ -1,5 +1,6 @@
 import { Priority, RedisConnectionRegistry } from '@crucible/shared';
 import { Registry } from 'prom-client';
+import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import {
   connect,
@@ -9,6 +10,7 @@ import {
   publish,
   startGateway,
   tokenOf,
+  tokens,
   useHarness,
 } from './harness.js';
 import { TestClient } from './ws-client.js';
@@ -96,6 +98,59 @@ describe('presence', () => {
     await second.close();
     expect(await watcher.next()).toMatchObject({ event: 'user:offline', userId: h.owner.id });
     expect(await watcher.drain()).toEqual([]);
+  });
+
+  it("has user:offline of a gateway's users published by the time its clean shutdown completes", async () => {
+    const gateway = await startGateway();
+    await connect(gateway, h.owner);
+    await connect(gateway, h.stranger);
+    await gateway.close();
+    // Nothing is left in flight to write after the close (or after a test's cleanup of its keys).
+    const history = await h.eventLog.recover('user-activity', 0);
+    expect(history.messages.map((m) => [m.event, m.userId]).sort()).toEqual(
+      [
+        ['user:offline', h.owner.id],
+        ['user:offline', h.stranger.id],
+        ['user:online', h.owner.id],
+        ['user:online', h.stranger.id],
+      ].sort(),
+    );
+  });
+});
+
+describe('shutdown with an upgrade in flight', () => {
+  it('takes no place and publishes nothing after its close resolves', async () => {
+    const { createAuthenticator, UsersRepository } = await import('@crucible/db');
+    const real = createAuthenticator({ users: new UsersRepository(h.db.kysely), apiKeys: h.apiKeys, tokens });
+    let entered!: () => void;
+    const authenticating = new Promise<void>((resolve) => (entered = resolve));
+    let letThrough!: () => void;
+    const gate = new Promise<void>((resolve) => (letThrough = resolve));
+    const gateway = await startGateway({
+      authenticate: async (credential) => {
+        entered();
+        await gate;
+        return real(credential);
+      },
+    });
+    const socket = new WebSocket(`${gateway.url}?token=${tokenOf(h.owner)}`);
+    const outcome = new Promise<string>((resolve) => {
+      socket.once('unexpected-response', (_req, res) => resolve(`refused ${res.statusCode}`));
+      socket.once('close', (code) => resolve(`closed ${code}`));
+      socket.once('error', () => resolve('error'));
+    });
+    await authenticating;
+    const closed = gateway.close();
+    letThrough();
+    await closed;
+    // Refused (503) or opened and closed with the rest (1001): either way, nothing outlives close.
+    expect(await outcome).toMatch(/^(refused 503|closed 1001|error)$/);
+    expect(await h.redis.exists(`${h.prefix}:conns:${h.owner.id}`)).toBe(0);
+    const presence = await h.eventLog.recover('user-activity', 0);
+    expect(presence.messages.map((m) => m.event).sort()).toEqual(
+      presence.messages.length === 0 ? [] : ['user:offline', 'user:online'],
+    );
+    socket.terminate();
   });
 });
 

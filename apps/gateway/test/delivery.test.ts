@@ -96,6 +96,31 @@ describe('acknowledgement', () => {
   });
 });
 
+describe('acknowledgement is per user (DESIGN.md), across sockets and gateways', () => {
+  it("counts one socket's ack for the user's other sockets; an unacknowledged message comes back to any of them", async () => {
+    const [a, b] = [await startGateway(), await startGateway()];
+    const channel = await ownTestChannel();
+    const tabs = [await connect(a, h.owner), await connect(b, h.owner)];
+    for (const tab of tabs) await subscribe(tab, channel, { offset: 0 });
+    await publish(channel, 1, { priority: Priority.HIGH });
+    await publish(channel, 2, { priority: Priority.HIGH });
+    const [onA, onB] = [await tabs[0]!.nextN(2), await tabs[1]!.nextN(2)];
+    expect(onB.map((m) => m.id)).toEqual(onA.map((m) => m.id));
+    // Only the first tab acknowledges, and only the first message.
+    tabs[0]!.send({ type: 'ack', id: onA[0]!.id });
+    await tabs[0]!.drain();
+    await Promise.all(tabs.map((tab) => tab.close()));
+
+    // The second tab had handled both: it resumes after them, on the other gateway.
+    const resumed = await connect(a, h.owner);
+    await subscribe(resumed, channel, { epoch: onB[1]!.epoch as string, offset: 2 });
+    const again = await resumed.drain();
+    expect(again.map((m) => ({ id: m.id, redelivered: m.redelivered }))).toEqual([
+      { id: onA[1]!.id, redelivered: true },
+    ]);
+  });
+});
+
 describe('recovery', () => {
   it('a client that disconnects and misses 50 messages resumes with all of them, once each, in order', async () => {
     const gateway = await startGateway();

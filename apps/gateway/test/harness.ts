@@ -33,10 +33,14 @@ import type { GatewayLimits, GatewayPluginOptions } from '../src/index.js';
 import { TestClient } from './ws-client.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const tokens = createTokenService('gateway-test-secret-that-is-long-enough-0123456789');
+/** The secret tokens are signed with (a gateway process a test starts gets it as JWT_SECRET). */
+export const JWT_SECRET = 'gateway-test-secret-that-is-long-enough-0123456789';
+export const tokens = createTokenService(JWT_SECRET);
 
 /** Everything a gateway test file shares; reset per test where it says so. */
 export const h = {
+  /** The file's database (for a gateway process a test starts). */
+  databaseUrl: '',
   db: undefined as unknown as Db,
   tests: undefined as unknown as TestsRepository,
   apiKeys: undefined as unknown as ApiKeysRepository,
@@ -80,6 +84,7 @@ export function useHarness(): void {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   beforeAll(async () => {
     database = await createTestDatabase();
+    h.databaseUrl = database.url;
     h.db = createDb(database.url);
     await migrateToLatest(h.db.kysely);
     h.tests = new TestsRepository(h.db.kysely);

@@ -110,6 +110,8 @@ export interface RedisBackplaneOptions {
   url: string;
   /** Key prefix of the deployment (`CRUCIBLE_PREFIX`). */
   prefix: string;
+  /** How long a socket's place outlives a gateway that stopped renewing it. @defaultValue 30000 */
+  connectionLeaseMs?: number;
   onError?: (err: Error) => void;
 }
 
@@ -150,7 +152,10 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     eventLog: new RedisEventLog(producer, { prefix: options.prefix }),
     pubsub,
     tickets: new RedisTicketStore(producer, { prefix: options.prefix }),
-    connections: new RedisConnectionRegistry(producer, { prefix: options.prefix }),
+    connections: new RedisConnectionRegistry(producer, {
+      prefix: options.prefix,
+      leaseMs: options.connectionLeaseMs,
+    }),
     acks: new RedisAckStore(producer, { prefix: options.prefix }),
     presence: new RedisPresenceStore(producer, options.prefix),
     createCache: (cacheOptions = {}) =>
