@@ -10,7 +10,7 @@ const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
  * Node.js flags for every process of the stack: with `BENCH_CPU_PROF=<dir>` each writes a V8 CPU
  * profile there when it exits (open it in Chrome DevTools or speedscope to name the hot path).
  */
-function profileArgs(): string[] {
+export function profileArgs(): string[] {
   const dir = process.env.BENCH_CPU_PROF;
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }
