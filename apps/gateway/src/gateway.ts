@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import websocket from '@fastify/websocket';
 import type { AuthUser, TestsRepository } from '@crucible/db';
 import {
@@ -12,6 +13,7 @@ import {
 import type { AckStore, ConnectionRegistry, EventLog, PubSub, TicketStore } from '@crucible/shared';
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
+import { CoalescingAckStore } from './acks.js';
 import { Broker } from './broker.js';
 import { createChannelAccess } from './channel-access.js';
 import { DEFAULT_LIMITS } from './env.js';
@@ -96,6 +98,10 @@ function bearer(header: string | undefined): string | undefined {
 interface Admitted {
   user: AuthUser;
   connectionId: string;
+  /** Gives the place back if the socket never opens; removed once it does. */
+  onAbort: () => void;
+  /** The upgrade's raw response, which its TCP socket points to until detached. */
+  response: ServerResponse;
 }
 
 /**
@@ -149,7 +155,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
     hub,
     eventLog: options.eventLog,
     authorize: createChannelAccess(options.tests),
-    acks: options.acks ?? new MemoryAckStore(),
+    acks: new CoalescingAckStore(options.acks ?? new MemoryAckStore()),
     limits,
     metrics,
   };
@@ -192,6 +198,11 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
   // user's last lease expired does (once across all of them).
   connections.onExpired((userId) => presence(Events.USER_OFFLINE, userId));
 
+  // One timer pings every socket (a timer per socket is memory every idle socket pays for).
+  const heartbeat = setInterval(() => {
+    for (const session of sessions) session.ping();
+  }, limits.heartbeatMs);
+
   // Revoking an API key must end its sockets: each gateway asks which of its keys are still active.
   const revalidation = options.apiKeys
     ? setInterval(() => {
@@ -216,6 +227,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
     preClose: async () => {
       closing = true;
       clearInterval(revalidation);
+      clearInterval(heartbeat);
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, shutdownGraceMs)));
       // Upgrades still being admitted finish (refused now), and admitted ones open or go away, so
@@ -277,7 +289,17 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
       }
       admitted.delete(request);
       settleOpening();
-      const { user, connectionId } = entry;
+      const { user, connectionId, onAbort, response } = entry;
+      // Idle sockets are what a gateway holds most of: let go of everything the upgrade request
+      // made (Fastify's request and reply, the raw request and response, their logger) once the
+      // socket is open. @fastify/websocket's error listener would keep them for the socket's life.
+      request.raw.off('close', onAbort);
+      response.detachSocket(request.raw.socket);
+      socket.removeAllListeners('error');
+      socket.on('error', (err) => {
+        log.info({ err, connectionId }, 'socket error');
+        socket.terminate();
+      });
       if (closing) {
         socket.close(1001, 'server shutting down');
         release(user.id, connectionId);
@@ -289,7 +311,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
         apiKeyId: user.apiKeyId,
         socket,
         context,
-        log: request.log,
+        log,
         onClose: (closed) => {
           sessions.delete(closed);
           release(closed.user.id, closed.id);
@@ -332,14 +354,15 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
     }
     if (count === 1) presence(Events.USER_ONLINE, user.id);
     opening++;
-    admitted.set(request, { user, connectionId });
     // The socket may never open (the peer went away mid-upgrade): its place is given back.
-    request.raw.once('close', () => {
+    const onAbort = () => {
       if (!admitted.has(request)) return;
       admitted.delete(request);
       settleOpening();
       release(user.id, connectionId);
-    });
+    };
+    admitted.set(request, { user, connectionId, onAbort, response: reply.raw });
+    request.raw.once('close', onAbort);
   }
 
   app.get('/gateway/channels', async (request, reply) => {

@@ -9,6 +9,8 @@ export interface Position {
 /** A published message as the hub fans it out: parsed once, forwarded as the original text. */
 export interface HubMessage extends Position {
   raw: string;
+  /** `raw` with `ackRequired: true`, made once for every recipient of a CRITICAL/HIGH message. */
+  ackRaw?: string;
   id: string;
   userId: string | null;
   priority: Priority;

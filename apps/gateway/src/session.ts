@@ -124,10 +124,10 @@ export class Session implements HubSubscriber {
   #batch: string[] = [];
   #batchBytes = 0;
   #batchTimer: NodeJS.Timeout | undefined;
-  #heartbeat: NodeJS.Timeout | undefined;
   #pongDeadline: NodeJS.Timeout | undefined;
   #killTimer: NodeJS.Timeout | undefined;
-  #invalidFrames: number[] = [];
+  // Made on the first invalid frame: most sockets never send one.
+  #invalidFrames: number[] | undefined;
   /** Closing (slow, abusive, revoked): nothing more is sent. */
   #closing = false;
   #closed = false;
@@ -152,7 +152,6 @@ export class Session implements HubSubscriber {
       this.#pongDeadline = undefined;
     });
     socket.on('close', () => this.#dispose());
-    this.#heartbeat = setInterval(() => this.#ping(), this.#limits.heartbeatMs);
     const hello = createMessage({
       event: Events.CONNECTION_ESTABLISHED,
       channel: '',
@@ -218,7 +217,7 @@ export class Session implements HubSubscriber {
   /** An error frame, and past `maxInvalidFrames` in a minute, close 1008 (policy violation). */
   #invalid(detail: string): void {
     const now = Date.now();
-    this.#invalidFrames = this.#invalidFrames.filter((t) => now - t < INVALID_FRAME_WINDOW_MS);
+    this.#invalidFrames = (this.#invalidFrames ?? []).filter((t) => now - t < INVALID_FRAME_WINDOW_MS);
     this.#invalidFrames.push(now);
     if (this.#invalidFrames.length > this.#limits.maxInvalidFrames) {
       this.#context.metrics.abuseDisconnects.inc({ reason: 'invalid_frames' });
@@ -334,7 +333,8 @@ export class Session implements HubSubscriber {
     this.#context.acks
       .expect(this.user.id, { id: message.id, channel, epoch: message.epoch, offset: message.offset })
       .catch((err: unknown) => this.#log.warn({ err, channel }, 'recording an expected ack failed'));
-    this.#enqueue(withFields(message.raw, ',"ackRequired":true'), true);
+    message.ackRaw ??= withFields(message.raw, ',"ackRequired":true');
+    this.#enqueue(message.ackRaw, true);
   }
 
   /** Queues one channel message; `urgent` sends it (and whatever waits before it) at once. */
@@ -405,7 +405,12 @@ export class Session implements HubSubscriber {
     this.#socket.send(text);
   }
 
-  #ping(): void {
+  /**
+   * A protocol ping; no pong within `heartbeatTimeoutMs` terminates the socket. The gateway pings
+   * every session from one timer (every `heartbeatMs`), not one timer per socket.
+   */
+  ping(): void {
+    if (this.#closed) return;
     if (this.#pongDeadline) return;
     this.#pongDeadline = setTimeout(() => {
       this.#log.info({ connectionId: this.id }, 'heartbeat timed out');
@@ -418,7 +423,6 @@ export class Session implements HubSubscriber {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
-    clearInterval(this.#heartbeat);
     clearTimeout(this.#pongDeadline);
     clearTimeout(this.#killTimer);
     this.#discardBatch();
