@@ -6,7 +6,7 @@ import {
   Clients,
   barePublisher,
   crucibleChannelPublisher,
-  deliveriesPerSecond,
+  deliveries,
   latency,
   makeUsers,
   rssBytes,
@@ -21,7 +21,7 @@ export default defineBenchmark({
   name: 'gateway',
   description:
     'WebSocket gateway beside a bare ws server fed by Redis pub/sub: memory per idle socket, fan-out, latency',
-  order: 5,
+  order: 4,
   async run(ctx) {
     const idle = ctx.size(10_000, 50);
     const subscribers = ctx.size(1_000, 10);
@@ -118,19 +118,19 @@ export default defineBenchmark({
 
     await ctx.compare({
       title: `fan-out: ${burst} messages published at once to ${subscribers.toLocaleString('en-US')} subscribers of one channel`,
-      metrics: [{ key: 'rate', label: 'deliveries/s', better: 'higher' }],
+      metrics: [
+        { key: 'rate', label: 'deliveries/s', better: 'higher' },
+        { key: 'cpu', label: 'server CPU ms / 1,000 deliveries', better: 'lower' },
+      ],
       crucible: {
         label: 'Crucible gateway (event log publish)',
-        run: async () => ({
-          rate: await deliveriesPerSecond(clients, publish.crucible.fanout, burst, subscribers),
-        }),
+        run: () =>
+          deliveries(clients, publish.crucible.fanout, burst, subscribers, [gateway.proc.child.pid!]),
       },
       anchors: [
         {
           label: 'bare ws + Redis PUBLISH',
-          run: async () => ({
-            rate: await deliveriesPerSecond(clients, publish.bare.fanout, burst, subscribers),
-          }),
+          run: () => deliveries(clients, publish.bare.fanout, burst, subscribers, [bare.proc.child.pid!]),
         },
       ],
       targets: [

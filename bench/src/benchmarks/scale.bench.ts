@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import { Channels } from '@crucible/shared';
 import pg from 'pg';
 import { defineBenchmark } from '../harness.js';
 import type { Subject } from '../harness.js';
@@ -6,11 +7,13 @@ import { CrucibleDispatch } from '../lib/dispatch.js';
 import { load } from '../lib/load.js';
 import { startCrucible } from '../lib/stack.js';
 import { startTarget } from '../lib/target.js';
+import { Clients, crucibleChannelPublisher, deliveries, makeUsers, startGateway } from './gateway/fanout.js';
 import { ACCEPT_BODY } from './accept.bench.js';
 
 export default defineBenchmark({
   name: 'scale',
-  description: 'accept and drain with two processes beside one: what adding a process gives on this machine',
+  description:
+    'accept, drain and gateway fan-out with two processes beside one: what adding a process gives on this machine',
   order: 6,
   async run(ctx) {
     const connections = 50;
@@ -74,6 +77,56 @@ export default defineBenchmark({
         'measured: a second process can only use what the first leaves idle, so these ratios show the machine ' +
         'as much as Crucible. More processes pay off on more cores or machines.',
     );
-    ctx.note('Gateways: not measured here (the gateway benchmark measures one gateway).');
+
+    // Gateways: the same subscribers of one channel on one gateway process, or half on each of two
+    // (other channels, so each configuration's sockets only receive its own messages).
+    const subscribers = ctx.size(1_000, 10);
+    const burst = ctx.size(300, 10);
+    const perUser = 10; // the default per-user socket limit
+    const tokens = await makeUsers(ctx, stack, (2 * subscribers) / perUser);
+    const [oneTokens, twoTokens] = [
+      tokens.slice(0, subscribers / perUser),
+      tokens.slice(subscribers / perUser),
+    ];
+    const [gatewayA, gatewayB] = [
+      await startGateway(ctx, stack, 'gateway-1', []),
+      await startGateway(ctx, stack, 'gateway-2', []),
+    ];
+    const clients = await Clients.start(ctx);
+    const half = twoTokens.length / 2;
+    await clients.open('one', { ...gatewayA, tokens: oneTokens }, subscribers, Channels.SYSTEM_ALERTS);
+    await clients.open(
+      'two-a',
+      { ...gatewayA, tokens: twoTokens.slice(0, half) },
+      subscribers / 2,
+      Channels.SYSTEM_MAINTENANCE,
+    );
+    await clients.open(
+      'two-b',
+      { ...gatewayB, tokens: twoTokens.slice(half) },
+      subscribers / 2,
+      Channels.SYSTEM_MAINTENANCE,
+    );
+    const toOne = await crucibleChannelPublisher(ctx, stack.prefix, Channels.SYSTEM_ALERTS);
+    const toTwo = await crucibleChannelPublisher(ctx, stack.prefix, Channels.SYSTEM_MAINTENANCE);
+    await ctx.compare({
+      title: `gateways: ${burst} messages published at once to ${subscribers.toLocaleString('en-US')} subscribers of one channel, split over the gateway processes`,
+      metrics: [{ key: 'rate', label: 'deliveries/s', better: 'higher' }],
+      crucible: {
+        label: '2 gateway processes',
+        run: async () => ({ rate: (await deliveries(clients, toTwo, burst, subscribers)).rate }),
+      },
+      anchors: [
+        {
+          label: '1 gateway process',
+          run: async () => ({ rate: (await deliveries(clients, toOne, burst, subscribers)).rate }),
+        },
+      ],
+    });
+    ctx.note(
+      'Gateways: each delivery is a socket write, so two gateway processes need two cores to themselves; here ' +
+        'they share two with Redis, the publisher and the one process holding every client socket (which reads ' +
+        'every delivery), so the second gateway mostly moves work rather than adding capacity.',
+    );
   },
 });

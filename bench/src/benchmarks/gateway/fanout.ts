@@ -207,21 +207,37 @@ export function barePublisher(ctx: BenchContext, prefix: string, channel: string
   };
 }
 
+/** CPU time (user + system) a process has used so far, in ms, from the kernel's accounting. */
+export async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+/** USER_HZ: 100 on every Linux this runs on (`getconf CLK_TCK`). */
+const CLOCK_TICKS = 100;
+
 /**
  * Deliveries per second: `messages` published back to back (all in flight at once), timed from
- * the first publish until every one of them reached every one of `subscribers` sockets.
+ * the first publish until every one of them reached every one of `subscribers` sockets; and the
+ * CPU time the server process(es) `pids` spent per 1,000 deliveries meanwhile.
  */
-export async function deliveriesPerSecond(
+export async function deliveries(
   clients: Clients,
   publish: Publish,
   messages: number,
   subscribers: number,
-): Promise<number> {
+  pids: number[] = [],
+): Promise<{ rate: number; cpu: number }> {
+  const total = messages * subscribers;
+  const cpu = async () => (await Promise.all(pids.map(cpuMs))).reduce((a, b) => a + b, 0);
   await clients.mode('count');
+  const cpuBefore = await cpu();
   const started = performance.now();
-  const arrived = clients.awaitTotal(messages * subscribers);
+  const arrived = clients.awaitTotal(total);
   await Promise.all([arrived, ...Array.from({ length: messages }, (_, n) => publish(n, Priority.NORMAL))]);
-  return (messages * subscribers) / ((performance.now() - started) / 1000);
+  const seconds = (performance.now() - started) / 1000;
+  return { rate: total / seconds, cpu: ((await cpu()) - cpuBefore) / (total / 1000) };
 }
 
 /** Publish-to-receive latency of every delivery, `messages` published at `rate` per second. */
