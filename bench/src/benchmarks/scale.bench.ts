@@ -82,28 +82,29 @@ export default defineBenchmark({
     // (other channels, so each configuration's sockets only receive its own messages).
     const subscribers = ctx.size(1_000, 10);
     const burst = ctx.size(300, 10);
-    const perUser = 10; // the default per-user socket limit
-    const tokens = await makeUsers(ctx, stack, (2 * subscribers) / perUser);
-    const [oneTokens, twoTokens] = [
-      tokens.slice(0, subscribers / perUser),
-      tokens.slice(subscribers / perUser),
+    // Users of their own for each group of sockets (10 sockets per user, the default limit).
+    const usersFor = (sockets: number) => Math.ceil(sockets / 10);
+    const tokens = await makeUsers(ctx, stack, usersFor(subscribers) + 2 * usersFor(subscribers / 2));
+    const oneTokens = tokens.slice(0, usersFor(subscribers));
+    const halfTokens = [
+      tokens.slice(usersFor(subscribers), usersFor(subscribers) + usersFor(subscribers / 2)),
+      tokens.slice(usersFor(subscribers) + usersFor(subscribers / 2)),
     ];
     const [gatewayA, gatewayB] = [
       await startGateway(ctx, stack, 'gateway-1', []),
       await startGateway(ctx, stack, 'gateway-2', []),
     ];
     const clients = await Clients.start(ctx);
-    const half = twoTokens.length / 2;
     await clients.open('one', { ...gatewayA, tokens: oneTokens }, subscribers, Channels.SYSTEM_ALERTS);
     await clients.open(
       'two-a',
-      { ...gatewayA, tokens: twoTokens.slice(0, half) },
+      { ...gatewayA, tokens: halfTokens[0]! },
       subscribers / 2,
       Channels.SYSTEM_MAINTENANCE,
     );
     await clients.open(
       'two-b',
-      { ...gatewayB, tokens: twoTokens.slice(half) },
+      { ...gatewayB, tokens: halfTokens[1]! },
       subscribers / 2,
       Channels.SYSTEM_MAINTENANCE,
     );
