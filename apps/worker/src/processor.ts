@@ -6,6 +6,7 @@ import type { CatalogEntry, EventLog, TestJobData, TestType } from '@crucible/sh
 import { isConnectionError } from '@crucible/db';
 import type { Fence, TestsRepository } from '@crucible/db';
 import { parseTestConfig } from './config.js';
+import { GroupCommit } from './group-commit.js';
 import type { EngineRegistry, EngineResult } from './engines/engine.js';
 import { EngineError, errorMessage } from './errors.js';
 
@@ -74,6 +75,21 @@ function abortError(reason: unknown): Error {
   return reason instanceof Error ? reason : new EngineError('ABORTED', 'the test was aborted');
 }
 
+/**
+ * Rows of one batch are locked in no particular order, so two batches (of two workers) over the
+ * same tests may deadlock; PostgreSQL then fails one of them, whose items are written one by one.
+ */
+async function oneByOneOnDeadlock<I, O>(items: I[], write: (batch: I[]) => Promise<O[]>): Promise<O[]> {
+  try {
+    return await write(items);
+  } catch (err) {
+    if (items.length < 2 || (err as { code?: unknown }).code !== '40P01') throw err;
+    const results: O[] = [];
+    for (const item of items) results.push(...(await write([item])));
+    return results;
+  }
+}
+
 /** Not worth a retry: the next attempt would fail the same way. */
 function isPermanent(err: unknown): boolean {
   return err instanceof UnrecoverableError || (err instanceof EngineError && !err.retryable);
@@ -94,6 +110,17 @@ export function createProcessor(
   const dbRetryMs = deps.dbRetryMs ?? 5 * 60_000;
   const progressWriteIntervalMs = deps.progressWriteIntervalMs ?? PROGRESS_WRITE_INTERVAL_MS;
   const now = deps.now ?? Date.now;
+
+  // Starts and results of the jobs running here share statements when they come together.
+  const starts = new GroupCommit({
+    key: (item: { testId: string; run: number }) => item.testId,
+    run: (items) => oneByOneOnDeadlock(items, (batch) => tests.startAttempts(batch)),
+  });
+  type Finish = Parameters<TestsRepository['finishAttempts']>[0][number];
+  const finishes = new GroupCommit({
+    key: (item: Finish) => item.fence.testId,
+    run: (items) => oneByOneOnDeadlock(items, (batch) => tests.finishAttempts(batch)),
+  });
   const timeoutOf =
     deps.timeoutMs ??
     ((testType: TestType, config: Record<string, unknown>) =>
@@ -133,7 +160,7 @@ export function createProcessor(
       }
     };
 
-    const started = await persist(() => tests.startAttempt(testId, run));
+    const started = await persist(() => starts.submit({ testId, run }));
     // startAttempt wrote progress 0: the next progress write is due an interval from now.
     let progressWrittenAt = now();
     if (!started) {
@@ -250,7 +277,9 @@ export function createProcessor(
       }
       const permanent = isPermanent(err);
       if (permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
-        if (await persist(() => tests.finishAttempt(fence, 'failed', { errorMessage: message }))) {
+        if (
+          await persist(() => finishes.submit({ fence, status: 'failed', fields: { errorMessage: message } }))
+        ) {
           alog.warn({ err }, 'test failed');
           await publish(
             [
@@ -301,7 +330,7 @@ export function createProcessor(
       deps.onChange?.();
     }
 
-    if (!(await persist(() => tests.finishAttempt(fence, 'completed', { result })))) {
+    if (!(await persist(() => finishes.submit({ fence, status: 'completed', fields: { result } })))) {
       alog.info('test ended by someone else before its result was stored');
       return { testId, status: 'skipped' };
     }
