@@ -6,6 +6,7 @@ import type { CatalogEntry, EventLog, TestJobData, TestType } from '@crucible/sh
 import { isConnectionError } from '@crucible/db';
 import type { Fence, TestsRepository } from '@crucible/db';
 import { parseTestConfig } from './config.js';
+import { GroupCommit } from './group-commit.js';
 import type { EngineRegistry, EngineResult } from './engines/engine.js';
 import { EngineError, errorMessage } from './errors.js';
 
@@ -32,7 +33,21 @@ export interface ProcessorDeps {
   onChange?: () => void;
   /** How long a database write is retried while PostgreSQL is unreachable. @defaultValue 5 minutes */
   dbRetryMs?: number;
+  /**
+   * A test's progress is written to its row at most this often; reports in between go out live at
+   * once and the latest of them is written when the interval is up (0: every report is written).
+   * @defaultValue PROGRESS_WRITE_INTERVAL_MS
+   */
+  progressWriteIntervalMs?: number;
+  /** Clock of the progress interval, for tests. @defaultValue Date.now */
+  now?: () => number;
 }
+
+/**
+ * A test's progress is stored at most once a second: a test that ends sooner writes only its start
+ * and its result, while the live channel still gets every report (DESIGN.md, "Progress").
+ */
+export const PROGRESS_WRITE_INTERVAL_MS = 1_000;
 
 /** What a job returns to BullMQ; the result itself lives in PostgreSQL. */
 export interface ProcessOutcome {
@@ -60,6 +75,21 @@ function abortError(reason: unknown): Error {
   return reason instanceof Error ? reason : new EngineError('ABORTED', 'the test was aborted');
 }
 
+/**
+ * Rows of one batch are locked in no particular order, so two batches (of two workers) over the
+ * same tests may deadlock; PostgreSQL then fails one of them, whose items are written one by one.
+ */
+async function oneByOneOnDeadlock<I, O>(items: I[], write: (batch: I[]) => Promise<O[]>): Promise<O[]> {
+  try {
+    return await write(items);
+  } catch (err) {
+    if (items.length < 2 || (err as { code?: unknown }).code !== '40P01') throw err;
+    const results: O[] = [];
+    for (const item of items) results.push(...(await write([item])));
+    return results;
+  }
+}
+
 /** Not worth a retry: the next attempt would fail the same way. */
 function isPermanent(err: unknown): boolean {
   return err instanceof UnrecoverableError || (err instanceof EngineError && !err.retryable);
@@ -78,6 +108,19 @@ export function createProcessor(
 ): (job: Job<TestJobData>, token?: string, signal?: AbortSignal) => Promise<ProcessOutcome> {
   const { tests, eventLog, engines, logger } = deps;
   const dbRetryMs = deps.dbRetryMs ?? 5 * 60_000;
+  const progressWriteIntervalMs = deps.progressWriteIntervalMs ?? PROGRESS_WRITE_INTERVAL_MS;
+  const now = deps.now ?? Date.now;
+
+  // Starts and results of the jobs running here share statements when they come together.
+  const starts = new GroupCommit({
+    key: (item: { testId: string; run: number }) => item.testId,
+    run: (items) => oneByOneOnDeadlock(items, (batch) => tests.startAttempts(batch)),
+  });
+  type Finish = Parameters<TestsRepository['finishAttempts']>[0][number];
+  const finishes = new GroupCommit({
+    key: (item: Finish) => item.fence.testId,
+    run: (items) => oneByOneOnDeadlock(items, (batch) => tests.finishAttempts(batch)),
+  });
   const timeoutOf =
     deps.timeoutMs ??
     ((testType: TestType, config: Record<string, unknown>) =>
@@ -90,11 +133,17 @@ export function createProcessor(
     const progressChannel = channelName(Channels.TEST_PROGRESS, { testId });
     const jobChannel = channelName(Channels.JOB_STATUS, { jobId: testId });
 
-    const publish = async (channel: string, event: Events, data: object, priority: Priority) => {
+    type Draft = [channel: string, event: Events, data: object, priority: Priority];
+    /** One change, on the test's channel and the job's, in one round trip; a failure is logged. */
+    const publish = async (...drafts: Draft[]) => {
       try {
-        await eventLog.publish(createMessage({ event, channel, data, priority, userId }));
+        await eventLog.publishAll(
+          drafts.map(([channel, event, data, priority]) =>
+            createMessage({ event, channel, data, priority, userId }),
+          ),
+        );
       } catch (err) {
-        log.warn({ err, event, channel }, 'could not publish; the test goes on');
+        log.warn({ err, events: drafts.map(([, event]) => event) }, 'could not publish; the test goes on');
       }
     };
 
@@ -111,7 +160,9 @@ export function createProcessor(
       }
     };
 
-    const started = await persist(() => tests.startAttempt(testId, run));
+    const started = await persist(() => starts.submit({ testId, run }));
+    // startAttempt wrote progress 0: the next progress write is due an interval from now.
+    let progressWrittenAt = now();
     if (!started) {
       log.info('test is no longer queued (cancelled, finished or re-run); skipping');
       return { testId, status: 'skipped' };
@@ -127,15 +178,42 @@ export function createProcessor(
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
+    let progressTimer: NodeJS.Timeout | undefined;
+    let progressWrite: Promise<void> | undefined;
+    /** Stores `progress`; false (and the attempt aborted) when the fence no longer holds. */
+    const writeProgress = async (progress: number): Promise<boolean> => {
+      progressWrittenAt = now();
+      if (controller.signal.aborted) return false;
+      if (await persist(() => tests.setProgress(fence, progress))) return true;
+      controller.abort(new FenceLost());
+      return false;
+    };
+    let lastPct = 0;
+    /** Writes the latest progress in the background, after any write still under way. */
+    const flushProgress = () => {
+      progressTimer = undefined;
+      const previous = progressWrite;
+      const write: Promise<void> = (async () => {
+        await previous;
+        await writeProgress(lastPct);
+      })()
+        .catch((err: unknown) => log.warn({ err }, 'could not store progress; the test goes on'))
+        .finally(() => {
+          if (progressWrite === write) progressWrite = undefined;
+        });
+      progressWrite = write;
+    };
     let result: EngineResult;
     try {
       await publish(
-        progressChannel,
-        Events.TEST_STARTED,
-        { testId, testType, url, status: 'running', attempt: fence.attempt },
-        Priority.HIGH,
+        [
+          progressChannel,
+          Events.TEST_STARTED,
+          { testId, testType, url, status: 'running', attempt: fence.attempt },
+          Priority.HIGH,
+        ],
+        [jobChannel, Events.QUEUE_JOB_STARTED, { jobId: testId, testId, testType }, Priority.HIGH],
       );
-      await publish(jobChannel, Events.QUEUE_JOB_STARTED, { jobId: testId, testId, testType }, Priority.HIGH);
       const engine = engines[testType];
       if (!engine) throw new EngineError('NO_ENGINE', `test type ${testType} has no engine in this worker`);
       const config = parseTestConfig(testType, job.data.config);
@@ -145,37 +223,37 @@ export function createProcessor(
           controller.abort(new EngineError('TIMED_OUT', `the test did not finish within ${timeoutMs} ms`)),
         timeoutMs,
       );
-      let lastPct = 0;
       result = await engine(url, config, {
         signal: controller.signal,
         // Live load figures of a stress test, once a second, for its own channel.
         stressStats: (data) =>
-          publish(
+          publish([
             channelName(Channels.STRESS_TEST, { testId }),
             Events.TEST_PROGRESS,
             { testId, ...data },
             Priority.LOW,
-          ),
+          ]),
         progress: async (pct, stage, data = {}) => {
           if (controller.signal.aborted) return;
           // Subscribers draw a bar: never let it move backwards or reach 100 before the result is stored.
           const progress = Math.max(lastPct, Math.min(99, Math.round(pct)));
           lastPct = progress;
-          if (!(await persist(() => tests.setProgress(fence, progress)))) {
-            controller.abort(new FenceLost());
-            return;
+          if (!progressWrite && now() - progressWrittenAt >= progressWriteIntervalMs) {
+            // Due: written before it goes out, and the engine waits for it (a lost fence stops it).
+            clearTimeout(progressTimer);
+            progressTimer = undefined;
+            if (!(await writeProgress(progress))) return;
+          } else {
+            // Too soon after the last write: the latest report is written when the interval is up,
+            // unless the result (which sets 100) is stored first.
+            progressTimer ??= setTimeout(
+              flushProgress,
+              Math.max(0, progressWrittenAt + progressWriteIntervalMs - now()),
+            );
           }
           await publish(
-            progressChannel,
-            Events.TEST_PROGRESS,
-            { testId, progress, stage, ...data },
-            Priority.NORMAL,
-          );
-          await publish(
-            jobChannel,
-            Events.QUEUE_JOB_PROGRESS,
-            { jobId: testId, testId, progress },
-            Priority.NORMAL,
+            [progressChannel, Events.TEST_PROGRESS, { testId, progress, stage, ...data }, Priority.NORMAL],
+            [jobChannel, Events.QUEUE_JOB_PROGRESS, { jobId: testId, testId, progress }, Priority.NORMAL],
           );
         },
       });
@@ -199,19 +277,23 @@ export function createProcessor(
       }
       const permanent = isPermanent(err);
       if (permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
-        if (await persist(() => tests.finishAttempt(fence, 'failed', { errorMessage: message }))) {
+        if (
+          await persist(() => finishes.submit({ fence, status: 'failed', fields: { errorMessage: message } }))
+        ) {
           alog.warn({ err }, 'test failed');
           await publish(
-            progressChannel,
-            Events.TEST_FAILED,
-            { testId, status: 'failed', error: message },
-            Priority.HIGH,
-          );
-          await publish(
-            jobChannel,
-            Events.QUEUE_JOB_FAILED,
-            { jobId: testId, testId, status: 'failed', error: message, willRetry: false },
-            Priority.HIGH,
+            [
+              progressChannel,
+              Events.TEST_FAILED,
+              { testId, status: 'failed', error: message },
+              Priority.HIGH,
+            ],
+            [
+              jobChannel,
+              Events.QUEUE_JOB_FAILED,
+              { jobId: testId, testId, status: 'failed', error: message, willRetry: false },
+              Priority.HIGH,
+            ],
           );
         } else {
           alog.info({ err }, 'test ended by someone else while failing');
@@ -221,7 +303,7 @@ export function createProcessor(
       const queued = await persist(() => tests.scheduleRetry(fence, message));
       if (queued) {
         alog.warn({ err }, 'attempt failed; BullMQ will retry');
-        await publish(
+        await publish([
           jobChannel,
           Events.QUEUE_JOB_FAILED,
           {
@@ -233,34 +315,34 @@ export function createProcessor(
             retryCount: queued.retry_count,
           },
           Priority.HIGH,
-        );
+        ]);
         throw err;
       }
       alog.info({ err }, 'test ended by someone else while retrying');
       throw new UnrecoverableError(message);
     } finally {
       clearTimeout(timer);
+      clearTimeout(progressTimer);
+      // A progress write under way lands (or fails its fence) before the outcome is written.
+      await progressWrite;
       signal?.removeEventListener('abort', onAbort);
       deps.running.delete(testId);
       deps.onChange?.();
     }
 
-    if (!(await persist(() => tests.finishAttempt(fence, 'completed', { result })))) {
+    if (!(await persist(() => finishes.submit({ fence, status: 'completed', fields: { result } })))) {
       alog.info('test ended by someone else before its result was stored');
       return { testId, status: 'skipped' };
     }
     alog.info('test completed');
     await publish(
-      progressChannel,
-      Events.TEST_COMPLETED,
-      { testId, status: 'completed', progress: 100, summary: result.summary },
-      Priority.HIGH,
-    );
-    await publish(
-      jobChannel,
-      Events.QUEUE_JOB_COMPLETED,
-      { jobId: testId, testId, status: 'completed' },
-      Priority.HIGH,
+      [
+        progressChannel,
+        Events.TEST_COMPLETED,
+        { testId, status: 'completed', progress: 100, summary: result.summary },
+        Priority.HIGH,
+      ],
+      [jobChannel, Events.QUEUE_JOB_COMPLETED, { jobId: testId, testId, status: 'completed' }, Priority.HIGH],
     );
     return { testId, status: 'completed' };
   };

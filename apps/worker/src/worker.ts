@@ -39,6 +39,10 @@ export interface TestWorkerDeps {
   heartbeatMs?: number;
   /** On close, how long running tests may go on before they are handed back to the queue. @defaultValue 20 s */
   drainTimeoutMs?: number;
+  /** A test's progress is written to its row at most this often (0: every report). @defaultValue 1 s */
+  progressWriteIntervalMs?: number;
+  /** Clock of the progress interval, for tests. @defaultValue Date.now */
+  now?: () => number;
 }
 
 export interface TestWorker {
@@ -79,6 +83,8 @@ export function createTestWorker(deps: TestWorkerDeps): TestWorker {
     timeoutMs: deps.timeoutMs,
     running,
     onChange: () => status.notify(),
+    progressWriteIntervalMs: deps.progressWriteIntervalMs,
+    now: deps.now,
   });
   const worker = deps.backplane.createWorker(processor, {
     concurrency,

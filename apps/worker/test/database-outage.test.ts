@@ -135,6 +135,8 @@ describe('PostgreSQL outage', () => {
       logger,
       concurrency: 1,
       engines: createEngines(new Egress({ allowlist: parseAllowlist('127.0.0.1') })),
+      // Every report is written, so the outage meets a progress write (not only the result's).
+      progressWriteIntervalMs: 0,
     });
     closers.push(() => worker.close());
     await worker.ready;

@@ -24,7 +24,8 @@ import {
 } from '@crucible/backplane';
 import type { Backplane, TestQueue } from '@crucible/backplane';
 import { createTestWorker } from '../src/worker.js';
-import type { TestWorker } from '../src/worker.js';
+import type { TestWorker, TestWorkerDeps } from '../src/worker.js';
+import type { Engine } from '../src/engines/engine.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const BODY = '<!doctype html><title>fixture</title>';
@@ -121,7 +122,7 @@ const modes: Record<string, () => Promise<Services>> = {
   },
 };
 
-async function createHarness(mode: string): Promise<Harness> {
+async function createHarness(mode: string, options: Partial<TestWorkerDeps> = {}): Promise<Harness> {
   const services = await modes[mode]!();
   const { db, backplane } = services;
   await migrateToLatest(db.kysely);
@@ -133,6 +134,7 @@ async function createHarness(mode: string): Promise<Harness> {
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     // The targets are local fixture servers on 127.0.0.1: open exactly that to the guard.
     engines: createEngines(new Egress({ allowlist: parseAllowlist('127.0.0.1') })),
+    ...options,
   });
   const received: Envelope<Record<string, unknown>>[] = [];
   const waiters: { event: string; resolve(): void }[] = [];
@@ -164,8 +166,12 @@ async function createHarness(mode: string): Promise<Harness> {
   };
 }
 
-async function submit(h: Harness, url: string, config: Record<string, unknown>): Promise<string> {
-  const testId = randomUUID();
+async function submit(
+  h: Harness,
+  url: string,
+  config: Record<string, unknown>,
+  testId: string = randomUUID(),
+): Promise<string> {
   await h.tests.create({
     testId,
     testType: 'performance',
@@ -329,5 +335,81 @@ describe.each(Object.keys(modes))('test worker (%s)', (mode) => {
     expect(outcome).toEqual({ testId, status: 'skipped' });
     expect((await harness.tests.findById(testId))?.status).toBe('cancelled');
     expect(harness.received).toEqual([]);
+  });
+});
+
+describe.each(Object.keys(modes))('progress of a test (%s)', (mode) => {
+  afterEach(async () => {
+    await harness.close();
+  });
+
+  it('stores it at most once an interval, the latest report once the interval is up, and sends every report live', async () => {
+    // The interval's clock is the test's; only the background write waits for real time.
+    let clock = 0;
+    const stored: number[] = [];
+    const read = async (testId: string) => (await harness.tests.findById(testId))!.progress;
+    const engine: Engine = async (url, _config, ctx) => {
+      const testId = new URL(url).searchParams.get('id')!;
+      await ctx.progress(10, 'one');
+      stored.push(await read(testId));
+      await ctx.progress(20, 'two');
+      stored.push(await read(testId));
+      // Nothing else reported: the latest report is stored once the interval is up.
+      await expect.poll(() => read(testId), { timeout: 10_000 }).toBe(20);
+      clock += 1_000;
+      // Due again: written before it goes out.
+      await ctx.progress(30, 'three');
+      stored.push(await read(testId));
+      // Too soon again, and the test ends first: its result is what is stored.
+      await ctx.progress(40, 'four');
+      stored.push(await read(testId));
+      return { summary: { ok: true } };
+    };
+    harness = await createHarness(mode, {
+      engines: { performance: engine },
+      progressWriteIntervalMs: 1_000,
+      now: () => clock,
+    });
+    const testId = randomUUID();
+    await submit(harness, `http://127.0.0.1:9/?id=${testId}`, {}, testId);
+    await harness.until('test:completed');
+
+    expect(stored).toEqual([0, 0, 30, 30]);
+    expect((await harness.tests.findById(testId))?.progress).toBe(100);
+    const progress = on(harness, `test-progress-${testId}`);
+    expect(progress.map((m) => m.event)).toEqual([
+      'test:started',
+      'test:progress',
+      'test:progress',
+      'test:progress',
+      'test:progress',
+      'test:completed',
+    ]);
+    expect(progress.slice(1, 5).map((m) => m.data.progress)).toEqual([10, 20, 30, 40]);
+    expect(on(harness, `job-status-${testId}`).map((m) => m.data.progress ?? null)).toEqual([
+      null,
+      10,
+      20,
+      30,
+      40,
+      null,
+    ]);
+  });
+
+  it('writes every report when the interval is 0', async () => {
+    const stored: number[] = [];
+    const engine: Engine = async (url, _config, ctx) => {
+      const testId = new URL(url).searchParams.get('id')!;
+      for (const pct of [25, 50]) {
+        await ctx.progress(pct, 'step');
+        stored.push((await harness.tests.findById(testId))!.progress);
+      }
+      return { summary: {} };
+    };
+    harness = await createHarness(mode, { engines: { performance: engine }, progressWriteIntervalMs: 0 });
+    const testId = randomUUID();
+    await submit(harness, `http://127.0.0.1:9/?id=${testId}`, {}, testId);
+    await harness.until('test:completed');
+    expect(stored).toEqual([25, 50]);
   });
 });

@@ -123,6 +123,66 @@ describe('database', () => {
     ]);
   });
 
+  it('starts and finishes several attempts in one statement each, fenced one by one', async () => {
+    const kysely = dbs[0]!.kysely;
+    const user = await new UsersRepository(kysely).findByEmail('racer0@example.com');
+    const tests = new TestsRepository(kysely);
+    const ids = Array.from({ length: 4 }, () => crypto.randomUUID());
+    for (const testId of ids) {
+      await tests.create({
+        testId,
+        testType: 'performance',
+        testName: null,
+        url: 'http://127.0.0.1/',
+        config: {},
+        priority: 5,
+        userId: user!.id,
+      });
+    }
+    const [a, b, c, d] = ids as [string, string, string, string];
+    await tests.cancel(c, { id: user!.id, role: 'user' });
+    // b's earlier attempt was lost: this start is its second.
+    await tests.startAttempt(b, 0);
+    const started = await tests.startAttempts([
+      { testId: b, run: 0 },
+      { testId: a, run: 0 },
+      { testId: c, run: 0 },
+      { testId: d, run: 1 },
+    ]);
+    expect(started.map((r) => r && [r.test_id, r.status, r.attempt, r.retry_count, r.progress])).toEqual([
+      [b, 'running', 2, 1, 0],
+      [a, 'running', 1, 0, 0],
+      undefined,
+      undefined,
+    ]);
+    expect(await tests.startAttempts([])).toEqual([]);
+
+    const finished = await tests.finishAttempts([
+      { fence: { testId: a, attempt: 1 }, status: 'completed', fields: { result: { ok: true } } },
+      { fence: { testId: b, attempt: 1 }, status: 'completed', fields: { result: { stale: true } } },
+      { fence: { testId: d, attempt: 1 }, status: 'failed', fields: { errorMessage: 'never started' } },
+    ]);
+    expect(finished).toEqual([true, false, false]);
+    expect(
+      await tests.finishAttempts([
+        { fence: { testId: b, attempt: 2 }, status: 'failed', fields: { errorMessage: 'boom' } },
+      ]),
+    ).toEqual([true]);
+    expect(await tests.findById(a)).toMatchObject({
+      status: 'completed',
+      progress: 100,
+      result: { ok: true },
+    });
+    expect(await tests.findById(b)).toMatchObject({ status: 'failed', result: null, error_message: 'boom' });
+    expect((await tests.findById(d))?.status).toBe('queued');
+    expect((await tests.attemptsOf(a)).map((x) => [x.attempt, x.status])).toEqual([[1, 'completed']]);
+    expect((await tests.attemptsOf(b)).map((x) => [x.attempt, x.status, x.error_message])).toEqual([
+      [1, 'lost', 'the worker running this attempt was lost'],
+      [2, 'failed', 'boom'],
+    ]);
+    expect(await tests.attemptsOf(c)).toEqual([]);
+  });
+
   it("sets a deleted user's tests to no owner", async () => {
     const kysely = dbs[0]!.kysely;
     const user = await new UsersRepository(kysely).findByEmail('racer2@example.com');

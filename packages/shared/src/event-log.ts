@@ -65,6 +65,11 @@ return msg
 /** The one way apps publish: every message gets its channel's next offset within an epoch. */
 export interface EventLog {
   publish<D>(draft: DraftMessage<D>): Promise<Envelope<D>>;
+  /**
+   * Publishes several messages as if one after another (in order; each gets its channel's next
+   * offset), in as few round trips as the log can: one for the lot in Redis.
+   */
+  publishAll(drafts: readonly DraftMessage[]): Promise<Envelope[]>;
   recover(channel: string, sinceOffset: number): Promise<Recovery>;
 }
 
@@ -101,6 +106,11 @@ export class RedisEventLog implements EventLog {
       keys.pubsub,
     );
     return JSON.parse(raw) as Envelope<D>;
+  }
+
+  publishAll(drafts: readonly DraftMessage[]): Promise<Envelope[]> {
+    // Commands on one connection run in the order they are sent; sent together, they share a round trip.
+    return Promise.all(drafts.map((draft) => this.publish(draft)));
   }
 
   async recover(channel: string, sinceOffset: number): Promise<Recovery> {
@@ -175,6 +185,12 @@ export class MemoryEventLog implements EventLog {
     // Appended and handed to the bus in one synchronous step: live order is offset order.
     await this.#pubsub.publish(channelTopic(draft.channel), JSON.stringify(message));
     return message;
+  }
+
+  async publishAll(drafts: readonly DraftMessage[]): Promise<Envelope[]> {
+    const messages: Envelope[] = [];
+    for (const draft of drafts) messages.push(await this.publish(draft));
+    return messages;
   }
 
   async recover(channel: string, sinceOffset: number): Promise<Recovery> {

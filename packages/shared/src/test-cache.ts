@@ -77,6 +77,12 @@ export function invalidatingEventLog(inner: EventLog, cache: Cache): EventLog {
       if (tags.length) await http.invalidateTags(tags);
       return inner.publish(draft);
     },
+    // One invalidation for every message of the lot (a status change goes out on two channels).
+    async publishAll(drafts: readonly DraftMessage[]): Promise<Envelope[]> {
+      const tags = [...new Set(drafts.flatMap((draft) => testEventTags(draft)))];
+      if (tags.length) await http.invalidateTags(tags);
+      return inner.publishAll(drafts);
+    },
     recover: (channel, sinceOffset) => inner.recover(channel, sinceOffset),
   };
 }

@@ -97,6 +97,29 @@ describe.each(Object.keys(backends))('event log conformance: %s', (name) => {
     expect(none.complete).toBe(true);
   });
 
+  it('publishes a lot in order, as one publish after another would', async () => {
+    const log = backend.log();
+    const live: Envelope[] = [];
+    for (const channel of ['test-progress-lot', 'job-status-lot']) {
+      await backend.pubsub.subscribe(channelTopic(channel), (raw) => live.push(JSON.parse(raw) as Envelope));
+    }
+    await log.publish(draft('test-progress-lot', 0));
+    const lot = await log.publishAll([
+      draft('test-progress-lot', 1),
+      draft('job-status-lot', 2),
+      draft('test-progress-lot', 3),
+    ]);
+    expect(lot.map((m) => [m.channel, m.offset, m.data])).toEqual([
+      ['test-progress-lot', 2, { n: 1 }],
+      ['job-status-lot', 1, { n: 2 }],
+      ['test-progress-lot', 3, { n: 3 }],
+    ]);
+    await expect.poll(() => live.length).toBe(4);
+    expect(live.filter((m) => m.channel === 'test-progress-lot').map((m) => m.offset)).toEqual([1, 2, 3]);
+    expect((await log.recover('test-progress-lot', 1)).messages).toEqual([lot[0], lot[2]]);
+    expect(await log.publishAll([])).toEqual([]);
+  });
+
   it('keeps channels apart', async () => {
     const log = backend.log();
     await log.publish(draft('test-progress-x', 1));

@@ -53,6 +53,15 @@ describe('referencedResources', () => {
     ]);
   });
 
+  it('finds tags in any case and layout, and nothing in a page without any', () => {
+    const base = new URL('https://site.example/');
+    expect(referencedResources('<IMG\nSRC="a.png"><Script/src="b.js"></Script>', base)).toEqual([
+      { url: 'https://site.example/b.js', kind: 'script' },
+      { url: 'https://site.example/a.png', kind: 'image' },
+    ]);
+    expect(referencedResources('<!doctype html><title>t</title><p>an <imgur> link', base)).toEqual([]);
+  });
+
   it('reads font files from @font-face rules only', () => {
     const css = `@font-face{src:url("/f/a.woff2") format("woff2"), url(b.woff)} .x{background:url(bg.png)}`;
     expect(fontUrls(css, new URL('https://s.example/css/site.css'))).toEqual([

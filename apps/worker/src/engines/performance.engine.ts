@@ -160,6 +160,9 @@ export function scorePerformance(input: {
 
 /** The scripts, stylesheets, images and fonts an HTML document references, resolved against `base`. */
 export function referencedResources(html: string, base: URL): { url: string; kind: ResourceKind }[] {
+  // Every element looked for below starts with one of these; a page without any (a trivial one)
+  // is not worth parsing.
+  if (!/<(?:script|link|img|source)[\s/>]/i.test(html)) return [];
   const $ = cheerio.load(html);
   const baseHref = $('base[href]').attr('href');
   let root = base;

@@ -61,6 +61,8 @@ const DURATION_SAMPLE = 50;
 
 class KeyTaken extends Error {}
 
+const LOST = 'the worker running this attempt was lost';
+
 /** The condition of every fenced write: the current attempt of a running test. */
 function holds(fence: Fence) {
   return (eb: ExpressionBuilder<Database, 'test_queue'>) =>
@@ -166,30 +168,59 @@ export class TestsRepository {
    * undefined when the test is no longer runnable (cancelled, finished, or re-run since).
    */
   async startAttempt(testId: string, run: number): Promise<TestRow | undefined> {
-    return this.#db.transaction().execute(async (trx) => {
-      const row = await trx
-        .updateTable('test_queue')
-        .set((eb) => ({
-          status: 'running',
-          attempt: eb('attempt', '+', 1),
-          retry_count: sql<number>`CASE WHEN status = 'running' THEN retry_count + 1 ELSE retry_count END`,
-          started_at: new Date(),
-          progress: 0,
-          error_message: null,
-        }))
+    // One statement, one round trip: the row, the close of earlier open attempts and the new
+    // attempt's history row commit together.
+    const row = await this.#db
+      .with('started', (db) =>
+        db
+          .updateTable('test_queue')
+          .set((eb) => ({
+            status: 'running',
+            attempt: eb('attempt', '+', 1),
+            retry_count: sql<number>`CASE WHEN status = 'running' THEN retry_count + 1 ELSE retry_count END`,
+            started_at: new Date(),
+            progress: 0,
+            error_message: null,
+          }))
+          .where('test_id', '=', testId)
+          .where('run', '=', run)
+          .where('status', 'in', UNSETTLED)
+          .returningAll(),
+      )
+      .with('closed', (db) =>
+        db
+          .updateTable('test_attempts')
+          .set({ status: 'lost', error_message: LOST, finished_at: new Date() })
+          .where('test_id', 'in', (eb) => eb.selectFrom('started').select('test_id'))
+          .where('finished_at', 'is', null)
+          .returning('test_attempts.attempt'),
+      )
+      .with('opened', (db) =>
+        db
+          .insertInto('test_attempts')
+          .columns(['test_id', 'attempt', 'run', 'status'])
+          .expression((eb) =>
+            eb
+              .selectFrom('started')
+              .select(['test_id', 'attempt', 'run', sql<string>`'running'`.as('status')]),
+          )
+          .returning('test_attempts.attempt'),
+      )
+      .selectFrom('started')
+      .selectAll()
+      .executeTakeFirst();
+    // The statement sees attempts committed before it began: one opened by a worker that started
+    // this test in the same instant (it waited for that worker's row lock) is closed here.
+    if (row && row.attempt > 1) {
+      await this.#db
+        .updateTable('test_attempts')
+        .set({ status: 'lost', error_message: LOST, finished_at: new Date() })
         .where('test_id', '=', testId)
-        .where('run', '=', run)
-        .where('status', 'in', UNSETTLED)
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) return undefined;
-      await this.#closeOpenAttempts(trx, testId, 'lost', 'the worker running this attempt was lost');
-      await trx
-        .insertInto('test_attempts')
-        .values({ test_id: testId, attempt: row.attempt, run, status: 'running' })
+        .where('attempt', '<', row.attempt)
+        .where('finished_at', 'is', null)
         .execute();
-      return row;
-    });
+    }
+    return row;
   }
 
   /** Stores progress; false when the fence no longer holds (the caller should stop). */
@@ -208,22 +239,127 @@ export class TestsRepository {
     status: Extract<TestStatus, 'completed' | 'failed'>,
     fields: { result?: unknown; errorMessage?: string | null },
   ): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
-      const res = await trx
-        .updateTable('test_queue')
-        .set({
-          status,
-          completed_at: new Date(),
-          ...(status === 'completed' ? { progress: 100 } : {}),
-          result: fields.result === undefined ? null : JSON.stringify(fields.result),
-          error_message: fields.errorMessage ?? null,
-        })
-        .where(holds(fence))
-        .executeTakeFirst();
-      if (res.numUpdatedRows === 0n) return false;
-      await this.#closeAttempt(trx, fence, status, fields.errorMessage ?? null);
-      return true;
-    });
+    const errorMessage = fields.errorMessage ?? null;
+    const now = new Date();
+    // One statement, one round trip: the attempt's history row is closed only if the fence held.
+    const row = await this.#db
+      .with('finished', (db) =>
+        db
+          .updateTable('test_queue')
+          .set({
+            status,
+            completed_at: now,
+            ...(status === 'completed' ? { progress: 100 } : {}),
+            result: fields.result === undefined ? null : JSON.stringify(fields.result),
+            error_message: errorMessage,
+          })
+          .where(holds(fence))
+          .returning('test_id'),
+      )
+      .with('closed', (db) =>
+        db
+          .updateTable('test_attempts')
+          .set({ status, error_message: errorMessage, finished_at: now })
+          .where('test_id', 'in', (eb) => eb.selectFrom('finished').select('test_id'))
+          .where('attempt', '=', fence.attempt)
+          .returning('test_attempts.attempt'),
+      )
+      .selectFrom('finished')
+      .select('test_id')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /**
+   * {@link startAttempt} for several tests in one statement (a worker's group commit); one entry
+   * per item, in order. Each test may appear once.
+   */
+  async startAttempts(items: readonly { testId: string; run: number }[]): Promise<(TestRow | undefined)[]> {
+    if (items.length === 0) return [];
+    const values = sql.join(items.map((i) => sql`(${i.testId}::uuid, ${i.run}::int)`));
+    const { rows } = await sql<TestRow>`
+      WITH v (test_id, run) AS (VALUES ${values}),
+      started AS (
+        UPDATE test_queue q
+           SET status = 'running',
+               attempt = q.attempt + 1,
+               retry_count = CASE WHEN q.status = 'running' THEN q.retry_count + 1 ELSE q.retry_count END,
+               started_at = now(),
+               progress = 0,
+               error_message = NULL
+          FROM v
+         WHERE q.test_id = v.test_id AND q.run = v.run AND q.status IN ('queued', 'running')
+        RETURNING q.*
+      ),
+      closed AS (
+        UPDATE test_attempts a
+           SET status = 'lost', error_message = ${LOST}, finished_at = now()
+          FROM started s
+         WHERE a.test_id = s.test_id AND a.finished_at IS NULL
+        RETURNING a.test_id
+      ),
+      opened AS (
+        INSERT INTO test_attempts (test_id, attempt, run, status)
+        SELECT test_id, attempt, run, 'running' FROM started
+        RETURNING test_id
+      )
+      SELECT * FROM started`.execute(this.#db);
+    // As in startAttempt: attempts that committed while the statement waited for their rows.
+    const later = rows.filter((r) => r.attempt > 1);
+    if (later.length > 0) {
+      await sql`
+        UPDATE test_attempts a
+           SET status = 'lost', error_message = ${LOST}, finished_at = now()
+          FROM (VALUES ${sql.join(later.map((r) => sql`(${r.test_id}::uuid, ${r.attempt}::int)`))}) AS r (test_id, attempt)
+         WHERE a.test_id = r.test_id AND a.attempt < r.attempt AND a.finished_at IS NULL`.execute(this.#db);
+    }
+    const byId = new Map(rows.map((r) => [r.test_id, r]));
+    return items.map((i) => byId.get(i.testId));
+  }
+
+  /**
+   * {@link finishAttempt} for several attempts in one statement (a worker's group commit); true
+   * for each whose fence held, in order. Each test may appear once.
+   */
+  async finishAttempts(
+    items: readonly {
+      fence: Fence;
+      status: Extract<TestStatus, 'completed' | 'failed'>;
+      fields: { result?: unknown; errorMessage?: string | null };
+    }[],
+  ): Promise<boolean[]> {
+    if (items.length === 0) return [];
+    const values = sql.join(
+      items.map(
+        (i) =>
+          sql`(${i.fence.testId}::uuid, ${i.fence.attempt}::int, ${i.status}::text, ${
+            i.fields.result === undefined ? null : JSON.stringify(i.fields.result)
+          }::jsonb, ${i.fields.errorMessage ?? null}::text)`,
+      ),
+    );
+    const { rows } = await sql<{ test_id: string }>`
+      WITH v (test_id, attempt, status, result, error_message) AS (VALUES ${values}),
+      finished AS (
+        UPDATE test_queue q
+           SET status = v.status,
+               completed_at = now(),
+               progress = CASE WHEN v.status = 'completed' THEN 100 ELSE q.progress END,
+               result = v.result,
+               error_message = v.error_message
+          FROM v
+         WHERE q.test_id = v.test_id AND q.status = 'running' AND q.attempt = v.attempt
+        RETURNING q.test_id, q.attempt, v.status, v.error_message
+      ),
+      closed AS (
+        UPDATE test_attempts a
+           SET status = f.status, error_message = f.error_message, finished_at = now()
+          FROM finished f
+         WHERE a.test_id = f.test_id AND a.attempt = f.attempt
+        RETURNING a.test_id
+      )
+      SELECT test_id FROM finished`.execute(this.#db);
+    const held = new Set(rows.map((r) => r.test_id));
+    return items.map((i) => held.has(i.fence.testId));
   }
 
   /** A transient failure with attempts left: running → queued, `retry_count + 1`; undefined without the fence. */

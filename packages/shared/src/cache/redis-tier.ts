@@ -36,6 +36,28 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+/**
+ * Invalidates tags in one round trip: bumps each tag's version (so a value computed before this
+ * never lands, see SET_TAGGED) and deletes up to ARGV[2] entries of each tag set. Returns the
+ * entries deleted, then 1 for each set that may hold more (the caller drains those in batches).
+ * KEYS: n tag sets, n tag versions. ARGV: version ttl ms, batch.
+ */
+const INVALIDATE_TAGS = `
+local n = #KEYS / 2
+local deleted = 0
+local more = {}
+for i = 1, n do
+  redis.call('INCR', KEYS[n + i])
+  redis.call('PEXPIRE', KEYS[n + i], ARGV[1])
+end
+for i = 1, n do
+  local keys = redis.call('SPOP', KEYS[i], ARGV[2])
+  if #keys > 0 then deleted = deleted + redis.call('UNLINK', unpack(keys)) end
+  more[i] = #keys == tonumber(ARGV[2]) and 1 or 0
+end
+return {deleted, unpack(more)}
+`;
+
 /** How long a tag's version outlives its last invalidation (longer than any computation runs). */
 const TAG_VERSION_TTL_MS = 24 * 60 * 60 * 1000;
 const BATCH = 500;
@@ -43,6 +65,7 @@ const BATCH = 500;
 type RedisWithScripts = Redis & {
   crucibleCacheSetTagged(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number>;
   crucibleCacheUnlock(key: string, token: string): Promise<number>;
+  crucibleCacheInvalidateTags(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
 };
 
 /**
@@ -70,6 +93,9 @@ export class RedisTier {
     if (!('crucibleCacheSetTagged' in options.redis)) {
       options.redis.defineCommand('crucibleCacheSetTagged', { lua: SET_TAGGED });
       options.redis.defineCommand('crucibleCacheUnlock', { numberOfKeys: 1, lua: UNLOCK });
+    }
+    if (!('crucibleCacheInvalidateTags' in options.redis)) {
+      options.redis.defineCommand('crucibleCacheInvalidateTags', { lua: INVALIDATE_TAGS });
     }
     this.#redis = options.redis as RedisWithScripts;
     this.#breaker = options.breaker;
@@ -149,12 +175,17 @@ export class RedisTier {
     return this.#run(
       'invalidateTags',
       async () => {
-        const bump = this.#redis.multi();
-        for (const key of versionKeys) bump.incr(key).pexpire(key, TAG_VERSION_TTL_MS);
-        const results = await bump.exec();
-        for (const [err] of results ?? []) if (err) throw err;
-        let deleted = 0;
-        for (const set of sets) {
+        const [first, ...more] = await this.#redis.crucibleCacheInvalidateTags(
+          sets.length + versionKeys.length,
+          ...sets,
+          ...versionKeys,
+          TAG_VERSION_TTL_MS,
+          BATCH,
+        );
+        let deleted = first ?? 0;
+        // Rare: a set larger than a batch is drained a batch per round trip, never in one long script.
+        for (const [i, set] of sets.entries()) {
+          if (!more[i]) continue;
           for (;;) {
             const keys = await this.#redis.spop(set, BATCH);
             if (keys.length === 0) break;

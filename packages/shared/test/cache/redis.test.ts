@@ -152,6 +152,23 @@ describe('cache on Redis', () => {
     expect(await admin.smembers(`${prefix}:cache#tags:::t`)).toEqual([`${prefix}:cache:::tagged`]);
   });
 
+  it('invalidates a tag of more entries than one batch, and of several tags at once', async () => {
+    const { cache } = await instance({ strategy: CacheStrategy.REDIS_ONLY });
+    for (let i = 0; i < 1_200; i += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) => cache.set(`many:${i + j}`, i + j, 60_000, { tags: ['big'] })),
+      );
+    }
+    await cache.set('small', 1, 60_000, { tags: ['small'] });
+    await cache.set('keep', 2, 60_000, { tags: ['other'] });
+    await cache.invalidateTags(['big', 'small']);
+    expect(await admin.exists(`${prefix}:cache#tags:::big`)).toBe(0);
+    for (const key of ['many:0', 'many:599', 'many:1199', 'small'])
+      expect(await cache.get(key), key).toBeUndefined();
+    expect(await cache.get('keep')).toBe(2);
+    expect(cache.stats().deletes).toBe(1_201);
+  });
+
   it('runs fn once across processes with the lock; the other waits for its value', async () => {
     const { cache: a } = await instance({ lock: true });
     const { cache: b } = await instance({ lock: true });
