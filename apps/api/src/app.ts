@@ -28,6 +28,7 @@ import { adminRoutes } from './routes/admin.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { testsRoutes } from './routes/tests.routes.js';
 import { createTestsService } from './services/tests.service.js';
+import type { GroupCommitOptions } from './services/group-commit.js';
 
 export interface ApiDeps {
   db: Db;
@@ -41,6 +42,14 @@ export interface ApiDeps {
    * a response as soon as any process invalidates it (memory only with an in-process bus in embedded mode).
    */
   cache: Cache;
+  /**
+   * How long a credential's user row is remembered (DESIGN.md, "Auth"): a revoked key or a changed
+   * account takes effect within it everywhere, at once in the process that revoked.
+   * @defaultValue 5000
+   */
+  authCacheTtlMs?: number;
+  /** How concurrent submissions are grouped into one INSERT and one addBulk. @defaultValue see GroupCommit */
+  groupCommit?: GroupCommitOptions;
 }
 
 export interface BuildApiOptions {
@@ -88,7 +97,12 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   const users = new UsersRepository(deps.db.kysely);
   const apiKeys = new ApiKeysRepository(deps.db.kysely);
   const tests = new TestsRepository(deps.db.kysely);
-  const authenticate = createAuthenticator({ users, apiKeys, tokens: deps.tokens });
+  const authenticate = createAuthenticator({
+    users,
+    apiKeys,
+    tokens: deps.tokens,
+    cacheTtlMs: deps.authCacheTtlMs ?? 5_000,
+  });
   const service = createTestsService({
     tests,
     queue: deps.backplane.queue,
@@ -98,6 +112,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     presence: deps.backplane.presence,
     log: app.log,
     targetAllowlist: deps.targetAllowlist,
+    groupCommit: deps.groupCommit,
   });
   app.addHook('onClose', async () => service.close());
 

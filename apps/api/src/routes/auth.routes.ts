@@ -98,6 +98,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       handler: async (request, reply) => {
         const revoked = await apiKeys.revoke(userOf(request).id, request.params.id);
         if (!revoked) throw new HttpProblem(404, 'NOT_FOUND', 'Not Found', 'API key not found');
+        // At once here; other api processes within the authenticator's cache TTL.
+        opts.authenticate.forget({ apiKeyId: request.params.id });
         return reply.code(204).send(null);
       },
     });

@@ -16,11 +16,22 @@ import {
   validateTestConfig,
 } from '@crucible/shared';
 import type { CancelMessage, EventLog, PresenceStore, PubSub, TestType } from '@crucible/shared';
-import type { AuthUser, QueueSnapshot, TestAttempt, TestRow, TestsRepository } from '@crucible/db';
+import type {
+  AuthUser,
+  BatchOutcome,
+  NewBatchTest,
+  QueueSnapshot,
+  QueuedCount,
+  TestAttempt,
+  TestRow,
+  TestsRepository,
+} from '@crucible/db';
 import { EMPTY_ALLOWLIST, EgressError, checkTargetLiteral } from '@crucible/shared/egress';
 import type { Allowlist } from '@crucible/shared/egress';
 import type { TestQueue } from '@crucible/backplane';
 import { HttpProblem, isUnavailable, notFound } from '../errors.js';
+import { GroupCommit } from './group-commit.js';
+import type { GroupCommitOptions, Settled } from './group-commit.js';
 import type { ListQuery, RunTestBody, TestDetail, TestView } from '@crucible/shared/api';
 
 /** Validates a test's config against its type's schema, filling defaults; a 400 problem names the field. */
@@ -151,6 +162,39 @@ function decodeCursor(cursor: string): string {
   return match[1]!;
 }
 
+/**
+ * Queue positions of accepted batches without a count per request (DESIGN.md, "Queue position
+ * and ETA"): one grouped count of the queued tests older than a batch, by priority and type, from
+ * which every row of the batch gets its position. While few tests are queued the count is taken
+ * for every batch (exact); beyond `exactBelow` it is reused for up to `maxAgeMs`, adding the tests
+ * this process accepted since.
+ */
+export interface PositionOptions {
+  /** Below this many queued tests, every batch counts afresh. @defaultValue 1000 */
+  exactBelow?: number;
+  /** How long a count is reused beyond that. @defaultValue 1000 */
+  maxAgeMs?: number;
+}
+
+interface PositionBase extends Omit<QueueSnapshot, 'aheadByType'> {
+  /** Queued tests by priority, then type: the count plus the tests accepted here since. */
+  byPriority: Map<number, Map<TestType, number>>;
+  total: number;
+  takenAt: number;
+  capacity: number;
+}
+
+function addCount(to: Map<number, Map<TestType, number>>, priority: number, type: TestType, n: number) {
+  let byType = to.get(priority);
+  if (!byType) to.set(priority, (byType = new Map()));
+  byType.set(type, (byType.get(type) ?? 0) + n);
+}
+
+/** The outcome of one submission of a batch. */
+type Submitted =
+  | { created: true; row: TestRow; queuePosition: number | null; etaSeconds: number | null }
+  | { created: false; earlier: { testId: string; requestHash: string } };
+
 export interface TestsServiceDeps {
   tests: TestsRepository;
   queue: TestQueue;
@@ -162,6 +206,9 @@ export interface TestsServiceDeps {
   log: { warn(obj: object, msg: string): void };
   /** Private hosts/ranges tests may target (`TARGET_ALLOWLIST`). @defaultValue none */
   targetAllowlist?: Allowlist;
+  /** How concurrent submissions are grouped into one INSERT and one addBulk. */
+  groupCommit?: GroupCommitOptions;
+  positions?: PositionOptions;
 }
 
 export function createTestsService(deps: TestsServiceDeps) {
@@ -194,6 +241,20 @@ export function createTestsService(deps: TestsServiceDeps) {
     return estimate(row, snapshot, cap);
   }
 
+  /** A queue that cannot be reached is a 503 (the caller decides what to undo). */
+  const queueUnavailable = (err: unknown) =>
+    isUnavailable(err)
+      ? new HttpProblem(
+          503,
+          'QUEUE_UNAVAILABLE',
+          'Service Unavailable',
+          'The queue is unavailable; try again shortly',
+          {
+            cause: err,
+          },
+        )
+      : err;
+
   /** Adds the job of the row's current run; a failure is a 503 (the caller decides what to undo). */
   async function enqueue(row: TestRow): Promise<void> {
     try {
@@ -203,18 +264,7 @@ export function createTestsService(deps: TestsServiceDeps) {
         testJobOptions(row.test_type, row.test_id, row.run, row.priority),
       );
     } catch (err) {
-      if (isUnavailable(err)) {
-        throw new HttpProblem(
-          503,
-          'QUEUE_UNAVAILABLE',
-          'Service Unavailable',
-          'The queue is unavailable; try again shortly',
-          {
-            cause: err,
-          },
-        );
-      }
-      throw err;
+      throw queueUnavailable(err);
     }
   }
 
@@ -234,11 +284,201 @@ export function createTestsService(deps: TestsServiceDeps) {
     status.notify();
   }
 
+  const exactBelow = deps.positions?.exactBelow ?? 1000;
+  const maxAgeMs = deps.positions?.maxAgeMs ?? 1000;
+  let base: PositionBase | undefined;
+
+  /** Positions and ETAs of a batch's rows (queued, created by one statement, so in id order). */
+  async function place(rows: TestRow[], count: Promise<PositionBase> | undefined) {
+    if (count) base = await count;
+    const b = base!;
+    const ageSec = (Date.now() - b.takenAt) / 1000;
+    const running = b.running.map((r) => ({ testType: r.testType, elapsedSec: r.elapsedSec + ageSec }));
+    // The batch's own rows: all of a higher priority are ahead, and of the same priority the older.
+    const batch = new Map<number, Map<TestType, number>>();
+    for (const r of rows) addCount(batch, r.priority, r.test_type, 1);
+    const sameSoFar = new Map<number, Map<TestType, number>>();
+    const placed = rows.map((row) => {
+      const aheadByType: Partial<Record<TestType, number>> = {};
+      const add = (counts: Map<number, Map<TestType, number>>, include: (p: number) => boolean) => {
+        for (const [p, byType] of counts) {
+          if (!include(p)) continue;
+          for (const [type, n] of byType) aheadByType[type] = (aheadByType[type] ?? 0) + n;
+        }
+      };
+      add(b.byPriority, (p) => p >= row.priority);
+      add(batch, (p) => p > row.priority);
+      add(sameSoFar, (p) => p === row.priority);
+      addCount(sameSoFar, row.priority, row.test_type, 1);
+      return estimate(row, { aheadByType, running, meanSecByType: b.meanSecByType }, b.capacity);
+    });
+    // Later batches find these ahead of them.
+    for (const r of rows) addCount(b.byPriority, r.priority, r.test_type, 1);
+    b.total += rows.length;
+    return placed;
+  }
+
+  /** A fresh count of the queued tests older than `beforeId`, when the last one is too old or small. */
+  function recount(beforeId: string): Promise<PositionBase> | undefined {
+    if (base && base.total >= exactBelow && Date.now() - base.takenAt < maxAgeMs) return undefined;
+    const takenAt = Date.now();
+    return Promise.all([tests.queuedBefore(beforeId), tests.runningAndMeans(), capacity()]).then(
+      ([counts, rest, cap]: [QueuedCount[], Omit<QueueSnapshot, 'aheadByType'>, number]) => {
+        const byPriority = new Map<number, Map<TestType, number>>();
+        let total = 0;
+        for (const c of counts) {
+          addCount(byPriority, c.priority, c.testType, c.n);
+          total += c.n;
+        }
+        return { byPriority, total, takenAt, capacity: cap, ...rest };
+      },
+    );
+  }
+
+  /**
+   * One flush of the group commit: one INSERT for the whole batch, one addBulk, one count for the
+   * positions, one pipeline of events. Every submission gets its own outcome.
+   */
+  async function commit(items: NewBatchTest[]): Promise<Settled<Submitted>[]> {
+    const out: (Settled<Submitted> | undefined)[] = items.map(() => undefined);
+    // A key repeated within the batch: the first carries it, the others follow its outcome.
+    const leaders: number[] = [];
+    const followerOf = new Map<number, number>();
+    const byKey = new Map<string, number>();
+    items.forEach((item, i) => {
+      if (!item.idempotency) return leaders.push(i);
+      const k = `${item.userId}\0${item.idempotency.key}`;
+      const first = byKey.get(k);
+      if (first === undefined) {
+        byKey.set(k, i);
+        leaders.push(i);
+      } else followerOf.set(i, first);
+    });
+
+    let todo = leaders;
+    const created: { i: number; row: TestRow }[] = [];
+    for (let round = 0; todo.length > 0; round++) {
+      let outcomes: (BatchOutcome | undefined)[];
+      try {
+        outcomes = await tests.createMany(todo.map((i) => items[i]!));
+      } catch (err) {
+        if (isUnavailable(err) || todo.length === 1) {
+          for (const i of todo) out[i] = { ok: false, error: err };
+          break;
+        }
+        // Not the database being away but something about a row: each on its own, so only its
+        // request fails (undefined: answered already).
+        outcomes = [];
+        for (const i of todo) {
+          try {
+            outcomes.push(...(await tests.createMany([items[i]!])));
+          } catch (error) {
+            out[i] = { ok: false, error };
+            outcomes.push(undefined);
+          }
+        }
+      }
+      const again: number[] = [];
+      todo.forEach((i, j) => {
+        const o = outcomes[j];
+        if (!o) return;
+        if (o.created) created.push({ i, row: o.row });
+        else if (o.earlier) out[i] = { ok: true, value: { created: false, earlier: o.earlier } };
+        // The earlier test vanished between the statements: its key is free again.
+        else if (round < 3) again.push(i);
+        else out[i] = { ok: false, error: new Error('idempotency key kept changing hands') };
+      });
+      todo = again;
+    }
+
+    if (created.length > 0) {
+      const rows = created.map((c) => c.row);
+      const count = recount(rows[0]!.id);
+      try {
+        await queue.addBulk(
+          rows.map((row) => ({
+            name: row.test_type,
+            data: testJobData(row),
+            opts: testJobOptions(row.test_type, row.test_id, row.run, row.priority),
+          })),
+        );
+      } catch (err) {
+        // Nothing half-written: the rows (and their keys) go again; every one of them is a 503.
+        await count?.catch(() => undefined);
+        await tests
+          .deleteMany(rows.map((r) => r.test_id))
+          .catch((error: unknown) =>
+            deps.log.warn(
+              { err: error },
+              'could not remove the rows of a failed enqueue; the reconciler will enqueue them',
+            ),
+          );
+        const error = queueUnavailable(err);
+        for (const c of created) out[c.i] = { ok: false, error };
+        created.length = 0;
+      }
+      if (created.length > 0) {
+        let placed: { queuePosition: number | null; etaSeconds: number | null }[];
+        try {
+          placed = await place(rows, count);
+        } catch (err) {
+          // The estimate is a nicety: the tests are accepted all the same.
+          deps.log.warn({ err }, 'could not place the batch in the queue');
+          placed = rows.map(() => ({ queuePosition: null, etaSeconds: null }));
+        }
+        await eventLog
+          .publishAll(
+            rows.map((row, j) =>
+              createMessage({
+                event: Events.QUEUE_JOB_ADDED,
+                channel: channelName(Channels.JOB_STATUS, { jobId: row.test_id }),
+                data: {
+                  jobId: row.test_id,
+                  testId: row.test_id,
+                  testType: row.test_type,
+                  priority: row.priority,
+                  queuePosition: placed[j]!.queuePosition,
+                },
+                priority: Priority.HIGH,
+                userId: row.user_id,
+              }),
+            ),
+          )
+          .catch((err: unknown) => deps.log.warn({ err }, 'could not publish the accepted batch'));
+        status.notify();
+        created.forEach((c, j) => {
+          out[c.i] = { ok: true, value: { created: true, row: c.row, ...placed[j]! } };
+        });
+      }
+    }
+
+    // A repeated key answers as a replay of what its first use made (or the same error).
+    for (const [i, first] of followerOf) {
+      const lead = out[first]!;
+      if (!lead.ok) out[i] = lead;
+      else if (lead.value.created) {
+        out[i] = {
+          ok: true,
+          value: {
+            created: false,
+            earlier: { testId: lead.value.row.test_id, requestHash: items[first]!.idempotency!.requestHash },
+          },
+        };
+      } else out[i] = lead;
+    }
+    return out.map(
+      (o) => o ?? { ok: false, error: new Error('group commit: a submission was left unanswered') },
+    );
+  }
+
+  const committer = new GroupCommit(commit, deps.groupCommit);
+
   return {
     /**
      * Accepts a test: the row is written first (PostgreSQL is the record), then the job is enqueued
      * with jobId = testId. If the enqueue fails the row is removed again, so a 503 leaves nothing
      * half-written behind. With an idempotency key, a repeat within 24 h returns the first test.
+     * Concurrent submissions are written together (one INSERT, one addBulk: {@link GroupCommit}).
      */
     async submit(
       user: AuthUser,
@@ -262,41 +502,32 @@ export function createTestsService(deps: TestsServiceDeps) {
         priority: body.priority ?? 5,
         userId: user.id,
       };
-      let row: TestRow;
-      if (idempotencyKey === undefined) {
-        row = await tests.create(test);
-      } else {
-        const hash = requestHash(body);
-        const outcome = await tests.createIdempotent(test, { key: idempotencyKey, requestHash: hash });
-        if (!outcome.created) {
-          if (outcome.requestHash !== hash) {
-            throw new HttpProblem(
-              422,
-              'IDEMPOTENCY_KEY_REUSED',
-              'Unprocessable Entity',
-              'This Idempotency-Key was used with a different request body',
-            );
-          }
-          const earlier = await tests.findById(outcome.testId);
-          if (!earlier) throw notFound();
-          return {
-            testId: earlier.test_id,
-            status: earlier.status,
-            ...(await whereIs(earlier)),
-            replayed: true,
-          };
-        }
-        row = outcome.row;
+      const hash = idempotencyKey === undefined ? undefined : requestHash(body);
+      const outcome = await committer.submit({
+        ...test,
+        ...(hash === undefined ? {} : { idempotency: { key: idempotencyKey!, requestHash: hash } }),
+      });
+      if (outcome.created) {
+        const { row } = outcome;
+        return {
+          testId: row.test_id,
+          status: row.status,
+          queuePosition: outcome.queuePosition,
+          etaSeconds: outcome.etaSeconds,
+          replayed: false,
+        };
       }
-      try {
-        await enqueue(row);
-      } catch (err) {
-        await tests.delete(row.test_id);
-        throw err;
+      if (outcome.earlier.requestHash !== hash) {
+        throw new HttpProblem(
+          422,
+          'IDEMPOTENCY_KEY_REUSED',
+          'Unprocessable Entity',
+          'This Idempotency-Key was used with a different request body',
+        );
       }
-      const where = await whereIs(row);
-      await announceQueued(row, where.queuePosition);
-      return { testId: row.test_id, status: row.status, ...where, replayed: false };
+      const earlier = await tests.findById(outcome.earlier.testId);
+      if (!earlier) throw notFound();
+      return { testId: earlier.test_id, status: earlier.status, ...(await whereIs(earlier)), replayed: true };
     },
 
     async detail(user: AuthUser, testId: string): Promise<TestDetail> {

@@ -13,6 +13,24 @@ export interface NewTest {
   userId: string;
 }
 
+/** A test of a batch ({@link TestsRepository.createMany}), with the idempotency key it was sent with. */
+export interface NewBatchTest extends NewTest {
+  idempotency?: { key: string; requestHash: string };
+}
+
+/** The outcome of {@link TestsRepository.createMany}, one per test in the order given. */
+export type BatchOutcome =
+  | { created: true; row: TestRow }
+  /** The key was used within 24 h: the earlier test (null when it vanished meanwhile: try again). */
+  | { created: false; earlier: { testId: string; requestHash: string } | null };
+
+/** Queued tests by priority and type: the counts a batch's queue positions are taken from. */
+export interface QueuedCount {
+  priority: number;
+  testType: TestType;
+  n: number;
+}
+
 export interface Viewer {
   id: string;
   role: Role;
@@ -136,9 +154,79 @@ export class TestsRepository {
     }
   }
 
+  /**
+   * Creates many tests in ONE statement (the API's group commit, DESIGN.md "Accepting a test").
+   * A test with an idempotency key is inserted only if its key is free (or expired); otherwise
+   * nothing of it is written and the earlier test comes back. The keys of one call must be
+   * distinct per user (the caller collapses repeats). Concurrent calls with one key serialise on
+   * the key's primary key, so exactly one of them creates a test.
+   */
+  async createMany(tests: NewBatchTest[]): Promise<BatchOutcome[]> {
+    if (tests.length === 0) return [];
+    const col = <T>(f: (t: NewBatchTest) => T) => tests.map(f);
+    const input = sql`SELECT * FROM unnest(
+      ${col((t) => t.testId)}::uuid[], ${col((t) => t.testType)}::text[], ${col((t) => t.testName)}::text[],
+      ${col((t) => t.url)}::text[], ${col((t) => JSON.stringify(t.config))}::jsonb[],
+      ${col((t) => t.priority)}::smallint[], ${col((t) => t.userId)}::uuid[],
+      ${col((t) => t.idempotency?.key ?? null)}::text[], ${col((t) => t.idempotency?.requestHash ?? null)}::text[]
+    ) WITH ORDINALITY AS i(test_id, test_type, test_name, url, config, priority, user_id, key, request_hash, ord)`;
+    const keyed = tests.some((t) => t.idempotency);
+    // Without keys: a plain multi-row insert. With keys: the keys are claimed in a CTE of the same
+    // statement and only the tests whose key was won are inserted (the key's foreign key to its
+    // test is checked at the end of the statement, when both rows exist).
+    const { rows } = keyed
+      ? await sql<TestRow>`
+          WITH input AS (${input}),
+          claimed AS (
+            INSERT INTO idempotency_keys (user_id, key, request_hash, test_id)
+            SELECT user_id, key, request_hash, test_id FROM input WHERE key IS NOT NULL
+            ON CONFLICT (user_id, key) DO UPDATE
+              SET request_hash = excluded.request_hash, test_id = excluded.test_id, created_at = now()
+              -- An expired key is reused as if it were new.
+              WHERE idempotency_keys.created_at < now() - interval '24 hours'
+            RETURNING test_id
+          )
+          INSERT INTO test_queue (test_id, test_type, test_name, url, config, priority, user_id)
+          SELECT test_id, test_type, test_name, url, config, priority, user_id FROM input
+          WHERE key IS NULL OR test_id IN (SELECT test_id FROM claimed)
+          ORDER BY ord
+          RETURNING *`.execute(this.#db)
+      : await sql<TestRow>`
+          WITH input AS (${input})
+          INSERT INTO test_queue (test_id, test_type, test_name, url, config, priority, user_id)
+          SELECT test_id, test_type, test_name, url, config, priority, user_id FROM input
+          ORDER BY ord
+          RETURNING *`.execute(this.#db);
+    const created = new Map(rows.map((r) => [r.test_id, r]));
+    const lost = tests.filter((t) => !created.has(t.testId));
+    const earlier = new Map<string, { testId: string; requestHash: string }>();
+    if (lost.length > 0) {
+      const found = await sql<{ user_id: string; key: string; test_id: string; request_hash: string }>`
+        SELECT k.user_id, k.key, k.test_id, k.request_hash
+        FROM idempotency_keys k
+        JOIN unnest(${lost.map((t) => t.userId)}::uuid[], ${lost.map((t) => t.idempotency!.key)}::text[])
+          AS l(user_id, key) ON k.user_id = l.user_id AND k.key = l.key`.execute(this.#db);
+      for (const r of found.rows) {
+        earlier.set(`${r.user_id}\0${r.key}`, { testId: r.test_id, requestHash: r.request_hash });
+      }
+    }
+    return tests.map((t): BatchOutcome => {
+      const row = created.get(t.testId);
+      if (row) return { created: true, row };
+      // Gone between the two statements (its test was deleted): null, the caller tries again.
+      return { created: false, earlier: earlier.get(`${t.userId}\0${t.idempotency!.key}`) ?? null };
+    });
+  }
+
   /** Undoes a submission whose job could not be enqueued (its idempotency key goes with it). */
   async delete(testId: string): Promise<void> {
     await this.#db.deleteFrom('test_queue').where('test_id', '=', testId).execute();
+  }
+
+  /** Undoes a batch of submissions whose jobs could not be enqueued (their keys go with them). */
+  async deleteMany(testIds: string[]): Promise<void> {
+    if (testIds.length === 0) return;
+    await this.#db.deleteFrom('test_queue').where('test_id', 'in', testIds).execute();
   }
 
   findById(testId: string): Promise<TestRow | undefined> {
@@ -560,7 +648,7 @@ export class TestsRepository {
 
   /** What the ETA of a queued test is computed from (see DESIGN.md, "Queue position and ETA"). */
   async queueSnapshot(row: Pick<TestRow, 'id' | 'priority'>): Promise<QueueSnapshot> {
-    const [ahead, running, means] = await Promise.all([
+    const [ahead, rest] = await Promise.all([
       this.#db
         .selectFrom('test_queue')
         .select(['test_type', sql<string>`count(*)`.as('n')])
@@ -573,6 +661,29 @@ export class TestsRepository {
         )
         .groupBy('test_type')
         .execute(),
+      this.runningAndMeans(),
+    ]);
+    return { aheadByType: Object.fromEntries(ahead.map((r) => [r.test_type, Number(r.n)])), ...rest };
+  }
+
+  /**
+   * Queued tests older than `beforeId` by priority and type: one grouped count for a whole batch,
+   * whose rows' positions follow from it (the API's group commit).
+   */
+  async queuedBefore(beforeId: string): Promise<QueuedCount[]> {
+    const rows = await this.#db
+      .selectFrom('test_queue')
+      .select(['priority', 'test_type', sql<string>`count(*)`.as('n')])
+      .where('status', '=', 'queued')
+      .where('id', '<', beforeId)
+      .groupBy(['priority', 'test_type'])
+      .execute();
+    return rows.map((r) => ({ priority: r.priority, testType: r.test_type, n: Number(r.n) }));
+  }
+
+  /** The running tests' elapsed time and the recent mean duration per type (the rest of an ETA). */
+  async runningAndMeans(): Promise<Omit<QueueSnapshot, 'aheadByType'>> {
+    const [running, means] = await Promise.all([
       this.#db
         .selectFrom('test_queue')
         .select([
@@ -594,7 +705,6 @@ export class TestsRepository {
         GROUP BY test_type`.execute(this.#db),
     ]);
     return {
-      aheadByType: Object.fromEntries(ahead.map((r) => [r.test_type, Number(r.n)])),
       running: running.map((r) => ({ testType: r.test_type, elapsedSec: Number(r.elapsed) })),
       meanSecByType: Object.fromEntries(means.rows.map((r) => [r.test_type, Number(r.mean)])),
     };
