@@ -28,6 +28,7 @@ import { adminRoutes } from './routes/admin.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { testsRoutes } from './routes/tests.routes.js';
 import { createTestsService } from './services/tests.service.js';
+import type { PositionOptions } from './services/tests.service.js';
 import type { GroupCommitOptions } from './services/group-commit.js';
 
 export interface ApiDeps {
@@ -50,6 +51,8 @@ export interface ApiDeps {
   authCacheTtlMs?: number;
   /** How concurrent submissions are grouped into one INSERT and one addBulk. @defaultValue see GroupCommit */
   groupCommit?: GroupCommitOptions;
+  /** When a batch's queue positions are counted afresh. @defaultValue see PositionOptions */
+  positions?: PositionOptions;
 }
 
 export interface BuildApiOptions {
@@ -113,6 +116,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     log: app.log,
     targetAllowlist: deps.targetAllowlist,
     groupCommit: deps.groupCommit,
+    positions: deps.positions,
   });
   app.addHook('onClose', async () => service.close());
 

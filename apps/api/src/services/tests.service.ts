@@ -284,6 +284,17 @@ export function createTestsService(deps: TestsServiceDeps) {
     status.notify();
   }
 
+  /** PostgreSQL refusing a value (class 22, e.g. a NUL character in text) is the request's fault. */
+  const unstorable = (err: unknown) =>
+    err instanceof Error && String((err as { code?: unknown }).code ?? '').startsWith('22')
+      ? new HttpProblem(
+          400,
+          'INVALID_BODY',
+          'Bad Request',
+          `The request holds a value that cannot be stored: ${(err as Error).message}`,
+        )
+      : err;
+
   const exactBelow = deps.positions?.exactBelow ?? 1000;
   const maxAgeMs = deps.positions?.maxAgeMs ?? 1000;
   let base: PositionBase | undefined;
@@ -363,7 +374,7 @@ export function createTestsService(deps: TestsServiceDeps) {
         outcomes = await tests.createMany(todo.map((i) => items[i]!));
       } catch (err) {
         if (isUnavailable(err) || todo.length === 1) {
-          for (const i of todo) out[i] = { ok: false, error: err };
+          for (const i of todo) out[i] = { ok: false, error: unstorable(err) };
           break;
         }
         // Not the database being away but something about a row: each on its own, so only its
@@ -373,7 +384,7 @@ export function createTestsService(deps: TestsServiceDeps) {
           try {
             outcomes.push(...(await tests.createMany([items[i]!])));
           } catch (error) {
-            out[i] = { ok: false, error };
+            out[i] = { ok: false, error: unstorable(error) };
             outcomes.push(undefined);
           }
         }

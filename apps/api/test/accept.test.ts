@@ -1,0 +1,299 @@
+import { once } from 'node:events';
+import { createServer, connect } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRedisBackplane } from '@crucible/backplane';
+import { ApiKeysRepository, UsersRepository, createAuthenticator } from '@crucible/db';
+import { generateApiKey, hashApiKey } from '@crucible/shared';
+import { parseAllowlist } from '@crucible/shared/egress';
+import { buildApi } from '../src/app.js';
+import { GroupCommit } from '../src/services/group-commit.js';
+import type { Settled } from '../src/services/group-commit.js';
+import { REDIS_URL, auth, register, startApi } from './helpers.js';
+import type { Api } from './helpers.js';
+
+const BODY = { testType: 'performance', url: 'http://127.0.0.1:8080/', config: { iterations: 1 } };
+
+let api: Api;
+let alice: Awaited<ReturnType<typeof register>>;
+let bob: Awaited<ReturnType<typeof register>>;
+
+beforeEach(async () => {
+  api = await startApi();
+  alice = await register(api, 'alice@example.com');
+  bob = await register(api, 'bob@example.com');
+});
+
+afterEach(async () => {
+  await api.close();
+});
+
+const submit = (token: string, payload: object, headers: Record<string, string> = {}, app = api.app) =>
+  app.inject({ method: 'POST', url: '/api/test/run', headers: { ...auth(token), ...headers }, payload });
+
+const rowIds = async () =>
+  (await api.db.kysely.selectFrom('test_queue').select('test_id').execute()).map((r) => r.test_id);
+
+describe('GroupCommit', () => {
+  /** A flush that records its batches and finishes when the test says so. */
+  function recorder() {
+    const batches: number[][] = [];
+    const gates: (() => void)[] = [];
+    const commit = new GroupCommit<number, number>(
+      async (items) => {
+        batches.push(items);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        return items.map((n): Settled<number> =>
+          n < 0 ? { ok: false, error: new Error(`bad ${n}`) } : { ok: true, value: n * 10 },
+        );
+      },
+      { maxBatch: 3 },
+    );
+    return { commit, batches, gates };
+  }
+
+  it('flushes a lone item at once and groups what arrives while a flush is in flight', async () => {
+    const { commit, batches, gates } = recorder();
+    const first = commit.submit(1);
+    await expect.poll(() => batches.length).toBe(1);
+    expect(batches[0]).toEqual([1]);
+    // Arriving during the flush: they wait for it, then go together (at most maxBatch at a time).
+    const rest = [2, 3, 4, 5].map((n) => commit.submit(n));
+    expect(commit.pending).toBe(4);
+    gates.shift()!();
+    expect(await first).toBe(10);
+    await expect.poll(() => batches.length).toBe(2);
+    expect(batches[1]).toEqual([2, 3, 4]);
+    gates.shift()!();
+    await expect.poll(() => batches.length).toBe(3);
+    expect(batches[2]).toEqual([5]);
+    gates.shift()!();
+    expect(await Promise.all(rest)).toEqual([20, 30, 40, 50]);
+  });
+
+  it('gives each item its own outcome, and every item the error of a flush that threw', async () => {
+    const { commit, batches, gates } = recorder();
+    const good = commit.submit(1);
+    await expect.poll(() => batches.length).toBe(1);
+    const bad = commit.submit(-1);
+    const fine = commit.submit(2);
+    gates.shift()!();
+    await expect.poll(() => batches.length).toBe(2);
+    gates.shift()!();
+    expect(await good).toBe(10);
+    await expect(bad).rejects.toThrow('bad -1');
+    expect(await fine).toBe(20);
+
+    const failing = new GroupCommit<number, number>(async () => {
+      throw new Error('database away');
+    });
+    const all = [1, 2, 3].map((n) => failing.submit(n));
+    for (const p of all) await expect(p).rejects.toThrow('database away');
+  });
+});
+
+describe('accepting submissions together', () => {
+  it('accepts 200 concurrent submissions: each row and job exactly once, distinct positions, one event each', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        submit(i % 2 ? alice.token : bob.token, { ...BODY, name: `t${i}` }),
+      ),
+    );
+    expect(responses.map((r) => r.statusCode)).toEqual(responses.map(() => 202));
+    const accepted = responses.map((r) => r.json() as { testId: string; queuePosition: number });
+    const ids = accepted.map((a) => a.testId);
+    expect(new Set(ids).size).toBe(200);
+    expect((await rowIds()).sort()).toEqual([...ids].sort());
+    // Every one of the same priority, none ahead: positions are exactly 1..200.
+    expect(accepted.map((a) => a.queuePosition).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
+    const counts = await api.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(200);
+    for (const { testId, queuePosition } of accepted) {
+      const job = await api.queue.getJob(testId);
+      expect(job?.data.testId).toBe(testId);
+      const history = await api.eventLog.recover(`job-status-${testId}`, 0);
+      expect(
+        history.messages.map((m) => [m.event, (m.data as { queuePosition: number }).queuePosition]),
+      ).toEqual([['queue:job:added', queuePosition]]);
+    }
+    // Each row's name is its own request's: no answer was crossed with another's.
+    const rows = await api.db.kysely
+      .selectFrom('test_queue')
+      .select(['test_id', 'test_name', 'user_id'])
+      .execute();
+    const byId = new Map(rows.map((r) => [r.test_id, r]));
+    accepted.forEach((a, i) => {
+      expect(byId.get(a.testId)).toMatchObject({ test_name: `t${i}`, user_id: i % 2 ? alice.id : bob.id });
+    });
+  });
+
+  it('fails only the invalid submissions of a batch', async () => {
+    const bodies: object[] = Array.from({ length: 20 }, (_, i) => ({ ...BODY, name: `ok${i}` }));
+    bodies[5] = { ...BODY, url: 'http://169.254.169.254/latest/meta-data' };
+    // Valid JSON that PostgreSQL cannot store (a NUL character in text): only known in the INSERT.
+    bodies[12] = { ...BODY, name: 'nul\u0000name' };
+    const responses = await Promise.all(bodies.map((b) => submit(alice.token, b)));
+    const codes = responses.map((r) => r.statusCode);
+    expect(codes.filter((c) => c === 202)).toHaveLength(18);
+    expect(codes[5]).toBe(400);
+    expect(responses[5]!.json().code).toBe('TARGET_REFUSED');
+    expect(codes[12]).toBe(400);
+    expect(responses[12]!.json().code).toBe('INVALID_BODY');
+    const ids = responses.filter((r) => r.statusCode === 202).map((r) => r.json().testId as string);
+    expect((await rowIds()).sort()).toEqual(ids.sort());
+    for (const id of ids) expect(await api.queue.getJob(id)).toBeDefined();
+  });
+
+  it('collapses a key repeated within one batch into one test; another body with it is 422', async () => {
+    const key = { 'idempotency-key': 'batch-key' };
+    const responses = await Promise.all([
+      ...Array.from({ length: 10 }, () => submit(alice.token, BODY, key)),
+      submit(alice.token, { ...BODY, priority: 9 }, key),
+      // Other keys and no key, in the same batch.
+      submit(alice.token, BODY, { 'idempotency-key': 'other-key' }),
+      submit(bob.token, BODY, key),
+      submit(alice.token, BODY),
+    ]);
+    const keyed = responses.slice(0, 10);
+    expect(keyed.map((r) => r.statusCode)).toEqual(keyed.map(() => 202));
+    const testId = keyed[0]!.json().testId as string;
+    expect(new Set(keyed.map((r) => r.json().testId))).toEqual(new Set([testId]));
+    expect(keyed.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(9);
+    expect(responses[10]!.statusCode).toBe(422);
+    expect(responses[10]!.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
+    for (const r of responses.slice(11)) expect(r.statusCode).toBe(202);
+    const others = responses.slice(11).map((r) => r.json().testId as string);
+    expect(new Set([testId, ...others]).size).toBe(4);
+    expect((await rowIds()).sort()).toEqual([testId, ...others].sort());
+    const keys = await api.db.kysely
+      .selectFrom('idempotency_keys')
+      .select(['user_id', 'key', 'test_id'])
+      .execute();
+    expect(keys).toHaveLength(3);
+    expect(keys.find((k) => k.user_id === alice.id && k.key === 'batch-key')?.test_id).toBe(testId);
+
+    // A later batch replays it; an expired key is used as if it were new.
+    const again = await Promise.all([submit(alice.token, BODY, key), submit(alice.token, BODY, key)]);
+    expect(again.map((r) => r.json().testId)).toEqual([testId, testId]);
+    await sql`UPDATE idempotency_keys SET created_at = now() - interval '25 hours'`.execute(api.db.kysely);
+    const fresh = await Promise.all([submit(alice.token, BODY, key), submit(alice.token, BODY, key)]);
+    expect(fresh.map((r) => r.statusCode)).toEqual([202, 202]);
+    const freshId = fresh[0]!.json().testId as string;
+    expect(freshId).not.toBe(testId);
+    expect(fresh[1]!.json().testId).toBe(freshId);
+  });
+
+  it('answers 503 to every submission of a batch whose enqueue fails, and leaves no row or key behind', async () => {
+    // The API's queue reaches Redis through a proxy the test can pull.
+    const sockets = new Set<Socket>();
+    const redisPort = Number(new URL(REDIS_URL).port || 6379);
+    const proxy: Server = createServer((client) => {
+      const upstream = connect(redisPort, new URL(REDIS_URL).hostname);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    proxy.listen(0, '127.0.0.1');
+    await once(proxy, 'listening');
+    const backplane = createRedisBackplane({
+      url: `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      prefix: api.prefix,
+    });
+    await backplane.waitUntilReady();
+    await backplane.queue.waitUntilReady();
+    const app = await buildApi({
+      db: api.db,
+      backplane,
+      tokens: api.tokens,
+      cache: api.cache,
+      targetAllowlist: parseAllowlist('127.0.0.1'),
+    });
+    try {
+      expect((await submit(alice.token, BODY, {}, app)).statusCode).toBe(202);
+      await sql`TRUNCATE test_queue CASCADE`.execute(api.db.kysely);
+
+      proxy.close();
+      for (const s of sockets) s.destroy();
+      await expect.poll(() => backplane.checks.redis!().catch(() => false)).toBe(false);
+
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          submit(alice.token, BODY, i % 3 === 0 ? { 'idempotency-key': `k${i}` } : {}, app),
+        ),
+      );
+      expect(responses.map((r) => r.statusCode)).toEqual(responses.map(() => 503));
+      expect(responses[0]!.json()).toMatchObject({ status: 503, code: 'QUEUE_UNAVAILABLE' });
+      expect(await rowIds()).toEqual([]);
+      expect(await api.db.kysely.selectFrom('idempotency_keys').selectAll().execute()).toEqual([]);
+    } finally {
+      await app.close();
+      await backplane.close();
+    }
+  });
+
+  it('places later batches from a reused count plus the tests accepted since', async () => {
+    // Reuse one count for an hour, whatever the queue's size: later positions come from what this
+    // process accepted since.
+    const reusing = await buildApi({
+      db: api.db,
+      backplane: api.backplane,
+      tokens: api.tokens,
+      cache: api.cache,
+      targetAllowlist: parseAllowlist('127.0.0.1'),
+      positions: { exactBelow: 0, maxAgeMs: 3_600_000 },
+    });
+    try {
+      const positions: number[] = [];
+      for (const priority of [5, 5, 1, 10, 5]) {
+        const res = await submit(alice.token, { ...BODY, priority }, {}, reusing);
+        positions.push(res.json().queuePosition);
+      }
+      // 5 → 1, 5 → 2, 1 → 3 (behind both), 10 → 1 (ahead of all), 5 → 4 (behind the 10 and two 5s).
+      expect(positions).toEqual([1, 2, 3, 1, 4]);
+    } finally {
+      await reusing.close();
+    }
+  });
+});
+
+describe('authentication lookups', () => {
+  it('remembers a key for the TTL only, and forgets it at once when told', async () => {
+    let now = 1_000_000;
+    const apiKeys = new ApiKeysRepository(api.db.kysely);
+    const authenticate = createAuthenticator({
+      users: new UsersRepository(api.db.kysely),
+      apiKeys,
+      tokens: api.tokens,
+      cacheTtlMs: 5_000,
+      now: () => now,
+    });
+    const key = generateApiKey();
+    const { id } = await apiKeys.create(alice.id, 'ci', hashApiKey(key), key.slice(0, 8));
+    expect((await authenticate(key))?.id).toBe(alice.id);
+
+    // Revoked behind this process's back: remembered until the TTL is over, then refused.
+    await api.db.kysely
+      .updateTable('api_keys')
+      .set({ revoked_at: new Date() })
+      .where('id', '=', id)
+      .execute();
+    expect((await authenticate(key))?.id).toBe(alice.id);
+    now += 5_001;
+    expect(await authenticate(key)).toBeUndefined();
+
+    // A user's role read once, forgotten on demand.
+    expect((await authenticate(bob.token))?.role).toBe('user');
+    await api.db.kysely.updateTable('users').set({ role: 'admin' }).where('id', '=', bob.id).execute();
+    expect((await authenticate(bob.token))?.role).toBe('user');
+    authenticate.forget({ userId: bob.id });
+    expect((await authenticate(bob.token))?.role).toBe('admin');
+    expect(await authenticate('not-a-token')).toBeUndefined();
+  });
+});
