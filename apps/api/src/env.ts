@@ -13,6 +13,8 @@ export interface ApiEnv {
   logLevel: string;
   /** Private hosts/ranges tests may target; empty: public addresses only. */
   targetAllowlist: Allowlist;
+  /** Group commit of submissions (DESIGN.md, "Accepting a test"). */
+  acceptBatch: { maxBatch: number; windowMs: number; maxInFlight: number };
 }
 
 /** Parses the API's configuration once, at start; a bad value throws a ConfigError naming the variable. */
@@ -31,6 +33,11 @@ export function loadApiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
     prefix: envPrefix(env),
     logLevel: envString(env, 'LOG_LEVEL', 'info')!,
     targetAllowlist: envAllowlist(env),
+    acceptBatch: {
+      maxBatch: envInt(env, 'ACCEPT_BATCH_MAX', 200, { min: 1, max: 5_000 }),
+      windowMs: envInt(env, 'ACCEPT_BATCH_WINDOW_MS', 0, { min: 0, max: 1_000 }),
+      maxInFlight: envInt(env, 'ACCEPT_BATCH_IN_FLIGHT', 4, { min: 1, max: 64 }),
+    },
   };
 }
 

@@ -54,6 +54,7 @@ const app = await buildApi(
     tokens: createTokenService(env.jwtSecret),
     targetAllowlist: env.targetAllowlist,
     cache,
+    groupCommit: env.acceptBatch,
   },
   { loggerInstance: logger as FastifyBaseLogger, dashboardDir, queueBoard: { secret: env.jwtSecret } },
 );

@@ -49,7 +49,7 @@ describe('GroupCommit', () => {
           n < 0 ? { ok: false, error: new Error(`bad ${n}`) } : { ok: true, value: n * 10 },
         );
       },
-      { maxBatch: 3 },
+      { maxBatch: 3, maxInFlight: 1 },
     );
     return { commit, batches, gates };
   }
@@ -149,42 +149,68 @@ describe('accepting submissions together', () => {
   });
 
   it('collapses a key repeated within one batch into one test; another body with it is 422', async () => {
-    const key = { 'idempotency-key': 'batch-key' };
-    const responses = await Promise.all([
-      ...Array.from({ length: 10 }, () => submit(alice.token, BODY, key)),
-      submit(alice.token, { ...BODY, priority: 9 }, key),
-      // Other keys and no key, in the same batch.
-      submit(alice.token, BODY, { 'idempotency-key': 'other-key' }),
-      submit(bob.token, BODY, key),
-      submit(alice.token, BODY),
-    ]);
-    const keyed = responses.slice(0, 10);
-    expect(keyed.map((r) => r.statusCode)).toEqual(keyed.map(() => 202));
-    const testId = keyed[0]!.json().testId as string;
-    expect(new Set(keyed.map((r) => r.json().testId))).toEqual(new Set([testId]));
-    expect(keyed.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(9);
-    expect(responses[10]!.statusCode).toBe(422);
-    expect(responses[10]!.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
-    for (const r of responses.slice(11)) expect(r.statusCode).toBe(202);
-    const others = responses.slice(11).map((r) => r.json().testId as string);
-    expect(new Set([testId, ...others]).size).toBe(4);
-    expect((await rowIds()).sort()).toEqual([testId, ...others].sort());
-    const keys = await api.db.kysely
-      .selectFrom('idempotency_keys')
-      .select(['user_id', 'key', 'test_id'])
-      .execute();
-    expect(keys).toHaveLength(3);
-    expect(keys.find((k) => k.user_id === alice.id && k.key === 'batch-key')?.test_id).toBe(testId);
+    // A window long enough that the concurrent requests below share a flush (the assertions hold
+    // however they are split).
+    const app = await buildApi({
+      db: api.db,
+      backplane: api.backplane,
+      tokens: api.tokens,
+      cache: api.cache,
+      targetAllowlist: parseAllowlist('127.0.0.1'),
+      groupCommit: { windowMs: 100, maxInFlight: 1 },
+    });
+    try {
+      const key = { 'idempotency-key': 'batch-key' };
+      const other = { ...BODY, priority: 9 };
+      const responses = await Promise.all([
+        ...Array.from({ length: 10 }, () => submit(alice.token, BODY, key, app)),
+        submit(alice.token, other, key, app),
+        // Other keys and no key, in the same batch.
+        submit(alice.token, BODY, { 'idempotency-key': 'other-key' }, app),
+        submit(bob.token, BODY, key, app),
+        submit(alice.token, BODY, {}, app),
+      ]);
+      const keys = await api.db.kysely.selectFrom('idempotency_keys').selectAll().execute();
+      expect(keys).toHaveLength(3);
+      const won = keys.find((k) => k.user_id === alice.id && k.key === 'batch-key')!;
+      // Whichever body came first owns the key: every request with it answers its one test, with
+      // the other body 422.
+      const sameBody = responses.slice(0, 10);
+      const firstWon = sameBody.some((r) => r.statusCode === 202 && r.json().testId === won.test_id);
+      const winners = firstWon ? sameBody : [responses[10]!];
+      const losers = firstWon ? [responses[10]!] : sameBody;
+      for (const r of winners) expect(r.json()).toMatchObject({ testId: won.test_id });
+      expect(winners.map((r) => r.statusCode)).toEqual(winners.map(() => 202));
+      expect(winners.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(
+        winners.length - 1,
+      );
+      for (const r of losers) expect(r.json()).toMatchObject({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED' });
+      for (const r of responses.slice(11)) expect(r.statusCode).toBe(202);
+      const others = responses.slice(11).map((r) => r.json().testId as string);
+      expect(new Set([won.test_id, ...others]).size).toBe(4);
+      expect((await rowIds()).sort()).toEqual([won.test_id, ...others].sort());
+      const counts = await api.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+      expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(4);
 
-    // A later batch replays it; an expired key is used as if it were new.
-    const again = await Promise.all([submit(alice.token, BODY, key), submit(alice.token, BODY, key)]);
-    expect(again.map((r) => r.json().testId)).toEqual([testId, testId]);
-    await sql`UPDATE idempotency_keys SET created_at = now() - interval '25 hours'`.execute(api.db.kysely);
-    const fresh = await Promise.all([submit(alice.token, BODY, key), submit(alice.token, BODY, key)]);
-    expect(fresh.map((r) => r.statusCode)).toEqual([202, 202]);
-    const freshId = fresh[0]!.json().testId as string;
-    expect(freshId).not.toBe(testId);
-    expect(fresh[1]!.json().testId).toBe(freshId);
+      // A later batch replays it; an expired key is used as if it were new.
+      const body = firstWon ? BODY : other;
+      const again = await Promise.all([
+        submit(alice.token, body, key, app),
+        submit(alice.token, body, key, app),
+      ]);
+      expect(again.map((r) => r.json().testId)).toEqual([won.test_id, won.test_id]);
+      await sql`UPDATE idempotency_keys SET created_at = now() - interval '25 hours'`.execute(api.db.kysely);
+      const fresh = await Promise.all([
+        submit(alice.token, body, key, app),
+        submit(alice.token, body, key, app),
+      ]);
+      expect(fresh.map((r) => r.statusCode)).toEqual([202, 202]);
+      const freshId = fresh[0]!.json().testId as string;
+      expect(freshId).not.toBe(won.test_id);
+      expect(fresh[1]!.json().testId).toBe(freshId);
+    } finally {
+      await app.close();
+    }
   });
 
   it('answers 503 to every submission of a batch whose enqueue fails, and leaves no row or key behind', async () => {

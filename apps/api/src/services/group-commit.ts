@@ -10,7 +10,7 @@ export interface GroupCommitOptions {
    * @defaultValue 0
    */
   windowMs?: number;
-  /** Flushes running at once. @defaultValue 1 */
+  /** Flushes running at once. @defaultValue 4 */
   maxInFlight?: number;
 }
 
@@ -39,7 +39,7 @@ export class GroupCommit<I, O> {
     this.#flush = flush;
     this.#maxBatch = Math.max(1, options.maxBatch ?? 200);
     this.#windowMs = Math.max(0, options.windowMs ?? 0);
-    this.#maxInFlight = Math.max(1, options.maxInFlight ?? 1);
+    this.#maxInFlight = Math.max(1, options.maxInFlight ?? 4);
   }
 
   submit(item: I): Promise<O> {

@@ -20,8 +20,6 @@ import type {
   AuthUser,
   BatchOutcome,
   NewBatchTest,
-  QueueSnapshot,
-  QueuedCount,
   TestAttempt,
   TestRow,
   TestsRepository,
@@ -30,7 +28,10 @@ import { EMPTY_ALLOWLIST, EgressError, checkTargetLiteral } from '@crucible/shar
 import type { Allowlist } from '@crucible/shared/egress';
 import type { TestQueue } from '@crucible/backplane';
 import { HttpProblem, isUnavailable, notFound } from '../errors.js';
+import { estimate } from './estimate.js';
 import { GroupCommit } from './group-commit.js';
+import { QueuePositions } from './queue-positions.js';
+import type { Placement, PositionOptions } from './queue-positions.js';
 import type { GroupCommitOptions, Settled } from './group-commit.js';
 import type { ListQuery, RunTestBody, TestDetail, TestView } from '@crucible/shared/api';
 
@@ -96,38 +97,6 @@ function toAttemptView(a: TestAttempt): TestDetail['attempts'][number] {
   };
 }
 
-/** Seconds a test of a type is assumed to take before any of that type has completed. */
-export const DEFAULT_DURATION_SEC = 30;
-
-/**
- * Where a test stands: its position among queued tests (higher priority first, then older first)
- * and an ETA from the recent mean duration per type and the live workers' capacity
- * (DESIGN.md, "Queue position and ETA").
- */
-export function estimate(
-  row: Pick<TestRow, 'status' | 'test_type' | 'started_at'>,
-  snapshot: QueueSnapshot,
-  capacity: number,
-): { queuePosition: number | null; etaSeconds: number | null } {
-  const mean = (type: TestType) => snapshot.meanSecByType[type] ?? DEFAULT_DURATION_SEC;
-  if (row.status === 'running') {
-    const elapsed = row.started_at ? (Date.now() - row.started_at.getTime()) / 1000 : 0;
-    return { queuePosition: null, etaSeconds: Math.ceil(Math.max(0, mean(row.test_type) - elapsed)) };
-  }
-  if (row.status !== 'queued') return { queuePosition: null, etaSeconds: null };
-  let ahead = 0;
-  let work = 0;
-  for (const [type, n] of Object.entries(snapshot.aheadByType) as [TestType, number][]) {
-    ahead += n;
-    work += n * mean(type);
-  }
-  for (const r of snapshot.running) work += Math.max(0, mean(r.testType) - r.elapsedSec);
-  return {
-    queuePosition: ahead + 1,
-    etaSeconds: capacity > 0 ? Math.ceil(work / capacity + mean(row.test_type)) : null,
-  };
-}
-
 /** The same request body always hashes the same, whatever its key order. */
 export function requestHash(body: RunTestBody): string {
   const canonical = (v: unknown): unknown =>
@@ -160,34 +129,6 @@ function decodeCursor(cursor: string): string {
   if (!match)
     throw new HttpProblem(400, 'INVALID_CURSOR', 'Bad Request', 'cursor is not one this API returned');
   return match[1]!;
-}
-
-/**
- * Queue positions of accepted batches without a count per request (DESIGN.md, "Queue position
- * and ETA"): one grouped count of the queued tests older than a batch, by priority and type, from
- * which every row of the batch gets its position. While few tests are queued the count is taken
- * for every batch (exact); beyond `exactBelow` it is reused for up to `maxAgeMs`, adding the tests
- * this process accepted since.
- */
-export interface PositionOptions {
-  /** Below this many queued tests, every batch counts afresh. @defaultValue 1000 */
-  exactBelow?: number;
-  /** How long a count is reused beyond that. @defaultValue 1000 */
-  maxAgeMs?: number;
-}
-
-interface PositionBase extends Omit<QueueSnapshot, 'aheadByType'> {
-  /** Queued tests by priority, then type: the count plus the tests accepted here since. */
-  byPriority: Map<number, Map<TestType, number>>;
-  total: number;
-  takenAt: number;
-  capacity: number;
-}
-
-function addCount(to: Map<number, Map<TestType, number>>, priority: number, type: TestType, n: number) {
-  let byType = to.get(priority);
-  if (!byType) to.set(priority, (byType = new Map()));
-  byType.set(type, (byType.get(type) ?? 0) + n);
 }
 
 /** The outcome of one submission of a batch. */
@@ -295,56 +236,7 @@ export function createTestsService(deps: TestsServiceDeps) {
         )
       : err;
 
-  const exactBelow = deps.positions?.exactBelow ?? 1000;
-  const maxAgeMs = deps.positions?.maxAgeMs ?? 1000;
-  let base: PositionBase | undefined;
-
-  /** Positions and ETAs of a batch's rows (queued, created by one statement, so in id order). */
-  async function place(rows: TestRow[], count: Promise<PositionBase> | undefined) {
-    if (count) base = await count;
-    const b = base!;
-    const ageSec = (Date.now() - b.takenAt) / 1000;
-    const running = b.running.map((r) => ({ testType: r.testType, elapsedSec: r.elapsedSec + ageSec }));
-    // The batch's own rows: all of a higher priority are ahead, and of the same priority the older.
-    const batch = new Map<number, Map<TestType, number>>();
-    for (const r of rows) addCount(batch, r.priority, r.test_type, 1);
-    const sameSoFar = new Map<number, Map<TestType, number>>();
-    const placed = rows.map((row) => {
-      const aheadByType: Partial<Record<TestType, number>> = {};
-      const add = (counts: Map<number, Map<TestType, number>>, include: (p: number) => boolean) => {
-        for (const [p, byType] of counts) {
-          if (!include(p)) continue;
-          for (const [type, n] of byType) aheadByType[type] = (aheadByType[type] ?? 0) + n;
-        }
-      };
-      add(b.byPriority, (p) => p >= row.priority);
-      add(batch, (p) => p > row.priority);
-      add(sameSoFar, (p) => p === row.priority);
-      addCount(sameSoFar, row.priority, row.test_type, 1);
-      return estimate(row, { aheadByType, running, meanSecByType: b.meanSecByType }, b.capacity);
-    });
-    // Later batches find these ahead of them.
-    for (const r of rows) addCount(b.byPriority, r.priority, r.test_type, 1);
-    b.total += rows.length;
-    return placed;
-  }
-
-  /** A fresh count of the queued tests older than `beforeId`, when the last one is too old or small. */
-  function recount(beforeId: string): Promise<PositionBase> | undefined {
-    if (base && base.total >= exactBelow && Date.now() - base.takenAt < maxAgeMs) return undefined;
-    const takenAt = Date.now();
-    return Promise.all([tests.queuedBefore(beforeId), tests.runningAndMeans(), capacity()]).then(
-      ([counts, rest, cap]: [QueuedCount[], Omit<QueueSnapshot, 'aheadByType'>, number]) => {
-        const byPriority = new Map<number, Map<TestType, number>>();
-        let total = 0;
-        for (const c of counts) {
-          addCount(byPriority, c.priority, c.testType, c.n);
-          total += c.n;
-        }
-        return { byPriority, total, takenAt, capacity: cap, ...rest };
-      },
-    );
-  }
+  const positions = new QueuePositions(tests, capacity, deps.positions);
 
   /**
    * One flush of the group commit: one INSERT for the whole batch, one addBulk, one count for the
@@ -393,8 +285,10 @@ export function createTestsService(deps: TestsServiceDeps) {
       todo.forEach((i, j) => {
         const o = outcomes[j];
         if (!o) return;
-        if (o.created) created.push({ i, row: o.row });
-        else if (o.earlier) out[i] = { ok: true, value: { created: false, earlier: o.earlier } };
+        if (o.created) {
+          created.push({ i, row: o.row });
+          positions.inserted([o.row]);
+        } else if (o.earlier) out[i] = { ok: true, value: { created: false, earlier: o.earlier } };
         // The earlier test vanished between the statements: its key is free again.
         else if (round < 3) again.push(i);
         else out[i] = { ok: false, error: new Error('idempotency key kept changing hands') };
@@ -403,8 +297,8 @@ export function createTestsService(deps: TestsServiceDeps) {
     }
 
     if (created.length > 0) {
+      created.sort((x, y) => (BigInt(x.row.id) < BigInt(y.row.id) ? -1 : 1));
       const rows = created.map((c) => c.row);
-      const count = recount(rows[0]!.id);
       try {
         await queue.addBulk(
           rows.map((row) => ({
@@ -415,7 +309,6 @@ export function createTestsService(deps: TestsServiceDeps) {
         );
       } catch (err) {
         // Nothing half-written: the rows (and their keys) go again; every one of them is a 503.
-        await count?.catch(() => undefined);
         await tests
           .deleteMany(rows.map((r) => r.test_id))
           .catch((error: unknown) =>
@@ -424,14 +317,15 @@ export function createTestsService(deps: TestsServiceDeps) {
               'could not remove the rows of a failed enqueue; the reconciler will enqueue them',
             ),
           );
+        positions.abandoned(rows);
         const error = queueUnavailable(err);
         for (const c of created) out[c.i] = { ok: false, error };
         created.length = 0;
       }
       if (created.length > 0) {
-        let placed: { queuePosition: number | null; etaSeconds: number | null }[];
+        let placed: Placement[];
         try {
-          placed = await place(rows, count);
+          placed = await positions.place(rows);
         } catch (err) {
           // The estimate is a nicety: the tests are accepted all the same.
           deps.log.warn({ err }, 'could not place the batch in the queue');
@@ -660,5 +554,8 @@ export function createTestsService(deps: TestsServiceDeps) {
     },
   };
 }
+
+export { DEFAULT_DURATION_SEC, estimate } from './estimate.js';
+export type { PositionOptions } from './queue-positions.js';
 
 export type TestsService = ReturnType<typeof createTestsService>;

@@ -667,15 +667,15 @@ export class TestsRepository {
   }
 
   /**
-   * Queued tests older than `beforeId` by priority and type: one grouped count for a whole batch,
-   * whose rows' positions follow from it (the API's group commit).
+   * Queued tests by priority and type, but for `except` (tests the caller is placing itself): one
+   * grouped count for a whole batch, whose rows' positions follow from it (the API's group commit).
    */
-  async queuedBefore(beforeId: string): Promise<QueuedCount[]> {
+  async queuedExcept(except: string[]): Promise<QueuedCount[]> {
     const rows = await this.#db
       .selectFrom('test_queue')
       .select(['priority', 'test_type', sql<string>`count(*)`.as('n')])
       .where('status', '=', 'queued')
-      .where('id', '<', beforeId)
+      .where(sql<boolean>`test_id <> ALL(${except}::uuid[])`)
       .groupBy(['priority', 'test_type'])
       .execute();
     return rows.map((r) => ({ priority: r.priority, testType: r.test_type, n: Number(r.n) }));

@@ -1,0 +1,162 @@
+import type { TestType } from '@crucible/shared';
+import type { QueueSnapshot, QueuedCount, TestRow, TestsRepository } from '@crucible/db';
+import { estimate } from './estimate.js';
+
+/**
+ * When a batch's queue positions are counted afresh (DESIGN.md, "Queue position and ETA").
+ */
+export interface PositionOptions {
+  /** Below this many queued tests, every batch counts afresh (exact). @defaultValue 1000 */
+  exactBelow?: number;
+  /** Beyond that, how long a count is reused before one is taken in the background. @defaultValue 1000 */
+  maxAgeMs?: number;
+}
+
+type Counts = Map<number, Map<TestType, number>>;
+
+function add(to: Counts, priority: number, type: TestType, n: number): void {
+  let byType = to.get(priority);
+  if (!byType) to.set(priority, (byType = new Map()));
+  byType.set(type, (byType.get(type) ?? 0) + n);
+}
+
+interface Base extends Omit<QueueSnapshot, 'aheadByType'> {
+  /** Queued tests by priority, then type: the count plus the tests placed here since. */
+  byPriority: Counts;
+  total: number;
+  takenAt: number;
+  capacity: number;
+}
+
+export interface Placement {
+  queuePosition: number | null;
+  etaSeconds: number | null;
+}
+
+/**
+ * Queue positions and ETAs of accepted batches without a count per request: one grouped count of
+ * the queued tests by priority and type, from which every row of a batch gets its position
+ * (all queued tests of a higher priority and, of the same priority, the ones counted or placed
+ * before it are ahead). While fewer than `exactBelow` tests are queued, every batch counts afresh;
+ * beyond, a count is reused for `maxAgeMs` plus the tests this process placed since, and then
+ * replaced by one taken in the background (an approximation of at most that long's arrivals and
+ * departures in a queue that long). Batches are placed one at a time, so positions are distinct.
+ */
+export class QueuePositions {
+  readonly #tests: TestsRepository;
+  readonly #capacity: () => Promise<number>;
+  readonly #exactBelow: number;
+  readonly #maxAgeMs: number;
+  #base: Base | undefined;
+  /** Inserted but not yet placed here: a count leaves them out, their batch adds them. */
+  readonly #unplaced = new Set<string>();
+  /** While a background count runs: what was placed since it started (it may not see them). */
+  #sinceRecount: Counts | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(tests: TestsRepository, capacity: () => Promise<number>, options: PositionOptions = {}) {
+    this.#tests = tests;
+    this.#capacity = capacity;
+    this.#exactBelow = options.exactBelow ?? 1000;
+    this.#maxAgeMs = options.maxAgeMs ?? 1000;
+  }
+
+  /** Rows were inserted: until placed (or abandoned) they stay out of every count. */
+  inserted(rows: TestRow[]): void {
+    for (const r of rows) this.#unplaced.add(r.test_id);
+  }
+
+  /** Rows were removed again (their enqueue failed). */
+  abandoned(rows: TestRow[]): void {
+    for (const r of rows) this.#unplaced.delete(r.test_id);
+  }
+
+  /** Positions of a batch's rows (in their id order), after every batch placed before it. */
+  place(rows: TestRow[]): Promise<Placement[]> {
+    const placed = this.#chain.then(() => this.#place(rows));
+    this.#chain = placed.catch(() => undefined);
+    return placed;
+  }
+
+  async #place(rows: TestRow[]): Promise<Placement[]> {
+    try {
+      if (!this.#base || this.#base.total < this.#exactBelow) {
+        this.#base = await this.#count();
+      } else if (Date.now() - this.#base.takenAt >= this.#maxAgeMs && !this.#sinceRecount) {
+        this.#recountInBackground();
+      }
+      return this.#positions(rows, this.#base);
+    } finally {
+      for (const r of rows) this.#unplaced.delete(r.test_id);
+    }
+  }
+
+  #positions(rows: TestRow[], b: Base): Placement[] {
+    const ageSec = (Date.now() - b.takenAt) / 1000;
+    const running = b.running.map((r) => ({ testType: r.testType, elapsedSec: r.elapsedSec + ageSec }));
+    const batch: Counts = new Map();
+    for (const r of rows) add(batch, r.priority, r.test_type, 1);
+    const sameBefore: Counts = new Map();
+    const placed = rows.map((row) => {
+      const aheadByType: Partial<Record<TestType, number>> = {};
+      const sum = (counts: Counts, include: (p: number) => boolean) => {
+        for (const [p, byType] of counts) {
+          if (!include(p)) continue;
+          for (const [type, n] of byType) aheadByType[type] = (aheadByType[type] ?? 0) + n;
+        }
+      };
+      sum(b.byPriority, (p) => p >= row.priority);
+      sum(batch, (p) => p > row.priority);
+      sum(sameBefore, (p) => p === row.priority);
+      add(sameBefore, row.priority, row.test_type, 1);
+      return estimate(row, { aheadByType, running, meanSecByType: b.meanSecByType }, b.capacity);
+    });
+    // Later batches find these ahead of them.
+    for (const r of rows) {
+      add(b.byPriority, r.priority, r.test_type, 1);
+      if (this.#sinceRecount) add(this.#sinceRecount, r.priority, r.test_type, 1);
+    }
+    b.total += rows.length;
+    return placed;
+  }
+
+  async #count(): Promise<Base> {
+    const takenAt = Date.now();
+    const [counts, rest, capacity] = await Promise.all([
+      this.#tests.queuedExcept([...this.#unplaced]),
+      this.#tests.runningAndMeans(),
+      this.#capacity(),
+    ]);
+    const byPriority: Counts = new Map();
+    let total = 0;
+    for (const c of counts as QueuedCount[]) {
+      add(byPriority, c.priority, c.testType, c.n);
+      total += c.n;
+    }
+    return { byPriority, total, takenAt, capacity, ...rest };
+  }
+
+  #recountInBackground(): void {
+    const since: Counts = new Map();
+    this.#sinceRecount = since;
+    this.#count()
+      .then((fresh) => {
+        // What was placed while the count ran may be missing from it: add it (at worst a batch
+        // or two counted twice until the next count).
+        for (const [p, byType] of since) {
+          for (const [type, n] of byType) {
+            add(fresh.byPriority, p, type, n);
+            fresh.total += n;
+          }
+        }
+        this.#base = fresh;
+      })
+      .catch(() => {
+        // Keep the old count; try again after another maxAgeMs.
+        if (this.#base) this.#base.takenAt = Date.now();
+      })
+      .finally(() => {
+        this.#sinceRecount = undefined;
+      });
+  }
+}
