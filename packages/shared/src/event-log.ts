@@ -62,6 +62,15 @@ redis.call('PUBLISH', ARGV[5], msg)
 return msg
 `;
 
+export interface PublishAllOptions {
+  /**
+   * The messages go out only once this resolves, and not at all if it rejects (the rejection is
+   * rethrown). Work that may precede them (a wrapper's cache invalidation) starts at once, so it
+   * overlaps what `after` waits for.
+   */
+  after?: Promise<unknown>;
+}
+
 /** The one way apps publish: every message gets its channel's next offset within an epoch. */
 export interface EventLog {
   publish<D>(draft: DraftMessage<D>): Promise<Envelope<D>>;
@@ -69,7 +78,7 @@ export interface EventLog {
    * Publishes several messages as if one after another (in order; each gets its channel's next
    * offset), in as few round trips as the log can: one for the lot in Redis.
    */
-  publishAll(drafts: readonly DraftMessage[]): Promise<Envelope[]>;
+  publishAll(drafts: readonly DraftMessage[], options?: PublishAllOptions): Promise<Envelope[]>;
   recover(channel: string, sinceOffset: number): Promise<Recovery>;
 }
 
@@ -108,7 +117,8 @@ export class RedisEventLog implements EventLog {
     return JSON.parse(raw) as Envelope<D>;
   }
 
-  publishAll(drafts: readonly DraftMessage[]): Promise<Envelope[]> {
+  async publishAll(drafts: readonly DraftMessage[], options: PublishAllOptions = {}): Promise<Envelope[]> {
+    await options.after;
     // Commands on one connection run in the order they are sent; sent together, they share a round trip.
     return Promise.all(drafts.map((draft) => this.publish(draft)));
   }
@@ -187,7 +197,8 @@ export class MemoryEventLog implements EventLog {
     return message;
   }
 
-  async publishAll(drafts: readonly DraftMessage[]): Promise<Envelope[]> {
+  async publishAll(drafts: readonly DraftMessage[], options: PublishAllOptions = {}): Promise<Envelope[]> {
+    await options.after;
     const messages: Envelope[] = [];
     for (const draft of drafts) messages.push(await this.publish(draft));
     return messages;

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { CacheStrategy, createCache } from './cache/cache.js';
+import { createMessage } from './envelope.js';
+import { MemoryEventLog } from './event-log.js';
 import { Events } from './events.js';
-import { testEventTags } from './test-cache.js';
+import { MemoryPubSub } from './pubsub.js';
+import { HTTP_CACHE_NAMESPACE, invalidatingEventLog, testEventTags } from './test-cache.js';
 
 describe('testEventTags', () => {
   const data = { testId: 't1', progress: 50 };
@@ -49,5 +53,47 @@ describe('testEventTags', () => {
     expect(testEventTags({ event: Events.QUEUE_JOB_PROGRESS, data, userId: 'u1' })).toEqual([]);
     expect(testEventTags({ event: Events.QUEUE_STATUS_UPDATED, data: {}, userId: null })).toEqual([]);
     expect(testEventTags({ event: Events.SYSTEM_ALERT, data: {}, userId: null })).toEqual([]);
+  });
+});
+
+describe('invalidatingEventLog', () => {
+  it('drops the cached views of every test of a batch before publishing the batch', async () => {
+    const bus = new MemoryPubSub();
+    const cache = await createCache({ strategy: CacheStrategy.MEMORY_ONLY, bus });
+    const http = cache.namespace(HTTP_CACHE_NAMESPACE);
+    await http.set('t1', 'view of t1', 60_000, { tags: ['test:t1'] });
+    await http.set('t2', 'view of t2', 60_000, { tags: ['test:t2'] });
+    await http.set('list', 'u1 list', 60_000, { tags: ['owner:u1'] });
+    await http.set('other', 'u2 list', 60_000, { tags: ['owner:u2'] });
+    const log = invalidatingEventLog(new MemoryEventLog(bus), cache);
+    const added = (testId: string) =>
+      createMessage({
+        event: Events.QUEUE_JOB_ADDED,
+        channel: `job-status-${testId}`,
+        data: { testId },
+        userId: 'u1',
+      });
+    // The batch waits for `after` (its jobs being added); the invalidation does not.
+    let enqueued!: () => void;
+    const after = new Promise<void>((resolve) => (enqueued = resolve));
+    const publishing = log.publishAll([added('t1'), added('t2')], { after });
+    await expect.poll(async () => http.get('t1')).toBeUndefined();
+    expect((await log.recover('job-status-t1', 0)).messages).toEqual([]);
+    enqueued();
+    const published = await publishing;
+    expect(published.map((m) => m.offset)).toEqual([1, 1]);
+    expect(await http.get('t2')).toBeUndefined();
+    expect(await http.get('list')).toBeUndefined();
+    expect(await http.get('other')).toBe('u2 list');
+
+    // A failed `after` publishes nothing and is the caller's error.
+    await http.set('t3', 'view of t3', 60_000, { tags: ['test:t3'] });
+    await expect(
+      log.publishAll([added('t3')], { after: Promise.reject(new Error('queue down')) }),
+    ).rejects.toThrow('queue down');
+    expect((await log.recover('job-status-t3', 0)).messages).toEqual([]);
+    expect(await http.get('t3')).toBeUndefined();
+    await cache.close();
+    await bus.close();
   });
 });

@@ -1,6 +1,6 @@
 import type { Cache } from './cache/cache.js';
 import type { DraftMessage, Envelope } from './envelope.js';
-import type { EventLog } from './event-log.js';
+import type { EventLog, PublishAllOptions } from './event-log.js';
 import { Events } from './events.js';
 
 /** The namespace of the API's response cache (DESIGN.md, "Response cache"). */
@@ -77,10 +77,17 @@ export function invalidatingEventLog(inner: EventLog, cache: Cache): EventLog {
       if (tags.length) await http.invalidateTags(tags);
       return inner.publish(draft);
     },
-    // One invalidation for every message of the lot (a status change goes out on two channels).
-    async publishAll(drafts: readonly DraftMessage[]): Promise<Envelope[]> {
+    // One invalidation for every message of the lot (a status change goes out on two channels;
+    // the API's group commit publishes a batch), started at once so that it overlaps what `after`
+    // waits for, and finished before the messages go out.
+    async publishAll(drafts: readonly DraftMessage[], options: PublishAllOptions = {}): Promise<Envelope[]> {
       const tags = [...new Set(drafts.flatMap((draft) => testEventTags(draft)))];
-      if (tags.length) await http.invalidateTags(tags);
+      const invalidated = tags.length ? http.invalidateTags(tags) : undefined;
+      try {
+        await options.after;
+      } finally {
+        await invalidated;
+      }
       return inner.publishAll(drafts);
     },
     recover: (channel, sinceOffset) => inner.recover(channel, sinceOffset),

@@ -48,7 +48,7 @@ export class QueuePositions {
   readonly #exactBelow: number;
   readonly #maxAgeMs: number;
   #base: Base | undefined;
-  /** Inserted but not yet placed here: a count leaves them out, their batch adds them. */
+  /** Being inserted or inserted, not yet placed here: a count leaves them out, their batch adds them. */
   readonly #unplaced = new Set<string>();
   /** While a background count runs: what was placed since it started (it may not see them). */
   #sinceRecount: Counts | undefined;
@@ -61,14 +61,29 @@ export class QueuePositions {
     this.#maxAgeMs = options.maxAgeMs ?? 1000;
   }
 
-  /** Rows were inserted: until placed (or abandoned) they stay out of every count. */
-  inserted(rows: TestRow[]): void {
-    for (const r of rows) this.#unplaced.add(r.test_id);
+  /**
+   * Tests about to be inserted: until placed (or let go) they stay out of every count, even once
+   * committed, since their own batch places them.
+   */
+  reserve(testIds: string[]): void {
+    for (const id of testIds) this.#unplaced.add(id);
   }
 
-  /** Rows were removed again (their enqueue failed). */
+  /** Reserved tests that were not created after all. */
+  release(testIds: string[]): void {
+    for (const id of testIds) this.#unplaced.delete(id);
+  }
+
+  /** Placed rows were removed again (their enqueue failed): later batches no longer count them. */
   abandoned(rows: TestRow[]): void {
-    for (const r of rows) this.#unplaced.delete(r.test_id);
+    for (const r of rows) {
+      this.#unplaced.delete(r.test_id);
+      if (this.#base) {
+        add(this.#base.byPriority, r.priority, r.test_type, -1);
+        this.#base.total -= 1;
+      }
+      if (this.#sinceRecount) add(this.#sinceRecount, r.priority, r.test_type, -1);
+    }
   }
 
   /** Positions of a batch's rows (in their id order), after every batch placed before it. */

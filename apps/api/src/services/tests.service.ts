@@ -260,6 +260,7 @@ export function createTestsService(deps: TestsServiceDeps) {
 
     let todo = leaders;
     const created: { i: number; row: TestRow }[] = [];
+    positions.reserve(leaders.map((i) => items[i]!.testId));
     for (let round = 0; todo.length > 0; round++) {
       let outcomes: (BatchOutcome | undefined)[];
       try {
@@ -287,7 +288,6 @@ export function createTestsService(deps: TestsServiceDeps) {
         if (!o) return;
         if (o.created) {
           created.push({ i, row: o.row });
-          positions.inserted([o.row]);
         } else if (o.earlier) out[i] = { ok: true, value: { created: false, earlier: o.earlier } };
         // The earlier test vanished between the statements: its key is free again.
         else if (round < 3) again.push(i);
@@ -296,18 +296,50 @@ export function createTestsService(deps: TestsServiceDeps) {
       todo = again;
     }
 
+    const made = new Set(created.map((c) => c.i));
+    positions.release(leaders.filter((i) => !made.has(i)).map((i) => items[i]!.testId));
     if (created.length > 0) {
       created.sort((x, y) => (BigInt(x.row.id) < BigInt(y.row.id) ? -1 : 1));
       const rows = created.map((c) => c.row);
+      let placed: Placement[];
       try {
-        await queue.addBulk(
-          rows.map((row) => ({
-            name: row.test_type,
-            data: testJobData(row),
-            opts: testJobOptions(row.test_type, row.test_id, row.run, row.priority),
-          })),
-        );
+        placed = await positions.place(rows);
       } catch (err) {
+        // The estimate is a nicety: the tests are accepted all the same.
+        deps.log.warn({ err }, 'could not place the batch in the queue');
+        placed = rows.map(() => ({ queuePosition: null, etaSeconds: null }));
+      }
+      const enqueued = queue.addBulk(
+        rows.map((row) => ({
+          name: row.test_type,
+          data: testJobData(row),
+          opts: testJobOptions(row.test_type, row.test_id, row.run, row.priority),
+        })),
+      );
+      // The events go out once the jobs are in; the cached views they invalidate are dropped
+      // meanwhile (the rows are committed), so that round trip overlaps the addBulk.
+      const announced = eventLog.publishAll(
+        rows.map((row, j) =>
+          createMessage({
+            event: Events.QUEUE_JOB_ADDED,
+            channel: channelName(Channels.JOB_STATUS, { jobId: row.test_id }),
+            data: {
+              jobId: row.test_id,
+              testId: row.test_id,
+              testType: row.test_type,
+              priority: row.priority,
+              queuePosition: placed[j]!.queuePosition,
+            },
+            priority: Priority.HIGH,
+            userId: row.user_id,
+          }),
+        ),
+        { after: enqueued },
+      );
+      try {
+        await enqueued;
+      } catch (err) {
+        await announced.catch(() => undefined);
         // Nothing half-written: the rows (and their keys) go again; every one of them is a 503.
         await tests
           .deleteMany(rows.map((r) => r.test_id))
@@ -323,33 +355,9 @@ export function createTestsService(deps: TestsServiceDeps) {
         created.length = 0;
       }
       if (created.length > 0) {
-        let placed: Placement[];
-        try {
-          placed = await positions.place(rows);
-        } catch (err) {
-          // The estimate is a nicety: the tests are accepted all the same.
-          deps.log.warn({ err }, 'could not place the batch in the queue');
-          placed = rows.map(() => ({ queuePosition: null, etaSeconds: null }));
-        }
-        await eventLog
-          .publishAll(
-            rows.map((row, j) =>
-              createMessage({
-                event: Events.QUEUE_JOB_ADDED,
-                channel: channelName(Channels.JOB_STATUS, { jobId: row.test_id }),
-                data: {
-                  jobId: row.test_id,
-                  testId: row.test_id,
-                  testType: row.test_type,
-                  priority: row.priority,
-                  queuePosition: placed[j]!.queuePosition,
-                },
-                priority: Priority.HIGH,
-                userId: row.user_id,
-              }),
-            ),
-          )
-          .catch((err: unknown) => deps.log.warn({ err }, 'could not publish the accepted batch'));
+        await announced.catch((err: unknown) =>
+          deps.log.warn({ err }, 'could not publish the accepted batch'),
+        );
         status.notify();
         created.forEach((c, j) => {
           out[c.i] = { ok: true, value: { created: true, row: c.row, ...placed[j]! } };
