@@ -301,14 +301,6 @@ export function createTestsService(deps: TestsServiceDeps) {
     if (created.length > 0) {
       created.sort((x, y) => (BigInt(x.row.id) < BigInt(y.row.id) ? -1 : 1));
       const rows = created.map((c) => c.row);
-      let placed: Placement[];
-      try {
-        placed = await positions.place(rows);
-      } catch (err) {
-        // The estimate is a nicety: the tests are accepted all the same.
-        deps.log.warn({ err }, 'could not place the batch in the queue');
-        placed = rows.map(() => ({ queuePosition: null, etaSeconds: null }));
-      }
       const enqueued = queue.addBulk(
         rows.map((row) => ({
           name: row.test_type,
@@ -316,30 +308,43 @@ export function createTestsService(deps: TestsServiceDeps) {
           opts: testJobOptions(row.test_type, row.test_id, row.run, row.priority),
         })),
       );
-      // The events go out once the jobs are in; the cached views they invalidate are dropped
-      // meanwhile (the rows are committed), so that round trip overlaps the addBulk.
+      const added = rows.map((row) => ({
+        jobId: row.test_id,
+        testId: row.test_id,
+        testType: row.test_type,
+        priority: row.priority,
+        queuePosition: null as number | null,
+      }));
+      // Placed while the jobs are added; the events carry the positions.
+      const placing = positions.place(rows).then(
+        (placed) => {
+          placed.forEach((p, j) => (added[j]!.queuePosition = p.queuePosition));
+          return placed;
+        },
+        (err: unknown) => {
+          // The estimate is a nicety: the tests are accepted all the same.
+          deps.log.warn({ err }, 'could not place the batch in the queue');
+          return rows.map((): Placement => ({ queuePosition: null, etaSeconds: null }));
+        },
+      );
+      // The events go out once the jobs are in and placed; the cached views they invalidate are
+      // dropped meanwhile (the rows are committed), so that round trip overlaps the addBulk.
       const announced = eventLog.publishAll(
         rows.map((row, j) =>
           createMessage({
             event: Events.QUEUE_JOB_ADDED,
             channel: channelName(Channels.JOB_STATUS, { jobId: row.test_id }),
-            data: {
-              jobId: row.test_id,
-              testId: row.test_id,
-              testType: row.test_type,
-              priority: row.priority,
-              queuePosition: placed[j]!.queuePosition,
-            },
+            data: added[j]!,
             priority: Priority.HIGH,
             userId: row.user_id,
           }),
         ),
-        { after: enqueued },
+        { after: Promise.all([enqueued, placing]) },
       );
       try {
         await enqueued;
       } catch (err) {
-        await announced.catch(() => undefined);
+        await Promise.all([announced.catch(() => undefined), placing]);
         // Nothing half-written: the rows (and their keys) go again; every one of them is a 503.
         await tests
           .deleteMany(rows.map((r) => r.test_id))
@@ -355,6 +360,7 @@ export function createTestsService(deps: TestsServiceDeps) {
         created.length = 0;
       }
       if (created.length > 0) {
+        const placed = await placing;
         await announced.catch((err: unknown) =>
           deps.log.warn({ err }, 'could not publish the accepted batch'),
         );
