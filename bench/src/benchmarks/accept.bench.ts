@@ -116,6 +116,9 @@ export default defineBenchmark({
       { anchor: naiveRoute.label, metric: 'p99', text: 'p99 ≤ 25 ms', met: (c: number) => c <= 25 },
     ];
 
+    ctx.note(
+      'Crucible writes concurrent submissions together (group commit: one INSERT, one addBulk, one event pipeline per flush; ACCEPT_BATCH_MAX / _WINDOW_MS / _IN_FLIGHT, defaults 200 / 0 / 4); the naive route writes each on its own.',
+    );
     await ctx.compare({
       title: `POST /api/test/run, idempotency off, ${connections} connections, ${durationSec} s rounds`,
       metrics,

@@ -109,6 +109,35 @@ describe.each(Object.keys(modes))('backplane conformance: %s', (mode) => {
     await expect.poll(async () => (await done!.getState()) as string).toBe('completed');
   });
 
+  it('adds a batch in one call (addBulk, the API group commit): each job once, by priority', async () => {
+    const data = Array.from({ length: 20 }, (_, n) => job(n));
+    const bulk = data.map((d, n) => ({
+      name: 'performance',
+      data: d,
+      opts: { jobId: d.testId, priority: n % 2 ? 1 : 6, attempts: 3 },
+    }));
+    const added = await backplane.queue.addBulk(bulk);
+    expect(added.map((j) => j.id)).toEqual(data.map((d) => d.testId));
+    // The same job ids again change nothing.
+    await backplane.queue.addBulk(bulk.slice(0, 5));
+    expect(await backplane.queue.getJobCounts('waiting', 'prioritized')).toEqual({
+      waiting: 0,
+      prioritized: 20,
+    });
+    const first = await backplane.queue.getJob(data[0]!.testId);
+    expect(first?.data).toEqual(data[0]);
+    expect(first?.opts.attempts).toBe(3);
+
+    const seen: string[] = [];
+    worker(async (j) => {
+      seen.push(j.data.testId);
+    });
+    await expect.poll(() => seen.length, { timeout: 30_000 }).toBe(20);
+    expect(new Set(seen).size).toBe(20);
+    // BullMQ's 1 is its highest priority: the odd ones first.
+    expect(new Set(seen.slice(0, 10))).toEqual(new Set(data.filter((_, n) => n % 2).map((d) => d.testId)));
+  });
+
   it('retries a failing job up to its attempts, then fails it', async () => {
     const data = job(1);
     await backplane.queue.add('performance', data, { jobId: data.testId, attempts: 2 });
