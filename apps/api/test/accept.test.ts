@@ -96,11 +96,20 @@ describe('GroupCommit', () => {
 
 describe('accepting submissions together', () => {
   it('accepts 200 concurrent submissions: each row and job exactly once, distinct positions, one event each', async () => {
+    // Every flush counts afresh (exact positions) however many are queued.
+    const app = await buildApi({
+      db: api.db,
+      backplane: api.backplane,
+      tokens: api.tokens,
+      cache: api.cache,
+      targetAllowlist: parseAllowlist('127.0.0.1'),
+      positions: { exactBelow: 1_000 },
+    });
     const responses = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        submit(i % 2 ? alice.token : bob.token, { ...BODY, name: `t${i}` }),
+        submit(i % 2 ? alice.token : bob.token, { ...BODY, name: `t${i}` }, {}, app),
       ),
-    );
+    ).finally(() => app.close());
     expect(responses.map((r) => r.statusCode)).toEqual(responses.map(() => 202));
     const accepted = responses.map((r) => r.json() as { testId: string; queuePosition: number });
     const ids = accepted.map((a) => a.testId);

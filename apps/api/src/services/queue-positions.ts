@@ -6,9 +6,12 @@ import { estimate } from './estimate.js';
  * When a batch's queue positions are counted afresh (DESIGN.md, "Queue position and ETA").
  */
 export interface PositionOptions {
-  /** Below this many queued tests, every batch counts afresh (exact). @defaultValue 1000 */
+  /** Below this many queued tests, every batch counts afresh (exact). @defaultValue 100 */
   exactBelow?: number;
-  /** Beyond that, how long a count is reused before one is taken in the background. @defaultValue 1000 */
+  /**
+   * Beyond that, how long a count is reused before one is taken in the background; also how long
+   * the running tests, means and capacity are. @defaultValue 1000
+   */
   maxAgeMs?: number;
 }
 
@@ -20,12 +23,17 @@ function add(to: Counts, priority: number, type: TestType, n: number): void {
   byType.set(type, (byType.get(type) ?? 0) + n);
 }
 
-interface Base extends Omit<QueueSnapshot, 'aheadByType'> {
+interface Base {
   /** Queued tests by priority, then type: the count plus the tests placed here since. */
   byPriority: Counts;
   total: number;
   takenAt: number;
+}
+
+/** The rest of an ETA: the running tests, the mean durations and the live workers' capacity. */
+interface Rest extends Omit<QueueSnapshot, 'aheadByType'> {
   capacity: number;
+  takenAt: number;
 }
 
 export interface Placement {
@@ -48,6 +56,8 @@ export class QueuePositions {
   readonly #exactBelow: number;
   readonly #maxAgeMs: number;
   #base: Base | undefined;
+  #rest: Rest | undefined;
+  #restLoading: Promise<void> | undefined;
   /** Being inserted or inserted, not yet placed here: a count leaves them out, their batch adds them. */
   readonly #unplaced = new Set<string>();
   /** While a background count runs: what was placed since it started (it may not see them). */
@@ -57,7 +67,7 @@ export class QueuePositions {
   constructor(tests: TestsRepository, capacity: () => Promise<number>, options: PositionOptions = {}) {
     this.#tests = tests;
     this.#capacity = capacity;
-    this.#exactBelow = options.exactBelow ?? 1000;
+    this.#exactBelow = options.exactBelow ?? 100;
     this.#maxAgeMs = options.maxAgeMs ?? 1000;
   }
 
@@ -95,20 +105,48 @@ export class QueuePositions {
 
   async #place(rows: TestRow[]): Promise<Placement[]> {
     try {
+      const rest = this.#freshRest();
       if (!this.#base || this.#base.total < this.#exactBelow) {
-        this.#base = await this.#count();
+        [this.#base] = await Promise.all([this.#count(), rest]);
       } else if (Date.now() - this.#base.takenAt >= this.#maxAgeMs && !this.#sinceRecount) {
         this.#recountInBackground();
       }
-      return this.#positions(rows, this.#base);
+      await rest;
+      return this.#positions(rows, this.#base, this.#rest!);
     } finally {
       for (const r of rows) this.#unplaced.delete(r.test_id);
     }
   }
 
-  #positions(rows: TestRow[], b: Base): Placement[] {
-    const ageSec = (Date.now() - b.takenAt) / 1000;
-    const running = b.running.map((r) => ({ testType: r.testType, elapsedSec: r.elapsedSec + ageSec }));
+  /**
+   * Reads the running tests, means and capacity when the last read is older than `maxAgeMs`:
+   * waited for the first time only, afterwards in the background.
+   */
+  #freshRest(): Promise<void> {
+    if (this.#rest && Date.now() - this.#rest.takenAt < this.#maxAgeMs) return Promise.resolve();
+    if (!this.#restLoading) {
+      const takenAt = Date.now();
+      this.#restLoading = Promise.all([this.#tests.runningAndMeans(), this.#capacity()])
+        .then(([rest, capacity]) => {
+          this.#rest = { ...rest, capacity, takenAt };
+        })
+        .finally(() => {
+          this.#restLoading = undefined;
+        });
+    }
+    if (this.#rest) {
+      this.#restLoading.catch(() => {
+        // Keep the last; try again after another maxAgeMs.
+        if (this.#rest) this.#rest.takenAt = Date.now();
+      });
+      return Promise.resolve();
+    }
+    return this.#restLoading;
+  }
+
+  #positions(rows: TestRow[], b: Base, r: Rest): Placement[] {
+    const ageSec = (Date.now() - r.takenAt) / 1000;
+    const running = r.running.map((r) => ({ testType: r.testType, elapsedSec: r.elapsedSec + ageSec }));
     const batch: Counts = new Map();
     for (const r of rows) add(batch, r.priority, r.test_type, 1);
     const sameBefore: Counts = new Map();
@@ -124,7 +162,7 @@ export class QueuePositions {
       sum(batch, (p) => p > row.priority);
       sum(sameBefore, (p) => p === row.priority);
       add(sameBefore, row.priority, row.test_type, 1);
-      return estimate(row, { aheadByType, running, meanSecByType: b.meanSecByType }, b.capacity);
+      return estimate(row, { aheadByType, running, meanSecByType: r.meanSecByType }, r.capacity);
     });
     // Later batches find these ahead of them.
     for (const r of rows) {
@@ -137,18 +175,14 @@ export class QueuePositions {
 
   async #count(): Promise<Base> {
     const takenAt = Date.now();
-    const [counts, rest, capacity] = await Promise.all([
-      this.#tests.queuedExcept([...this.#unplaced]),
-      this.#tests.runningAndMeans(),
-      this.#capacity(),
-    ]);
+    const counts: QueuedCount[] = await this.#tests.queuedExcept([...this.#unplaced]);
     const byPriority: Counts = new Map();
     let total = 0;
-    for (const c of counts as QueuedCount[]) {
+    for (const c of counts) {
       add(byPriority, c.priority, c.testType, c.n);
       total += c.n;
     }
-    return { byPriority, total, takenAt, capacity, ...rest };
+    return { byPriority, total, takenAt };
   }
 
   #recountInBackground(): void {
