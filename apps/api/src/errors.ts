@@ -32,6 +32,8 @@ const PG_UNAVAILABLE = new Set([
   '08001',
   '08003',
   '08004',
+  // too_many_connections: the server is up but refuses a new session for now.
+  '53300',
 ]);
 
 /** True for errors that mean a dependency (PostgreSQL, Redis) is unreachable right now. */
