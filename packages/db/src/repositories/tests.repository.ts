@@ -490,7 +490,7 @@ export class TestsRepository {
     testId: string,
     viewer: Viewer,
   ): Promise<{ outcome: 'cancelled'; row: TestRow } | { outcome: 'missing' | 'finished' }> {
-    return this.#db.transaction().execute(async (trx) => {
+    const row = await this.#db.transaction().execute(async (trx) => {
       let q = trx
         .updateTable('test_queue')
         .set({ status: 'cancelled', completed_at: new Date() })
@@ -498,13 +498,14 @@ export class TestsRepository {
         .where('status', 'in', UNSETTLED);
       if (viewer.role !== 'admin') q = q.where('user_id', '=', viewer.id);
       const row = await q.returningAll().executeTakeFirst();
-      if (row) {
-        await this.#closeOpenAttempts(trx, testId, 'cancelled', 'cancelled by the user');
-        return { outcome: 'cancelled', row };
-      }
-      const visible = await this.findVisible(testId, viewer);
-      return { outcome: visible ? 'finished' : 'missing' };
+      if (row) await this.#closeOpenAttempts(trx, testId, 'cancelled', 'cancelled by the user');
+      return row;
     });
+    if (row) return { outcome: 'cancelled', row };
+    // After the transaction, never inside it on another connection: the embedded PostgreSQL is
+    // one session, so a second connection waits for the transaction that waits for it.
+    const visible = await this.findVisible(testId, viewer);
+    return { outcome: visible ? 'finished' : 'missing' };
   }
 
   /**
