@@ -3,31 +3,21 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TestCatalog, channelTopic } from '@crucible/shared';
 import type { Envelope } from '@crucible/shared';
 import { TestsRepository, UsersRepository, createDb, migrateToLatest } from '@crucible/db';
 import type { Db } from '@crucible/db';
-import { createTestDatabase } from '@crucible/db/testing';
 import { Egress, parseAllowlist } from '@crucible/shared/egress';
 import { createEngines } from '../src/engines/registry.js';
-import {
-  BULLMQ_SCHEMA,
-  createEmbeddedBackplane,
-  createRedisBackplane,
-  startEmbeddedPostgres,
-} from '@crucible/backplane';
 import type { Backplane, TestQueue } from '@crucible/backplane';
+import { BACKPLANE_MODES, createTestDeployment } from '@crucible/backplane/testing';
+import type { BackplaneMode } from '@crucible/backplane/testing';
 import { createTestWorker } from '../src/worker.js';
 import type { TestWorker, TestWorkerDeps } from '../src/worker.js';
 import type { Engine } from '../src/engines/engine.js';
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const BODY = '<!doctype html><title>fixture</title>';
 
 interface Harness {
@@ -66,15 +56,6 @@ async function closedPortUrl(): Promise<string> {
   return `http://127.0.0.1:${port}/`;
 }
 
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
-
 /** The database and backplane of one mode, and how to remove every trace of them. */
 interface Services {
   db: Db;
@@ -83,47 +64,21 @@ interface Services {
 }
 
 /** The suite runs against both modes: Redis + PostgreSQL, and embedded (PGlite, BullMQ on it, in-process bus). */
-const modes: Record<string, () => Promise<Services>> = {
-  distributed: async () => {
-    const database = await createTestDatabase();
-    const db = createDb(database.url, { max: 4 });
-    const prefix = `t-${randomUUID()}`;
-    const backplane = createRedisBackplane({ url: REDIS_URL, prefix });
-    await backplane.waitUntilReady();
-    return {
-      db,
-      backplane,
-      async close() {
-        await backplane.close();
-        const redis = new Redis(REDIS_URL);
-        await deleteKeys(redis, prefix);
-        redis.disconnect();
-        await db.close();
-        await database.drop();
-      },
-    };
-  },
-  embedded: async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'crucible-worker-'));
-    const pg = await startEmbeddedPostgres({ dataDir: dir, searchPath: ['public', BULLMQ_SCHEMA] });
-    const db = createDb(pg.url, { max: 4 });
-    await migrateToLatest(db.kysely);
-    const backplane = await createEmbeddedBackplane({ databaseUrl: pg.url });
-    return {
-      db,
-      backplane,
-      async close() {
-        await backplane.close();
-        await db.close();
-        await pg.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  },
-};
+async function createServices(mode: BackplaneMode): Promise<Services> {
+  const deployment = await createTestDeployment({ mode });
+  const db = createDb(deployment.databaseUrl, { max: 4 });
+  return {
+    db,
+    backplane: await deployment.backplane(),
+    async close() {
+      await db.close();
+      await deployment.close();
+    },
+  };
+}
 
-async function createHarness(mode: string, options: Partial<TestWorkerDeps> = {}): Promise<Harness> {
-  const services = await modes[mode]!();
+async function createHarness(mode: BackplaneMode, options: Partial<TestWorkerDeps> = {}): Promise<Harness> {
+  const services = await createServices(mode);
   const { db, backplane } = services;
   await migrateToLatest(db.kysely);
   const user = await new UsersRepository(db.kysely).create(`${randomUUID()}@example.test`, 'not-a-real-hash');
@@ -194,7 +149,7 @@ function on(h: Harness, channel: string) {
   return h.received.filter((m) => m.channel === channel);
 }
 
-describe.each(Object.keys(modes))('test worker (%s)', (mode) => {
+describe.each(BACKPLANE_MODES)('test worker (%s)', (mode) => {
   beforeEach(async () => {
     harness = await createHarness(mode);
   });
@@ -338,7 +293,7 @@ describe.each(Object.keys(modes))('test worker (%s)', (mode) => {
   });
 });
 
-describe.each(Object.keys(modes))('progress of a test (%s)', (mode) => {
+describe.each(BACKPLANE_MODES)('progress of a test (%s)', (mode) => {
   afterEach(async () => {
     await harness.close();
   });

@@ -1,61 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Job } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { channelTopic, createMessage, Events } from '@crucible/shared';
 import type { TestJobData } from '@crucible/shared';
-import {
-  BULLMQ_SCHEMA,
-  createEmbeddedBackplane,
-  createRedisBackplane,
-  startEmbeddedPostgres,
-} from '../src/index.js';
 import type { Backplane, TestQueueWorker } from '../src/index.js';
-
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-}
-
-/** Each mode's backplane, and how to leave nothing behind. */
-const modes: Record<string, () => Promise<{ backplane: Backplane; close(): Promise<void> }>> = {
-  distributed: async () => {
-    const prefix = `t-${randomUUID()}`;
-    const backplane = createRedisBackplane({ url: REDIS_URL, prefix });
-    await backplane.waitUntilReady();
-    return {
-      backplane,
-      async close() {
-        await backplane.close();
-        await deletePrefix(prefix);
-      },
-    };
-  },
-  embedded: async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'crucible-backplane-'));
-    const pg = await startEmbeddedPostgres({ dataDir: dir, searchPath: ['public', BULLMQ_SCHEMA] });
-    const backplane = await createEmbeddedBackplane({ databaseUrl: pg.url });
-    return {
-      backplane,
-      async close() {
-        await backplane.close();
-        await pg.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  },
-};
+import { BACKPLANE_MODES, createTestDeployment } from '../src/testing.js';
+import type { TestDeployment } from '../src/testing.js';
 
 const job = (n: number): TestJobData => ({
   testId: randomUUID(),
@@ -68,18 +18,18 @@ const job = (n: number): TestJobData => ({
 /** A processor that never finishes: its job is running when its worker is lost. */
 const forever = () => new Promise<never>(() => {});
 
-describe.each(Object.keys(modes))('backplane conformance: %s', (mode) => {
-  let services: Awaited<ReturnType<(typeof modes)[string]>>;
+describe.each(BACKPLANE_MODES)('backplane conformance: %s', (mode) => {
+  let deployment: TestDeployment;
   let backplane: Backplane;
   const workers: TestQueueWorker<unknown>[] = [];
 
   beforeEach(async () => {
-    services = await modes[mode]!();
-    backplane = services.backplane;
+    deployment = await createTestDeployment({ mode });
+    backplane = await deployment.backplane();
   });
   afterEach(async () => {
     for (const w of workers.splice(0)) await w.close(true);
-    await services.close();
+    await deployment.close();
   });
 
   const worker = <R>(processor: (job: Job<TestJobData>) => Promise<R>, options = {}) => {
