@@ -138,19 +138,19 @@ describe('end to end: pnpm start in embedded mode (no PostgreSQL, no Redis)', ()
     (await call('GET', `/api/test/queue/jobs/${testId}`, token)).body.status as string;
 
   /** Subscribes from offset 0 and waits for the test's last event. */
-  async function watch(token: string, testId: string) {
+  async function watch(token: string, testId: string, timeout = 60_000) {
     const client = new WsClient(`${wsUrl}?token=${token}`);
     await client.opened();
     const channel = `test-progress-${testId}`;
     client.send({ type: 'subscribe', channel, since: { offset: 0 } });
     await expect
-      .poll(() => client.events(channel).some((f) => f.event === 'test:completed'), { timeout: 60_000 })
+      .poll(() => client.events(channel).some((f) => f.event === 'test:completed'), { timeout })
       .toBe(true);
     client.close();
     return client.events(channel);
   }
 
-  it('runs tests, survives SIGKILL with one running and one queued, runs the queued one after a restart, and shows the jobs to admins in bull-board', async () => {
+  it('runs tests, survives SIGKILL with one running and one queued: after a restart both run, the lost one again; admins see the jobs in bull-board', async () => {
     crucible.start();
     await ready();
     expect(crucible.output).toContain(`mode: embedded: data in ${dataDir}`);
@@ -183,12 +183,12 @@ describe('end to end: pnpm start in embedded mode (no PostgreSQL, no Redis)', ()
     // One test running (its target does not answer yet), one queued behind it (concurrency 1).
     const running = (await submit(token, '/hold')).body.testId as string;
     await expect.poll(() => statusOf(token, running), { timeout: 60_000 }).toBe('running');
+    await expect.poll(() => held.length, { timeout: 60_000 }).toBeGreaterThan(0);
     const queued = (await submit(token, '/')).body.testId as string;
     expect(await statusOf(token, queued)).toBe('queued');
 
-    // What becomes of the running one is the queue's rule for a lost worker (a stalled job, retried
-    // or failed by its attempts), the same BullMQ code in both modes: the backplane suite covers it.
     await crucible.stop('SIGKILL');
+    // The requests of the lost attempt stay unanswered; the next attempt's are answered at once.
     holding = false;
     crucible.start();
     await ready();
@@ -199,8 +199,26 @@ describe('end to end: pnpm start in embedded mode (no PostgreSQL, no Redis)', ()
     expect(kept.body).toMatchObject({ status: 'completed', progress: 100 });
     expect(JSON.stringify(kept.body.result)).toContain('"status":200');
 
-    // The accepted, queued test runs after the restart.
+    // The accepted, queued test runs after the restart, once.
     await expect.poll(() => statusOf(token, queued), { timeout: 120_000 }).toBe('completed');
+    const ranOnce = (await call('GET', `/api/test/queue/jobs/${queued}`, token)).body;
+    expect(ranOnce).toMatchObject({ retryCount: 0, errorMessage: null });
+    expect(ranOnce.attempts.map((a: { status: string }) => a.status)).toEqual(['completed']);
+
+    // The running one is the queue's lost worker, by the rule of distributed mode: its lock runs out,
+    // BullMQ finds the job stalled and, as it stalled fewer than maxStalledCount times, runs it again.
+    const retried = await watch(token, running, 240_000);
+    expect(retried.map((e) => e.event)).toEqual([
+      'test:started',
+      'test:progress',
+      'test:progress',
+      'test:completed',
+    ]);
+    expect(retried[0]!.data).toMatchObject({ testId: running, attempt: 2 });
+    const lost = (await call('GET', `/api/test/queue/jobs/${running}`, token)).body;
+    expect(lost).toMatchObject({ status: 'completed', retryCount: 1, errorMessage: null });
+    expect(lost.attempts.map((a: { status: string }) => a.status)).toEqual(['lost', 'completed']);
+    expect(lost.attempts[0].errorMessage).toBe('the worker running this attempt was lost');
 
     // And new tests run as before.
     const again = await submit(token, '/');

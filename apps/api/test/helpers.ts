@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -7,38 +6,19 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createTokenService } from '@crucible/shared';
 import { cachePrefix } from '@crucible/shared/cache';
-import { createRedisBackplane } from '@crucible/backplane';
-import type { Backplane } from '@crucible/backplane';
+import { TEST_REDIS_URL, createTestDeployment, deleteRedisPrefix } from '@crucible/backplane/testing';
 import { createDb, migrateToLatest } from '@crucible/db';
-import { createTestDatabase } from '@crucible/db/testing';
 import { Egress, parseAllowlist } from '@crucible/shared/egress';
 import { createEngines, createTestWorker } from '@crucible/worker';
 import type { TestWorker, TestWorkerDeps } from '@crucible/worker';
 import { buildApi } from '../src/app.js';
 import type { BuildApiOptions } from '../src/app.js';
 
-export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = TEST_REDIS_URL;
 export const SECRET = 'test-secret-test-secret-test-secret-0123';
 
 /** Deletes every key of a test's prefix (SCAN + UNLINK, never KEYS). */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
-}
-
-/**
- * The one place a test's queue backend is made: a Redis backplane on the test's own prefix
- * (each call: connections of its own, like another process of the same deployment).
- */
-export async function createTestBackplane(prefix: string): Promise<Backplane> {
-  const backplane = createRedisBackplane({ url: REDIS_URL, prefix });
-  await backplane.waitUntilReady();
-  return backplane;
-}
+export const deletePrefix = deleteRedisPrefix;
 
 export type WorkerOptions = Partial<Omit<TestWorkerDeps, 'db' | 'backplane'>>;
 
@@ -46,21 +26,21 @@ export type WorkerOptions = Partial<Omit<TestWorkerDeps, 'db' | 'backplane'>>;
 export const localEngines = () => createEngines(new Egress({ allowlist: parseAllowlist('127.0.0.1') }));
 
 /**
- * A fresh API on its own database and Redis prefix, with in-process workers on demand. Pass `shared` to start another api process
- * of the same deployment (same database and prefix, connections of its own).
+ * A fresh API on a deployment of its own, in the mode of the test run (`testBackplaneMode()`), with
+ * in-process workers on demand. Pass `shared` to start another api process of the same distributed
+ * deployment (same database and prefix, connections of its own).
  */
 export async function startApi(
   options: BuildApiOptions = {},
   shared?: { databaseUrl: string; prefix: string },
 ) {
-  const database = shared ? null : await createTestDatabase();
-  const db = createDb(shared?.databaseUrl ?? database!.url);
+  const deployment = await createTestDeployment({ join: shared });
+  const { prefix, databaseUrl } = deployment;
+  const db = createDb(databaseUrl);
   await migrateToLatest(db.kysely);
-  const prefix = shared?.prefix ?? `t-${randomUUID()}`;
-  const redis = new Redis(REDIS_URL);
-  const backplane = await createTestBackplane(prefix);
+  const backplane = await deployment.backplane();
   const { queue, eventLog } = backplane;
-  const workers: { worker: TestWorker; backplane: Backplane }[] = [];
+  const workers: TestWorker[] = [];
   const tokens = createTokenService(SECRET);
   const cache = await backplane.createCache({ prefix: cachePrefix(prefix) });
   // Loopback is opened as in a local deployment; submissions never connect anywhere.
@@ -69,47 +49,50 @@ export async function startApi(
     options,
   );
   await app.ready();
+  // For looking at a distributed deployment's keys; embedded mode has no Redis.
+  const redis = deployment.mode === 'distributed' ? new Redis(REDIS_URL) : undefined;
   return {
+    mode: deployment.mode,
     app,
     db,
     queue,
     eventLog,
     tokens,
     prefix,
-    redis,
+    /** Distributed mode only. */
+    get redis(): Redis {
+      if (!redis) throw new Error('embedded mode has no Redis');
+      return redis;
+    },
     cache,
     tickets: backplane.tickets,
-    databaseUrl: shared?.databaseUrl ?? database!.url,
+    databaseUrl,
     backplane,
-    /** Deletes every key of the prefix: what a Redis flush or an empty restart does to this deployment. */
-    flush: () => deletePrefix(redis, prefix),
-    /** A worker in this process on the API's database and prefix; closed with the API. */
+    /** Loses every queued job while PostgreSQL keeps its rows (see `TestDeployment.loseQueue`). */
+    loseQueue: () => deployment.loseQueue(),
+    /**
+     * A worker on the API's database and deployment, closed with the API: in distributed mode with
+     * a backplane of its own, like a worker process; in embedded mode on the one process's backplane.
+     */
     async startWorker(workerOptions: WorkerOptions = {}): Promise<TestWorker> {
-      const own = await createTestBackplane(prefix);
       const worker = createTestWorker({
         db,
-        backplane: own,
+        backplane: await deployment.backplane(),
         logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
         engines: localEngines(),
         ...workerOptions,
       });
-      workers.push({ worker, backplane: own });
+      workers.push(worker);
       await worker.ready;
       return worker;
     },
     async close() {
-      for (const w of workers.splice(0)) {
-        await w.worker.close();
-        await w.backplane.close();
-      }
+      for (const w of workers.splice(0)) await w.close();
       await app.close();
       await cache.close();
-      await backplane.close();
-      // The first process of a deployment owns its database and keys.
-      if (database) await deletePrefix(redis, prefix);
-      redis.disconnect();
+      redis?.disconnect();
       await db.close();
-      await database?.drop();
+      await deployment.close();
     },
   };
 }

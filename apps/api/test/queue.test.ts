@@ -472,7 +472,7 @@ describe('lists, status and cleanup', () => {
 });
 
 describe('nothing lost', () => {
-  it('re-enqueues queued and orphaned running tests after the prefix is flushed', async () => {
+  it('re-enqueues queued and orphaned running tests after their jobs are lost', async () => {
     const site = await target();
     const queued = [
       (await submitOk(alice.token, { testType: 'performance', url: site.url, config: { iterations: 1 } }))
@@ -486,7 +486,7 @@ describe('nothing lost', () => {
     // A worker took it and died: the row says running, nothing will ever finish it.
     await new TestsRepository(api.db.kysely).startAttempt(orphan, 0);
 
-    await api.flush();
+    await api.loseQueue();
     expect(await api.queue.getJobState(queued[0]!)).toBe('unknown');
 
     await api.startWorker({ reconcileIntervalMs: 500, reconcileGraceMs: 0, reconcileRunningStaleMs: 0 });

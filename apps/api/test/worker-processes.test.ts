@@ -1,11 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testBackplaneMode } from '@crucible/backplane/testing';
 import { REDIS_URL, auth, register, startApi, startTarget } from './helpers.js';
 import type { Api } from './helpers.js';
 import { freePort, startProcess, waitForReady } from './processes.js';
 import type { AppProcess } from './processes.js';
 
+/** Embedded mode has no worker process of its own: the embedded e2e kills its one process instead. */
+const distributedOnly = describe.skipIf(testBackplaneMode() === 'embedded');
+
 /** A worker killed or stopped mid-test: the test still ends in exactly one terminal state. */
-describe('worker processes', () => {
+distributedOnly('worker processes (distributed mode only: they share Redis and PostgreSQL)', () => {
   let api: Api;
   let alice: { token: string };
   let site: Awaited<ReturnType<typeof startTarget>>;
