@@ -1,9 +1,30 @@
 import { defineConfig } from 'vitest/config';
+import type { TestProjectInlineConfiguration } from 'vitest/config';
 
-export default defineConfig({
-  test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+const base = { testTimeout: 30_000, hookTimeout: 30_000 };
+
+/**
+ * The gateway suites run twice: on Redis as separate gateway processes (`distributed`), and on the
+ * embedded backplane's in-process bus as `pnpm start` mounts it (`embedded`); the harness reads
+ * `CRUCIBLE_TEST_BACKPLANE`.
+ */
+const projects: TestProjectInlineConfiguration[] = [
+  {
+    test: {
+      ...base,
+      name: 'distributed',
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      env: { CRUCIBLE_TEST_BACKPLANE: 'distributed' },
+    },
   },
-});
+  {
+    test: {
+      ...base,
+      name: 'embedded',
+      include: ['test/**/*.test.ts'],
+      env: { CRUCIBLE_TEST_BACKPLANE: 'embedded' },
+    },
+  },
+];
+
+export default defineConfig({ test: { projects } });

@@ -1,6 +1,6 @@
 import { CrucibleSocket } from '@crucible/client';
 import type { ChannelMessage, ChannelPosition, WebSocketConstructor } from '@crucible/client';
-import { Priority, RedisEventLog } from '@crucible/shared';
+import { Priority } from '@crucible/shared';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTest, h, publish, startGateway, tokenOf, useHarness } from './harness.js';
@@ -136,7 +136,7 @@ describe('@crucible/client against the gateway', () => {
   });
 
   it('tells the application to reload when the missed history was trimmed', async () => {
-    const shortLog = new RedisEventLog(h.redis, { prefix: h.prefix, maxLen: 10 });
+    const shortLog = h.eventLogWith({ maxLen: 10 });
     const gateway = await startGateway({ eventLog: shortLog });
     const channel = `test-progress-${await createTest(h.owner)}`;
     const offline = gate();

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   connect,
   createTest,
+  distributedOnly,
   h,
   metricValue,
   publish,
@@ -17,7 +18,7 @@ import { TestClient } from './ws-client.js';
 
 useHarness();
 
-describe('many gateways', () => {
+distributedOnly('many gateways (distributed mode only: they share Redis)', () => {
   it('delivers the same test events to a client on each of two gateways', async () => {
     const [a, b] = [await startGateway(), await startGateway()];
     const channel = `test-progress-${await createTest(h.owner)}`;
@@ -80,7 +81,7 @@ describe('many gateways', () => {
   });
 });
 
-describe('presence', () => {
+distributedOnly('presence across gateways (distributed mode only: they share Redis)', () => {
   it('publishes user:online on the first connection across gateways and user:offline after the last', async () => {
     const [a, b] = [await startGateway(), await startGateway()];
     const watcher = await connect(a, h.admin);
@@ -154,7 +155,7 @@ describe('shutdown with an upgrade in flight', () => {
   });
 });
 
-describe('bus connection loss', () => {
+distributedOnly('bus connection loss (distributed mode only: the in-process bus has no connection)', () => {
   it('recovers the messages published while the Redis subscriber was reconnecting', async () => {
     const metrics = new Registry();
     const gateway = await startGateway({ metrics });
@@ -184,8 +185,7 @@ describe('bus connection loss', () => {
 });
 
 describe('lingering bus subscriptions', () => {
-  const numsub = async (channel: string) =>
-    Number(((await h.redis.pubsub('NUMSUB', `${h.prefix}:ch:${channel}`)) as [string, number])[1]);
+  const numsub = (channel: string) => h.busSubscribers(channel);
 
   it('keeps a channel subscribed on the bus after its last reader leaves, for the next one', async () => {
     const gateway = await startGateway({ unsubscribeDelayMs: 60_000 });

@@ -5,7 +5,17 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '@crucible/db/testing';
 import { RedisConnectionRegistry } from '@crucible/shared';
 import { afterEach, describe, expect, it } from 'vitest';
-import { JWT_SECRET, REDIS_URL, connect, h, startGateway, tokenOf, track, useHarness } from './harness.js';
+import {
+  JWT_SECRET,
+  REDIS_URL,
+  connect,
+  distributedOnly,
+  h,
+  startGateway,
+  tokenOf,
+  track,
+  useHarness,
+} from './harness.js';
 import type { GatewayHandle } from './harness.js';
 import { TestClient } from './ws-client.js';
 
@@ -74,7 +84,7 @@ async function startSweepingGateway(): Promise<GatewayHandle> {
   return gateway;
 }
 
-describe('a gateway that dies', () => {
+distributedOnly('a gateway that dies (distributed mode only: gateway processes share Redis)', () => {
   it("frees its sockets' places and has a live gateway publish user:offline once, for users left with none", async () => {
     // Two live gateways sweep: each user must still go offline exactly once.
     const [live, other] = [await startSweepingGateway(), await startSweepingGateway()];

@@ -1,4 +1,4 @@
-import { Priority, RedisEventLog } from '@crucible/shared';
+import { Priority } from '@crucible/shared';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { connect, createTest, h, metricValue, publish, startGateway, useHarness } from './harness.js';
@@ -146,8 +146,8 @@ describe('recovery', () => {
   });
 
   it('answers recovered:false when the history after the asked offset was trimmed', async () => {
-    // Redis trims streams by whole nodes (MAXLEN ~): 300 messages into a 10-long history lose the early ones.
-    const shortLog = new RedisEventLog(h.redis, { prefix: h.prefix, maxLen: 10 });
+    // Redis trims streams by whole nodes (MAXLEN ~), memory exactly: 300 messages into a 10-long history lose the early ones.
+    const shortLog = h.eventLogWith({ maxLen: 10 });
     const gateway = await startGateway({ eventLog: shortLog });
     const channel = await ownTestChannel();
     let epoch = '';
@@ -165,7 +165,7 @@ describe('slow consumers', () => {
   it('closes a client that stops reading (4008) while another on the same channel receives everything', async () => {
     const metrics = new Registry();
     // Messages of 32 KiB: a full batch (10) stays well under the 1 MiB bound, a stalled socket does not.
-    const log = new RedisEventLog(h.redis, { prefix: h.prefix, maxLen: 100 });
+    const log = h.eventLogWith({ maxLen: 100 });
     const gateway = await startGateway({ metrics, eventLog: log, limits: { maxBufferedBytes: 1024 * 1024 } });
     const channel = await ownTestChannel();
     const slow = await connect(gateway, h.owner);
@@ -177,11 +177,12 @@ describe('slow consumers', () => {
 
     const payload = 'x'.repeat(32 * 1024);
     let published = 0;
+    const received: number[] = [];
     const slowDisconnects = async () =>
       metricValue(await metrics.metrics(), 'crucible_gateway_slow_disconnects_total');
     while ((await slowDisconnects()) === 0) {
       if (published >= 3000) throw new Error('the slow client was never closed');
-      // Issued together on one connection: Redis runs them, and assigns offsets, in this order.
+      // Issued together: offsets follow the calls (Redis runs one connection's commands in order).
       const round = Array.from({ length: 20 }, () => ++published);
       await Promise.all(
         round.map((n) =>
@@ -196,9 +197,11 @@ describe('slow consumers', () => {
           }),
         ),
       );
+      // The reader that keeps up reads each round before the next: an in-process publisher would
+      // otherwise outrun every socket, not only the stalled one.
+      received.push(...(await fast.nextN(round.length)).map((m) => m.data.n as number));
     }
-    const received = await fast.nextN(published);
-    expect(received.map((m) => m.data.n)).toEqual(Array.from({ length: published }, (_, i) => i + 1));
+    expect(received).toEqual(Array.from({ length: published }, (_, i) => i + 1));
 
     (slow.socket as unknown as { _socket: { resume(): void } })._socket.resume();
     // The close frame queues behind the unread data; the gateway drops the connection if the peer is too late.

@@ -10,32 +10,89 @@ import {
 } from '@crucible/db';
 import type { Db, User } from '@crucible/db';
 import { createTestDatabase } from '@crucible/db/testing';
+import { createEmbeddedBackplane, createRedisBackplane } from '@crucible/backplane';
+import type { Backplane } from '@crucible/backplane';
+import {
+  TEST_REDIS_URL,
+  deleteRedisPrefix,
+  startTestEmbeddedPostgres,
+  testBackplaneMode,
+} from '@crucible/backplane/testing';
 import {
   Events,
+  MemoryEventLog,
+  MemoryTicketStore,
   Priority,
   RedisAckStore,
   RedisConnectionRegistry,
   RedisEventLog,
   RedisPubSub,
   RedisTicketStore,
+  channelKeys,
+  channelTopic,
   createMessage,
   createRedis,
   createTokenService,
 } from '@crucible/shared';
-import type { Events as EventName, EventLog } from '@crucible/shared';
+import type {
+  ConnectionRegistry,
+  Events as EventName,
+  EventLog,
+  EventLogOptions,
+  PubSub,
+  PubSubHandler,
+  TicketStore,
+  TicketStoreOptions,
+} from '@crucible/shared';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect } from 'vitest';
 import { gatewayPlugin, serializeRequest } from '../src/index.js';
 import type { GatewayLimits, GatewayPluginOptions } from '../src/index.js';
 import { TestClient } from './ws-client.js';
 
-export const REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = TEST_REDIS_URL;
 /** The secret tokens are signed with (a gateway process a test starts gets it as JWT_SECRET). */
 export const JWT_SECRET = 'gateway-test-secret-that-is-long-enough-0123456789';
 export const tokens = createTokenService(JWT_SECRET);
+
+/**
+ * The mode this run tests (the vitest project sets it). Distributed: gateways on Redis, each with a
+ * subscriber connection of its own, as separate processes. Embedded: the gateway on the in-process
+ * bus, history, tickets and registries of the embedded backplane, as `pnpm start` mounts it, and
+ * the database on the embedded PostgreSQL.
+ */
+export const mode = testBackplaneMode();
+
+/** Suites about many gateways sharing Redis: embedded mode is one process with one gateway. */
+export const distributedOnly = describe.skipIf(mode === 'embedded');
+
+/**
+ * The embedded bus as the gateway sees it, with the number of handlers per topic on display: what
+ * Redis's PUBSUB NUMSUB shows in distributed mode.
+ */
+class ObservedPubSub implements PubSub {
+  readonly handlers = new Map<string, Set<PubSubHandler>>();
+  constructor(readonly inner: PubSub) {}
+  publish(topic: string, payload: string) {
+    return this.inner.publish(topic, payload);
+  }
+  async subscribe(topic: string, handler: PubSubHandler) {
+    let set = this.handlers.get(topic);
+    if (!set) this.handlers.set(topic, (set = new Set()));
+    set.add(handler);
+    await this.inner.subscribe(topic, handler);
+  }
+  async unsubscribe(topic: string, handler: PubSubHandler) {
+    this.handlers.get(topic)?.delete(handler);
+    await this.inner.unsubscribe(topic, handler);
+  }
+  close() {
+    return this.inner.close();
+  }
+}
 
 /** Everything a gateway test file shares; reset per test where it says so. */
 export const h = {
@@ -47,14 +104,36 @@ export const h = {
   admin: undefined as unknown as User,
   owner: undefined as unknown as User,
   stranger: undefined as unknown as User,
-  /** Per test. */
+  /** Per test: the deployment's backplane (in distributed mode, the API's side of Redis). */
+  backplane: undefined as unknown as Backplane,
+  /** Per test (distributed mode; empty in embedded mode). */
   prefix: '',
-  /** Per test: a producer connection. */
+  /** Per test, distributed mode only: a producer connection, to look at Redis directly. */
   redis: undefined as unknown as Redis,
   /** Per test. */
-  eventLog: undefined as unknown as RedisEventLog,
+  eventLog: undefined as unknown as EventLog,
   /** Per test. */
-  tickets: undefined as unknown as RedisTicketStore,
+  tickets: undefined as unknown as TicketStore,
+  /** Per test, embedded mode: the bus the gateway is given. */
+  bus: undefined as unknown as ObservedPubSub,
+  /** Another event log on the same storage and bus, with other bounds (`maxLen`, `ttlMs`). */
+  eventLogWith(options: Omit<EventLogOptions, 'prefix'>): EventLog {
+    return mode === 'embedded'
+      ? new MemoryEventLog(h.backplane.pubsub, options)
+      : new RedisEventLog(h.redis, { prefix: h.prefix, ...options });
+  },
+  /** Another ticket store on the same storage, with another `ttlMs`. */
+  ticketsWith(options: TicketStoreOptions): TicketStore {
+    return mode === 'embedded'
+      ? new MemoryTicketStore(options)
+      : new RedisTicketStore(h.redis, { prefix: h.prefix, ...options });
+  },
+  /** How many subscriptions the bus holds for a channel, across every gateway. */
+  async busSubscribers(channel: string): Promise<number> {
+    if (mode === 'embedded') return h.bus.handlers.get(channelTopic(channel))?.size ?? 0;
+    const topic = channelKeys(h.prefix, channel).pubsub;
+    return Number(((await h.redis.pubsub('NUMSUB', topic)) as [string, number])[1]);
+  },
 };
 
 export interface GatewayHandle {
@@ -63,9 +142,12 @@ export interface GatewayHandle {
   url: string;
   /** `http://…` */
   httpUrl: string;
+  /** Distributed mode only: the gateway's own subscriber connection. */
   subscriber: Redis;
-  /** Redis's id of the subscriber connection (`CLIENT KILL ID` it to cut the bus). */
+  /** Distributed mode only: Redis's id of the subscriber connection (`CLIENT KILL ID` it to cut the bus). */
   subscriberClientId: number;
+  /** Resolves once what was published before the call has been handed to this gateway by the bus. */
+  busDrained(): Promise<void>;
   logLines: string[];
   close(): Promise<void>;
 }
@@ -79,11 +161,19 @@ function ready(client: Redis): Promise<void> {
     : new Promise((resolve) => client.once('ready', resolve));
 }
 
-/** Registers the hooks: one database per file, one Redis prefix per test, nothing left open after each. */
+/**
+ * Registers the hooks: one database per file, one backplane (and Redis prefix) per test, nothing
+ * left open after each.
+ */
 export function useHarness(): void {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let database: { url: string; close(): Promise<void> };
   beforeAll(async () => {
-    database = await createTestDatabase();
+    if (mode === 'embedded') {
+      database = await startTestEmbeddedPostgres();
+    } else {
+      const created = await createTestDatabase();
+      database = { url: created.url, close: () => created.drop() };
+    }
     h.databaseUrl = database.url;
     h.db = createDb(database.url);
     await migrateToLatest(h.db.kysely);
@@ -98,27 +188,33 @@ export function useHarness(): void {
 
   afterAll(async () => {
     await h.db?.close();
-    await database?.drop();
+    await database?.close();
   });
 
   beforeEach(async () => {
-    h.prefix = `t-${randomUUID()}`;
-    h.redis = createRedis(REDIS_URL, 'producer');
-    await ready(h.redis);
-    h.eventLog = new RedisEventLog(h.redis, { prefix: h.prefix });
-    h.tickets = new RedisTicketStore(h.redis, { prefix: h.prefix });
+    if (mode === 'embedded') {
+      h.prefix = '';
+      h.backplane = await createEmbeddedBackplane({ databaseUrl: database.url });
+      h.bus = new ObservedPubSub(h.backplane.pubsub);
+    } else {
+      h.prefix = `t-${randomUUID()}`;
+      h.redis = createRedis(REDIS_URL, 'producer');
+      await ready(h.redis);
+      h.backplane = createRedisBackplane({ url: REDIS_URL, prefix: h.prefix });
+      await h.backplane.waitUntilReady();
+    }
+    h.eventLog = h.backplane.eventLog;
+    h.tickets = h.backplane.tickets;
   });
 
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
     await Promise.all(gateways.splice(0).map((g) => g.close()));
-    let cursor = '0';
-    do {
-      const [next, keys] = await h.redis.scan(cursor, 'MATCH', `${h.prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await h.redis.unlink(...keys);
-    } while (cursor !== '0');
-    await h.redis.quit();
+    await h.backplane.close();
+    if (mode === 'distributed') {
+      await deleteRedisPrefix(h.redis, h.prefix);
+      await h.redis.quit();
+    }
   });
 }
 
@@ -126,7 +222,11 @@ export type StartOptions = Omit<Partial<GatewayPluginOptions>, 'limits'> & {
   limits?: Partial<GatewayLimits>;
 };
 
-/** A gateway on a free port with Redis-backed stores (as in distributed mode); closed after the test. */
+/**
+ * A gateway on a free port, closed after the test. Distributed: Redis-backed stores and a
+ * subscriber connection of its own, as a gateway process has. Embedded: the backplane's bus and
+ * stores, as `pnpm start` mounts it.
+ */
 export async function startGateway(options: StartOptions = {}): Promise<GatewayHandle> {
   const logLines: string[] = [];
   const sink = new Writable({
@@ -137,10 +237,20 @@ export async function startGateway(options: StartOptions = {}): Promise<GatewayH
   });
   const logger: FastifyBaseLogger = pino({ level: 'info', serializers: { req: serializeRequest } }, sink);
   const app = Fastify({ loggerInstance: logger });
-  const subscriber = createRedis(REDIS_URL, 'subscriber');
-  await ready(subscriber);
-  const subscriberClientId = Number(await subscriber.client('ID'));
-  const connections = new RedisConnectionRegistry(h.redis, { prefix: h.prefix });
+  let subscriber: Redis | undefined;
+  let stores: Pick<GatewayPluginOptions, 'pubsub' | 'acks'> & { connections: ConnectionRegistry };
+  if (mode === 'embedded') {
+    stores = { pubsub: h.bus, connections: h.backplane.connections, acks: h.backplane.acks };
+  } else {
+    subscriber = createRedis(REDIS_URL, 'subscriber');
+    await ready(subscriber);
+    stores = {
+      pubsub: new RedisPubSub({ subscriber, publisher: h.redis, prefix: h.prefix }),
+      connections: new RedisConnectionRegistry(h.redis, { prefix: h.prefix }),
+      acks: new RedisAckStore(h.redis, { prefix: h.prefix }),
+    };
+  }
+  const subscriberClientId = subscriber ? Number(await subscriber.client('ID')) : -1;
   await app.register(gatewayPlugin, {
     authenticate: createAuthenticator({
       users: new UsersRepository(h.db.kysely),
@@ -149,11 +259,9 @@ export async function startGateway(options: StartOptions = {}): Promise<GatewayH
     }),
     tests: h.tests,
     eventLog: h.eventLog,
-    pubsub: new RedisPubSub({ subscriber, publisher: h.redis, prefix: h.prefix }),
     tickets: h.tickets,
     apiKeys: h.apiKeys,
-    connections,
-    acks: new RedisAckStore(h.redis, { prefix: h.prefix }),
+    ...stores,
     unsubscribeDelayMs: 0,
     ...options,
   });
@@ -165,14 +273,26 @@ export async function startGateway(options: StartOptions = {}): Promise<GatewayH
     app,
     url: `ws://127.0.0.1:${address.port}/ws`,
     httpUrl: `http://127.0.0.1:${address.port}`,
-    subscriber,
+    get subscriber(): Redis {
+      if (!subscriber) throw new Error('embedded mode has no Redis subscriber');
+      return subscriber;
+    },
     subscriberClientId,
+    // Redis answers one connection in order: once PONG is back, what was published before is
+    // dispatched. The in-process bus delivers on a microtask.
+    busDrained: async () => {
+      if (subscriber) await subscriber.ping();
+      else await new Promise((resolve) => setImmediate(resolve));
+    },
     logLines,
     close: () =>
       (closed ??= (async () => {
         await app.close();
-        await connections.close();
-        subscriber.disconnect();
+        // The embedded backplane's stores are the process's: the backplane closes them.
+        if (subscriber) {
+          await stores.connections.close();
+          subscriber.disconnect();
+        }
       })()),
   };
   gateways.push(handle);
