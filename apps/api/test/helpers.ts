@@ -52,7 +52,6 @@ export async function startApi(
   // For looking at a distributed deployment's keys; embedded mode has no Redis.
   const redis = deployment.mode === 'distributed' ? new Redis(REDIS_URL) : undefined;
   return {
-    mode: deployment.mode,
     app,
     db,
     queue,

@@ -116,13 +116,16 @@ export const h = {
   tickets: undefined as unknown as TicketStore,
   /** Per test, embedded mode: the bus the gateway is given. */
   bus: undefined as unknown as ObservedPubSub,
-  /** Another event log on the same storage and bus, with other bounds (`maxLen`, `ttlMs`). */
+  /**
+   * An event log with other bounds (`maxLen`, `ttlMs`) on the same bus: on the same Redis keys in
+   * distributed mode, a history of its own in embedded mode. A test uses it throughout.
+   */
   eventLogWith(options: Omit<EventLogOptions, 'prefix'>): EventLog {
     return mode === 'embedded'
       ? new MemoryEventLog(h.backplane.pubsub, options)
       : new RedisEventLog(h.redis, { prefix: h.prefix, ...options });
   },
-  /** Another ticket store on the same storage, with another `ttlMs`. */
+  /** A ticket store with another `ttlMs` (on the same Redis keys in distributed mode). */
   ticketsWith(options: TicketStoreOptions): TicketStore {
     return mode === 'embedded'
       ? new MemoryTicketStore(options)
