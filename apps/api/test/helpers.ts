@@ -6,6 +6,8 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createTokenService } from '@crucible/shared';
 import { cachePrefix } from '@crucible/shared/cache';
+import { createRedisBackplane } from '@crucible/backplane';
+import type { Backplane } from '@crucible/backplane';
 import { TEST_REDIS_URL, createTestDeployment, deleteRedisPrefix } from '@crucible/backplane/testing';
 import { createDb, migrateToLatest } from '@crucible/db';
 import { Egress, parseAllowlist } from '@crucible/shared/egress';
@@ -19,6 +21,16 @@ export const SECRET = 'test-secret-test-secret-test-secret-0123';
 
 /** Deletes every key of a test's prefix (SCAN + UNLINK, never KEYS). */
 export const deletePrefix = deleteRedisPrefix;
+
+/**
+ * A backplane on a distributed deployment's prefix with connections of its own, as another
+ * process of it has; the caller closes it.
+ */
+export async function createTestBackplane(prefix: string): Promise<Backplane> {
+  const backplane = createRedisBackplane({ url: REDIS_URL, prefix });
+  await backplane.waitUntilReady();
+  return backplane;
+}
 
 export type WorkerOptions = Partial<Omit<TestWorkerDeps, 'db' | 'backplane'>>;
 
