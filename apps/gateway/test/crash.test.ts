@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@crucible/db/testing';
 import { RedisConnectionRegistry } from '@crucible/shared';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import {
   JWT_SECRET,
   REDIS_URL,
