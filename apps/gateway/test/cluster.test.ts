@@ -146,7 +146,7 @@ describe('shutdown with an upgrade in flight', () => {
     await closed;
     // Refused (503) or opened and closed with the rest (1001): either way, nothing outlives close.
     expect(await outcome).toMatch(/^(refused 503|closed 1001|error)$/);
-    expect(await h.redis.exists(`${h.prefix}:conns:${h.owner.id}`)).toBe(0);
+    expect(await h.holdsNoPlace(h.owner.id)).toBe(true);
     const presence = await h.eventLog.recover('user-activity', 0);
     expect(presence.messages.map((m) => m.event).sort()).toEqual(
       presence.messages.length === 0 ? [] : ['user:offline', 'user:online'],

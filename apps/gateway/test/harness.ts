@@ -131,6 +131,14 @@ export const h = {
       ? new MemoryTicketStore(options)
       : new RedisTicketStore(h.redis, { prefix: h.prefix, ...options });
   },
+  /** Whether the user holds no place in the connection registry (the per-user limit's count). */
+  async holdsNoPlace(userId: string): Promise<boolean> {
+    if (mode === 'distributed') return (await h.redis.exists(`${h.prefix}:conns:${userId}`)) === 0;
+    // The one process's registry: a place is free for a limit of one only if none is held.
+    const held = await h.backplane.connections.acquire(userId, 'probe', 1);
+    if (held !== null) await h.backplane.connections.release(userId, 'probe');
+    return held === 1;
+  },
   /** How many subscriptions the bus holds for a channel, across every gateway. */
   async busSubscribers(channel: string): Promise<number> {
     if (mode === 'embedded') return h.bus.handlers.get(channelTopic(channel))?.size ?? 0;
