@@ -127,7 +127,7 @@ export default defineBenchmark({
     ctx.note(
       'Gateways: the deliveries (socket writes) split over the gateway processes, but the 2 cores also carry ' +
         'Redis, the publisher and the one process holding every client socket, which reads every delivery on one ' +
-        'core at most: past what those leave idle, a second gateway adds nothing here.',
+        'core at most: a second gateway adds only what those leave idle.',
     );
   },
 });
