@@ -44,10 +44,13 @@ export interface Recovery {
  * Appends the message to the channel's bounded stream and publishes it, in one atomic step,
  * so the offset order in the stream is exactly the order subscribers see live.
  * A missing epoch means the history was lost (or never existed): a new epoch starts at offset 1.
+ * So does a missing offset beside an epoch (a partial loss: a key evicted or deleted alone), which
+ * would otherwise restart the offsets below the stream's last id, make XADD fail after INCR (a
+ * script is not rolled back) and leave every later publish to the channel failing.
  */
 const PUBLISH_SCRIPT = `
 local epoch = redis.call('GET', KEYS[2])
-if not epoch then
+if not epoch or redis.call('EXISTS', KEYS[1]) == 0 then
   epoch = ARGV[2]
   redis.call('SET', KEYS[2], epoch)
   redis.call('DEL', KEYS[1], KEYS[3])

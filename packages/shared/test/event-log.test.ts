@@ -163,6 +163,32 @@ describe.each(Object.keys(backends))('event log conformance: %s', (name) => {
   });
 });
 
+describe('RedisEventLog', () => {
+  it('starts a new epoch, not a broken channel, when only the offset key is lost', async () => {
+    const prefix = `t-${randomUUID()}`;
+    const redis = new Redis(REDIS_URL);
+    try {
+      const log = new RedisEventLog(redis, { prefix });
+      const channel = 'test-progress-partial-loss';
+      const { offset, epoch, stream } = channelKeys(prefix, channel);
+      const draft = (n: number) => createMessage({ event: Events.TEST_PROGRESS, channel, data: { n } });
+      const first = await log.publish(draft(1));
+      await log.publish(draft(2));
+      await redis.unlink(offset);
+      const after = await log.publish(draft(3));
+      expect(after).toMatchObject({ offset: 1, data: { n: 3 } });
+      expect(after.epoch).not.toBe(first.epoch);
+      expect((await log.publish(draft(4))).offset).toBe(2);
+      const rec = await log.recover(channel, 0);
+      expect(rec.messages.map((m) => m.data)).toEqual([{ n: 3 }, { n: 4 }]);
+      for (const key of [offset, epoch, stream]) expect(await redis.pttl(key)).toBeGreaterThan(0);
+    } finally {
+      await redis.unlink(...Object.values(channelKeys(prefix, 'test-progress-partial-loss')).slice(0, 3));
+      redis.disconnect();
+    }
+  });
+});
+
 describe('MemoryEventLog', () => {
   it('forgets a channel once it has been quiet for ttlMs, so memory stays bounded', async () => {
     let now = 1_000;
