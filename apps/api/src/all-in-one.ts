@@ -34,6 +34,7 @@ import { gatewayPlugin } from '@crucible/gateway';
 import { Egress, envAllowlist } from '@crucible/shared/egress';
 import { createEngines, createTestWorker } from '@crucible/worker';
 import { apiLoggerOptions, buildApi } from './app.js';
+import { loadAcceptBatch } from './env.js';
 import { DEFAULT_DASHBOARD_DIR } from './plugins/dashboard.js';
 
 /**
@@ -91,6 +92,7 @@ function loadAllInOneEnv(env: NodeJS.ProcessEnv = process.env) {
       maxConnections: envInt(env, 'STRESS_MAX_CONNECTIONS', 200, { min: 1, max: 10_000 }),
       maxDurationSec: envInt(env, 'STRESS_MAX_DURATION_SEC', 300, { min: 1, max: 3600 }),
     },
+    acceptBatch: loadAcceptBatch(env),
   };
 }
 
@@ -130,7 +132,7 @@ const cache = await backplane.createCache({
 // One /metrics for the one process: the API's and the gateway's series side by side.
 const registry = createMetricsRegistry('all-in-one');
 const app = await buildApi(
-  { db, backplane, tokens, targetAllowlist: env.targetAllowlist, cache },
+  { db, backplane, tokens, targetAllowlist: env.targetAllowlist, cache, groupCommit: env.acceptBatch },
   {
     logger: apiLoggerOptions(env.logLevel),
     dashboardDir: DEFAULT_DASHBOARD_DIR,

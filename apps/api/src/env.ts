@@ -33,11 +33,16 @@ export function loadApiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
     prefix: envPrefix(env),
     logLevel: envString(env, 'LOG_LEVEL', 'info')!,
     targetAllowlist: envAllowlist(env),
-    acceptBatch: {
-      maxBatch: envInt(env, 'ACCEPT_BATCH_MAX', 200, { min: 1, max: 5_000 }),
-      windowMs: envInt(env, 'ACCEPT_BATCH_WINDOW_MS', 0, { min: 0, max: 1_000 }),
-      maxInFlight: envInt(env, 'ACCEPT_BATCH_IN_FLIGHT', 4, { min: 1, max: 64 }),
-    },
+    acceptBatch: loadAcceptBatch(env),
+  };
+}
+
+/** The accept path's group commit (DESIGN.md, "Accepting a test: group commit"); api and all-in-one. */
+export function loadAcceptBatch(env: NodeJS.ProcessEnv = process.env) {
+  return {
+    maxBatch: envInt(env, 'ACCEPT_BATCH_MAX', 200, { min: 1, max: 5_000 }),
+    windowMs: envInt(env, 'ACCEPT_BATCH_WINDOW_MS', 0, { min: 0, max: 1_000 }),
+    maxInFlight: envInt(env, 'ACCEPT_BATCH_IN_FLIGHT', 4, { min: 1, max: 64 }),
   };
 }
 
