@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { isConnectionError } from '@crucible/db';
 
 /** An error that becomes an `application/problem+json` response with a stable `code`. */
 export class HttpProblem extends Error {
@@ -20,30 +21,13 @@ export const forbidden = (detail = 'Administrators only') =>
 export const unauthorized = () =>
   new HttpProblem(401, 'UNAUTHORIZED', 'Unauthorized', 'A valid bearer token or API key is required');
 
-const PG_UNAVAILABLE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08006',
-  '08001',
-  '08003',
-  '08004',
-  // too_many_connections: the server is up but refuses a new session for now.
-  '53300',
-]);
-
 /** True for errors that mean a dependency (PostgreSQL, Redis) is unreachable right now. */
 export function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  const code = (err as { code?: string }).code;
-  if (code && PG_UNAVAILABLE.has(code)) return true;
-  return /Connection terminated|timeout exceeded when trying to connect|Stream isn't writeable|enableOfflineQueue|Connection is closed|ECONNREFUSED/i.test(
-    err.message,
-  );
+  // PostgreSQL (and socket error codes): the one list the worker's write retries use too.
+  if (isConnectionError(err)) return true;
+  // Redis, as ioredis words it.
+  return /Stream isn't writeable|enableOfflineQueue|Connection is closed|ECONNREFUSED/i.test(err.message);
 }
 
 /** One error handler for the whole API: everything becomes problem+json, 5xx internals stay hidden. */

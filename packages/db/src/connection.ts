@@ -48,6 +48,7 @@ const UNREACHABLE_CODES = new Set([
   '08003',
   '08004',
   '08006',
+  '53300', // too_many_connections: up, but no session for us right now
 ]);
 
 /** True when an error means PostgreSQL could not be reached (worth retrying), not that a query was wrong. */
