@@ -14,7 +14,7 @@ import {
   handleShutdown,
   loadConfigOrExit,
 } from '@crucible/shared';
-import { cachePrefix, invalidatingEventLog } from '@crucible/shared/cache';
+import { cachePrefix } from '@crucible/shared/cache';
 import {
   ApiKeysRepository,
   TestsRepository,
@@ -157,14 +157,8 @@ await app.register(gatewayPlugin, {
 });
 const worker = createTestWorker({
   db,
-  backplane: {
-    createWorker: backplane.createWorker,
-    queue: backplane.queue,
-    pubsub: backplane.pubsub,
-    presence: backplane.presence,
-    // The worker's status events drop the test's cached responses before they go out.
-    eventLog: invalidatingEventLog(backplane.eventLog, cache),
-  },
+  backplane,
+  cache,
   concurrency: env.concurrency,
   logger: logger.child({ app: 'worker' }),
   engines: createEngines(new Egress({ allowlist: env.targetAllowlist }), { stressLimits: env.stressLimits }),

@@ -333,13 +333,8 @@ describe('cached lists and queue status', () => {
     });
     const worker = createTestWorker({
       db: api1.db,
-      backplane: {
-        createWorker: backplane.createWorker,
-        queue: backplane.queue,
-        pubsub: backplane.pubsub,
-        presence: backplane.presence,
-        eventLog: invalidatingEventLog(backplane.eventLog, cache),
-      },
+      backplane,
+      cache,
       concurrency: 1,
       logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
       engines: localEngines(),

@@ -89,6 +89,8 @@ export async function startApi(
       const worker = createTestWorker({
         db,
         backplane: await deployment.backplane(),
+        // Like every real worker, its status events drop the deployment's cached responses.
+        cache,
         logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
         engines: localEngines(),
         ...workerOptions,

@@ -13,7 +13,7 @@ import {
   registerQueueMetrics,
   settlesWithin,
 } from '@crucible/shared';
-import { CacheStrategy, cachePrefix, invalidatingEventLog } from '@crucible/shared/cache';
+import { CacheStrategy, cachePrefix } from '@crucible/shared/cache';
 import { createDb, migrateToLatest, migrationsApplied } from '@crucible/db';
 import { Egress } from '@crucible/shared/egress';
 import { createRedisBackplane } from '@crucible/backplane';
@@ -102,13 +102,8 @@ while (!stopping && !(migrated ||= await migrationsApplied(db.kysely).catch(() =
 if (!stopping) {
   testWorker = createTestWorker({
     db,
-    backplane: {
-      createWorker: backplane.createWorker,
-      queue: backplane.queue,
-      pubsub: backplane.pubsub,
-      presence: backplane.presence,
-      eventLog: invalidatingEventLog(backplane.eventLog, cache),
-    },
+    backplane,
+    cache,
     concurrency: env.concurrency,
     logger,
     engines: createEngines(new Egress({ allowlist: env.targetAllowlist }), {

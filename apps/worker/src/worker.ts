@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { CANCEL_TOPIC, QueueStatusPublisher, WorkerRegistry, readQueueCounts } from '@crucible/shared';
 import type { CancelMessage, TestType } from '@crucible/shared';
 import type { Backplane, TestQueueWorker } from '@crucible/backplane';
+import { invalidatingEventLog } from '@crucible/shared/cache';
+import type { Cache } from '@crucible/shared/cache';
 import { TestsRepository } from '@crucible/db';
 import type { Db } from '@crucible/db';
 import type { EngineRegistry } from './engines/engine.js';
@@ -18,6 +20,11 @@ export interface TestWorkerDeps {
    * and workers announced; the caller closes it after the worker.
    */
   backplane: Pick<Backplane, 'createWorker' | 'queue' | 'eventLog' | 'pubsub' | 'presence'>;
+  /**
+   * The deployment's response cache: each status event drops the test's cached views before it goes
+   * out (DESIGN.md, "Response cache"). Without it nothing is invalidated.
+   */
+  cache?: Cache;
   /** Jobs run at once. @defaultValue 5 */
   concurrency?: number;
   logger: Logger;
@@ -66,7 +73,10 @@ export function createTestWorker(deps: TestWorkerDeps): TestWorker {
   const lockDuration = deps.lockDurationMs ?? 30_000;
   const reconcileIntervalMs = deps.reconcileIntervalMs ?? 15_000;
   const tests = new TestsRepository(deps.db.kysely);
-  const { queue, eventLog, pubsub } = deps.backplane;
+  const { queue, pubsub } = deps.backplane;
+  const eventLog = deps.cache
+    ? invalidatingEventLog(deps.backplane.eventLog, deps.cache)
+    : deps.backplane.eventLog;
   const registry = new WorkerRegistry(deps.backplane.presence);
   const status = new QueueStatusPublisher({
     read: () => readQueueCounts(queue, registry),
