@@ -72,6 +72,12 @@ export interface PublishAllOptions {
    * overlaps what `after` waits for.
    */
   after?: Promise<unknown>;
+  /**
+   * The messages announce records the same write just created: no cached view of any of them can
+   * exist yet, so a wrapper that invalidates cached views drops only the lists that will show
+   * them, not each record's own entries.
+   */
+  created?: boolean;
 }
 
 /** The one way apps publish: every message gets its channel's next offset within an epoch. */
@@ -105,9 +111,9 @@ export class RedisEventLog implements EventLog {
     this.#redis = redis as RedisWithPublish;
   }
 
-  async publish<D>(draft: DraftMessage<D>): Promise<Envelope<D>> {
+  #args(draft: DraftMessage): (string | number)[] {
     const keys = channelKeys(this.prefix, draft.channel);
-    const raw = await this.#redis.crucibleLogPublish(
+    return [
       keys.offset,
       keys.epoch,
       keys.stream,
@@ -116,14 +122,28 @@ export class RedisEventLog implements EventLog {
       this.#maxLen,
       this.#ttlMs,
       keys.pubsub,
-    );
-    return JSON.parse(raw) as Envelope<D>;
+    ];
+  }
+
+  async publish<D>(draft: DraftMessage<D>): Promise<Envelope<D>> {
+    return JSON.parse(await this.#redis.crucibleLogPublish(...this.#args(draft))) as Envelope<D>;
   }
 
   async publishAll(drafts: readonly DraftMessage[], options: PublishAllOptions = {}): Promise<Envelope[]> {
     await options.after;
-    // Commands on one connection run in the order they are sent; sent together, they share a round trip.
-    return Promise.all(drafts.map((draft) => this.publish(draft)));
+    if (drafts.length <= 1) return Promise.all(drafts.map((draft) => this.publish(draft)));
+    // One pipeline: one write and one round trip for the lot, each message still its own script
+    // (its channel's keys share a hash slot; the lot's do not), run in the order sent.
+    const pipeline = this.#redis.pipeline() as ReturnType<Redis['pipeline']> & {
+      crucibleLogPublish(...args: (string | number)[]): unknown;
+    };
+    for (const draft of drafts) pipeline.crucibleLogPublish(...this.#args(draft));
+    const results = await pipeline.exec();
+    if (!results) throw new Error('event log: the publish pipeline was aborted');
+    return results.map(([err, raw]) => {
+      if (err) throw err;
+      return JSON.parse(raw as string) as Envelope;
+    });
   }
 
   async recover(channel: string, sinceOffset: number): Promise<Recovery> {

@@ -96,4 +96,24 @@ describe('invalidatingEventLog', () => {
     await cache.close();
     await bus.close();
   });
+
+  it('drops only the owners\' lists for tests the same write created', async () => {
+    const bus = new MemoryPubSub();
+    const cache = await createCache({ strategy: CacheStrategy.MEMORY_ONLY, bus });
+    const http = cache.namespace(HTTP_CACHE_NAMESPACE);
+    // Nothing can cache a test before it exists; an entry under its tag shows the tag is not touched.
+    await http.set('t1', 'view of t1', 60_000, { tags: ['test:t1'] });
+    await http.set('list', 'u1 list', 60_000, { tags: ['owner:u1'] });
+    await http.set('all', 'admin list', 60_000, { tags: ['tests:all'] });
+    const log = invalidatingEventLog(new MemoryEventLog(bus), cache);
+    await log.publishAll(
+      [createMessage({ event: Events.QUEUE_JOB_ADDED, channel: 'job-status-t1', data: { testId: 't1' }, userId: 'u1' })],
+      { created: true },
+    );
+    expect(await http.get('list')).toBeUndefined();
+    expect(await http.get('all')).toBeUndefined();
+    expect(await http.get('t1')).toBe('view of t1');
+    await cache.close();
+    await bus.close();
+  });
 });

@@ -50,11 +50,15 @@ function changesStatus(draft: Pick<DraftMessage, 'event' | 'data'>): boolean {
 }
 
 /** The tags a status event of a test invalidates; none for any other event. */
-export function testEventTags(draft: Pick<DraftMessage, 'event' | 'data' | 'userId'>): string[] {
+export function testEventTags(
+  draft: Pick<DraftMessage, 'event' | 'data' | 'userId'>,
+  options: { created?: boolean } = {},
+): string[] {
   if (!changesStatus(draft)) return [];
   const data = draft.data as { testId?: unknown } | null;
   const tags: string[] = [];
-  if (data && typeof data.testId === 'string') tags.push(TestCacheTags.test(data.testId));
+  // A test created by this very write has no cached view of its own yet.
+  if (!options.created && data && typeof data.testId === 'string') tags.push(TestCacheTags.test(data.testId));
   if (draft.userId) tags.push(TestCacheTags.owner(draft.userId));
   tags.push(TestCacheTags.all);
   return tags;
@@ -81,7 +85,7 @@ export function invalidatingEventLog(inner: EventLog, cache: Cache): EventLog {
     // the API's group commit publishes a batch), started at once so that it overlaps what `after`
     // waits for, and finished before the messages go out.
     async publishAll(drafts: readonly DraftMessage[], options: PublishAllOptions = {}): Promise<Envelope[]> {
-      const tags = [...new Set(drafts.flatMap((draft) => testEventTags(draft)))];
+      const tags = [...new Set(drafts.flatMap((draft) => testEventTags(draft, options)))];
       const invalidated = tags.length ? http.invalidateTags(tags) : undefined;
       try {
         await options.after;

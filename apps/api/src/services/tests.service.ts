@@ -339,7 +339,7 @@ export function createTestsService(deps: TestsServiceDeps) {
             userId: row.user_id,
           }),
         ),
-        { after: Promise.all([enqueued, placing]) },
+        { after: Promise.all([enqueued, placing]), created: true },
       );
       try {
         await enqueued;
