@@ -50,6 +50,36 @@ describe('runBenchmark', () => {
     );
   });
 
+  it('leaves out the rows of a metric an anchor does not give', async () => {
+    const result = await runBenchmark(
+      defineBenchmark({
+        name: 'partial',
+        description: 'an anchor without a database',
+        async run(ctx) {
+          await ctx.compare({
+            title: 'two metrics',
+            metrics: [
+              { key: 'rps', label: 'req/s', better: 'higher' },
+              { key: 'pg', label: 'PostgreSQL µs', better: 'lower' },
+            ],
+            crucible: { label: 'c', run: async () => ({ rps: 10, pg: 3 }) },
+            anchors: [
+              { label: 'db', run: async () => ({ rps: 5, pg: 6 }) },
+              { label: 'bare', run: async () => ({ rps: 20 }) },
+            ],
+          });
+        },
+      }),
+      quiet,
+    );
+    expect(result.error).toBeNull();
+    expect(result.comparisons[0]!.rows.map((r) => [r.metric, r.anchor.label, r.ratio])).toEqual([
+      ['req/s', 'db', 2],
+      ['PostgreSQL µs', 'db', 0.5],
+      ['req/s', 'bare', 0.5],
+    ]);
+  });
+
   it('runs every clean-up in reverse order when a benchmark fails, and reports the failure', async () => {
     const order: number[] = [];
     const result = await runBenchmark(

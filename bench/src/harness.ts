@@ -125,6 +125,8 @@ async function measure(
     const values = await subject.run();
     for (const metric of comparison.metrics) {
       const value = values[metric.key];
+      // An anchor may leave out a metric that means nothing for it; Crucible gives every one.
+      if (value === undefined && index > 0) continue;
       if (typeof value !== 'number' || !Number.isFinite(value)) {
         throw new Error(`${subject.label} gave no finite value for ${metric.key} (${String(value)})`);
       }
@@ -140,6 +142,7 @@ async function measure(
       const index = (k + round) % subjects.length;
       const values = await runOnce(index, `round ${round + 1}/${rounds}`);
       for (const metric of comparison.metrics) {
+        if (values[metric.key] === undefined) continue;
         const list = samples[index]!.get(metric.key) ?? [];
         list.push(values[metric.key]!);
         samples[index]!.set(metric.key, list);
@@ -149,6 +152,7 @@ async function measure(
   const rows: Row[] = [];
   comparison.anchors.forEach((anchor, a) => {
     for (const metric of comparison.metrics) {
+      if (!samples[0]!.get(metric.key)?.length || !samples[a + 1]!.get(metric.key)?.length) continue;
       const crucible = stats(comparison.crucible.label, samples[0]!.get(metric.key)!);
       const other = stats(anchor.label, samples[a + 1]!.get(metric.key)!);
       const target = comparison.targets?.find((t) => t.anchor === anchor.label && t.metric === metric.key);

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { TEST_QUEUE_NAME, bullPrefix } from '@crucible/shared';
 import { defineBenchmark } from '../harness.js';
 import type { Subject } from '../harness.js';
+import { cpuAccount } from '../lib/cpu.js';
 import { load } from '../lib/load.js';
 import type { LoadOptions } from '../lib/load.js';
 import { freePort, startProcess, waitForReady } from '../lib/processes.js';
@@ -86,25 +87,51 @@ export default defineBenchmark({
       headers: { 'content-type': 'application/json' },
       body: ACCEPT_BODY,
     } as const;
-    const subject = (label: string, options: Omit<LoadOptions, 'connections' | 'durationSec'>): Subject => ({
+    const subject = (
+      label: string,
+      pids: number[],
+      options: Omit<LoadOptions, 'connections' | 'durationSec'>,
+      database = true,
+    ): Subject => ({
       label,
-      async run() {
+      async run(): Promise<Record<string, number>> {
         await reset();
+        const account = cpuAccount(pids);
         const r = await load({ ...options, connections, durationSec });
-        return { rps: r.rps, p99: r.p99 };
+        const cpu = account.stop(r.requests);
+        if (!database) return { rps: r.rps, p99: r.p99, cpu: cpu.server + cpu.load, cpuServer: cpu.server };
+        return {
+          rps: r.rps,
+          p99: r.p99,
+          cpu: cpu.total,
+          cpuServer: cpu.server,
+          cpuPg: cpu.postgres,
+          cpuRedis: cpu.redis,
+        };
       },
     });
     const auth = { authorization: `Bearer ${stack.token}` };
-    const crucible = subject('Crucible accept', {
+    const crucible = subject('Crucible accept', stack.apiPids, {
       ...post,
       url: `${apiUrl}/api/test/run`,
       headers: { ...post.headers, ...auth },
     });
-    const naiveRoute = subject('naive INSERT + add', { ...post, url: `http://127.0.0.1:${naivePort}/run` });
-    const helloWorld = subject('Fastify hello-world', { url: `http://127.0.0.1:${helloPort}/` });
+    const naiveRoute = subject('naive INSERT + add', [naive.child.pid!], {
+      ...post,
+      url: `http://127.0.0.1:${naivePort}/run`,
+    });
+    const helloWorld = subject('Fastify hello-world', [hello.child.pid!], {
+      url: `http://127.0.0.1:${helloPort}/`,
+    });
     const metrics = [
       { key: 'rps', label: 'req/s', better: 'higher' as const },
       { key: 'p99', label: 'p99 ms', better: 'lower' as const },
+      // Where the machine's CPU goes per request (µs): the 2 cores are shared by all of them, so
+      // this is what caps req/s once they are busy, and it moves less than req/s on a noisy machine.
+      { key: 'cpu', label: 'CPU µs/req, all processes', better: 'lower' as const },
+      { key: 'cpuServer', label: '… of it the server', better: 'lower' as const },
+      { key: 'cpuPg', label: '… PostgreSQL', better: 'lower' as const },
+      { key: 'cpuRedis', label: '… Redis', better: 'lower' as const },
     ];
     const targets = [
       {
@@ -131,7 +158,7 @@ export default defineBenchmark({
       await ctx.compare({
         title: `POST /api/test/run, idempotency on (a fresh Idempotency-Key per request), ${connections} connections`,
         metrics,
-        crucible: subject('Crucible accept + Idempotency-Key', {
+        crucible: subject('Crucible accept + Idempotency-Key', stack.apiPids, {
           ...post,
           url: `${apiUrl}/api/test/run`,
           headers: { ...post.headers, ...auth, 'idempotency-key': '[<id>]' },

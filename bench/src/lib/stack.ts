@@ -32,6 +32,8 @@ export interface CrucibleStack {
   prefix: string;
   redisUrl: string;
   apiUrls: string[];
+  /** Process ids of the API processes (for CPU accounts), in the order of `apiUrls`. */
+  apiPids: number[];
   /** `ws://…/ws` of each gateway. */
   gatewayUrls: string[];
   /** A session token of the one registered user. */
@@ -78,12 +80,19 @@ export async function startCrucible(
   };
 
   const apiUrls: string[] = [];
+  const apiPids: number[] = [];
   // One at a time: the first runs the migrations, the others find them done.
   for (let i = 0; i < (options.apis ?? 1); i++) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    await start(`api-${i + 1}`, 'apps/api/src/main.ts', { PORT: String(port) }, `${url}/health/ready`);
+    const api = await start(
+      `api-${i + 1}`,
+      'apps/api/src/main.ts',
+      { PORT: String(port) },
+      `${url}/health/ready`,
+    );
     apiUrls.push(url);
+    apiPids.push(api.child.pid!);
   }
 
   const gatewayUrls: string[] = [];
@@ -130,6 +139,7 @@ export async function startCrucible(
     prefix,
     redisUrl: REDIS_URL,
     apiUrls,
+    apiPids,
     gatewayUrls,
     token: registered.token,
     userId: registered.user.id,

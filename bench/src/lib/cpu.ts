@@ -1,0 +1,72 @@
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** USER_HZ: the unit of the CPU times in /proc/<pid>/stat (100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system, every thread) a process has used, from /proc; null when it is gone. */
+export function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name (which may hold spaces): utime is field 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds used so far by every process whose command name starts with `name` (e.g. `postgres`). */
+export function namedCpuSeconds(name: string): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (comm.startsWith(name)) total += processCpuSeconds(Number(entry)) ?? 0;
+    } catch {
+      // Exited between the listing and the read.
+    }
+  }
+  return total;
+}
+
+/** Where a request's CPU goes: the server's process(es), PostgreSQL, Redis and the load generator. */
+export interface CpuShare {
+  server: number;
+  postgres: number;
+  redis: number;
+  load: number;
+}
+
+/**
+ * Starts a CPU account of the server processes `pids`, every PostgreSQL and Redis process on the
+ * machine and this process (which runs autocannon); `stop()` gives the microseconds of each per
+ * request. PostgreSQL and Redis are shared: anything else they serve meanwhile counts too, so read
+ * these on a quiet machine, where they are steadier than a req/s figure.
+ */
+export function cpuAccount(pids: number[]): { stop(requests: number): CpuShare & { total: number } } {
+  const server = () => pids.reduce((sum, pid) => sum + (processCpuSeconds(pid) ?? 0), 0);
+  const self = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const start = {
+    server: server(),
+    postgres: namedCpuSeconds('postgres'),
+    redis: namedCpuSeconds('redis'),
+    load: self(),
+  };
+  return {
+    stop(requests) {
+      const per = (seconds: number) => (requests > 0 ? (seconds * 1e6) / requests : 0);
+      const share = {
+        server: per(server() - start.server),
+        postgres: per(namedCpuSeconds('postgres') - start.postgres),
+        redis: per(namedCpuSeconds('redis') - start.redis),
+        load: per(self() - start.load),
+      };
+      return { ...share, total: share.server + share.postgres + share.redis + share.load };
+    },
+  };
+}
