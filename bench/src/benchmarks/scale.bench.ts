@@ -62,15 +62,15 @@ export default defineBenchmark({
     const single = await startCrucible(ctx, { workers: 1 });
     const two = await CrucibleDispatch.create(ctx, stack, targetUrl);
     const one = await CrucibleDispatch.create(ctx, single, targetUrl);
-    const warmRate = await one.drain(ctx.size(200, 10));
+    const { rate: warmRate } = await one.drain(ctx.size(200, 10));
     await two.drain(ctx.size(200, 10));
     const backlog = ctx.smoke ? 20 : Math.min(10_000, Math.max(500, Math.round(warmRate * 5)));
     await ctx.compare({
       warmup: false,
       title: `drain a backlog of ${backlog.toLocaleString('en-US')} trivial tests, concurrency 5 per worker process`,
       metrics: [{ key: 'rate', label: 'tests/s', better: 'higher' }],
-      crucible: { label: '2 worker processes', run: async () => ({ rate: await two.drain(backlog) }) },
-      anchors: [{ label: '1 worker process', run: async () => ({ rate: await one.drain(backlog) }) }],
+      crucible: { label: '2 worker processes', run: async () => ({ rate: (await two.drain(backlog)).rate }) },
+      anchors: [{ label: '1 worker process', run: async () => ({ rate: (await one.drain(backlog)).rate }) }],
     });
     ctx.note(
       `This machine has ${cpus().length} cores shared by PostgreSQL, Redis, the load generator and every process ` +

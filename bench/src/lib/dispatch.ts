@@ -7,6 +7,8 @@ import type { BenchContext } from '../harness.js';
 import { LatencyRecorder } from './latency.js';
 import { load } from './load.js';
 import { atRate, until } from './pace.js';
+import { cpuAccount } from './cpu.js';
+import type { CpuShare } from './cpu.js';
 import { startProcess, waitForOutput } from './processes.js';
 import type { ChildApp } from './processes.js';
 import type { CrucibleStack } from './stack.js';
@@ -113,9 +115,11 @@ export class CrucibleDispatch {
 
   /**
    * Builds a backlog of `count` tests through the API while the queue is paused, then resumes it
-   * and returns tests/s from resume until the last test's row says completed.
+   * and returns tests/s from resume until the last test's `test:completed` event (published once
+   * its row says completed; the rows are counted once at the end to make sure), with the CPU per
+   * test of the worker processes `pids`, PostgreSQL and Redis meanwhile.
    */
-  async drain(count: number): Promise<number> {
+  async drain(count: number, pids: number[] = []): Promise<DrainResult> {
     await this.#pool.query('TRUNCATE test_queue CASCADE');
     await this.#queue.pause();
     await load({
@@ -126,29 +130,46 @@ export class CrucibleDispatch {
       connections: Math.min(50, count),
       amount: count,
     });
+    this.#clear();
+    const account = cpuAccount(pids);
     const started = performance.now();
     await this.#queue.resume();
-    let done = { completed: 0, failed: 0 };
-    await until(
-      async () => {
-        const { rows } = await this.#pool.query<{ completed: number; failed: number }>(
-          `SELECT count(*) FILTER (WHERE status = 'completed')::int AS completed,
-                  count(*) FILTER (WHERE status = 'failed')::int AS failed
-             FROM test_queue`,
-        );
-        done = rows[0]!;
-        return done.completed + done.failed >= count;
-      },
-      {
-        timeoutMs: ROUND_TIMEOUT_MS,
-        intervalMs: 50,
-        describe: () => `${done.completed} of ${count} drained`,
-      },
-    );
+    // Events, not a COUNT(*) of the table every few ms: polling the table would load the very
+    // PostgreSQL being measured.
+    await until(() => this.#completed.size + this.#failed.size >= count, {
+      timeoutMs: ROUND_TIMEOUT_MS,
+      intervalMs: 5,
+      describe: () => `${this.#completed.size} of ${count} drained`,
+    });
     const seconds = (performance.now() - started) / 1000;
-    if (done.failed) throw new Error(`${done.failed} of ${count} trivial tests failed`);
-    return count / seconds;
+    const cpu = account.stop(count);
+    const { rows } = await this.#pool.query<{ completed: number; failed: number }>(
+      `SELECT count(*) FILTER (WHERE status = 'completed')::int AS completed,
+              count(*) FILTER (WHERE status = 'failed')::int AS failed
+         FROM test_queue`,
+    );
+    const done = rows[0]!;
+    if (done.failed || this.#failed.size) throw new Error(`${done.failed} of ${count} trivial tests failed`);
+    if (done.completed !== count) throw new Error(`${count} tests drained, ${done.completed} rows completed`);
+    return drainResult(count / seconds, cpu);
   }
+}
+
+/** Tests (jobs) per second of a drain, and CPU µs per test of the worker, PostgreSQL and Redis. */
+export interface DrainResult {
+  rate: number;
+  cpu: number;
+  cpuWorker: number;
+  /** Absent where PostgreSQL has no part (bare BullMQ on Redis). */
+  cpuPg?: number;
+  cpuRedis: number;
+}
+
+function drainResult(rate: number, cpu: CpuShare, postgres = true): DrainResult {
+  const shared = { rate, cpuWorker: cpu.server, cpuRedis: cpu.redis };
+  return postgres
+    ? { ...shared, cpu: cpu.server + cpu.postgres + cpu.redis, cpuPg: cpu.postgres }
+    : { ...shared, cpu: cpu.server + cpu.redis };
 }
 
 /** The same two measures on bare BullMQ: a no-op job, `Queue.add` in, a worker process out. */
@@ -216,8 +237,8 @@ export class BullmqDispatch {
     return { started_p50: p50, started_p99: p99, completed_p50: p50, completed_p99: p99 };
   }
 
-  /** Jobs/s draining a paused backlog of `count` no-op jobs once resumed. */
-  async drain(count: number): Promise<number> {
+  /** Jobs/s draining a paused backlog of `count` no-op jobs once resumed, with CPU per job of `pids`, PostgreSQL and Redis. */
+  async drain(count: number, pids: number[] = []): Promise<DrainResult> {
     await this.#queue.pause();
     for (let i = 0; i < count; i += 1000) {
       const size = Math.min(1000, count - i);
@@ -225,6 +246,7 @@ export class BullmqDispatch {
         Array.from({ length: size }, () => ({ name: 'noop', data: {}, opts: { removeOnComplete: true } })),
       );
     }
+    const account = cpuAccount(pids);
     const started = performance.now();
     await this.#queue.resume();
     let left = count;
@@ -236,6 +258,7 @@ export class BullmqDispatch {
       },
       { timeoutMs: ROUND_TIMEOUT_MS, intervalMs: 10, describe: () => `${left} of ${count} jobs left` },
     );
-    return count / ((performance.now() - started) / 1000);
+    const rate = count / ((performance.now() - started) / 1000);
+    return drainResult(rate, account.stop(count), false);
   }
 }
