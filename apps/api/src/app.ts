@@ -29,7 +29,7 @@ import { authRoutes } from './routes/auth.routes.js';
 import { testsRoutes } from './routes/tests.routes.js';
 import { createTestsService } from './services/tests.service.js';
 import type { PositionOptions } from './services/tests.service.js';
-import type { GroupCommitOptions } from './services/group-commit.js';
+import type { GroupCommitOptions } from '@crucible/shared';
 
 export interface ApiDeps {
   db: Db;

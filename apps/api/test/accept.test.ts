@@ -9,8 +9,6 @@ import { ApiKeysRepository, UsersRepository, createAuthenticator } from '@crucib
 import { generateApiKey, hashApiKey } from '@crucible/shared';
 import { parseAllowlist } from '@crucible/shared/egress';
 import { buildApi } from '../src/app.js';
-import { GroupCommit } from '../src/services/group-commit.js';
-import type { Settled } from '../src/services/group-commit.js';
 import { REDIS_URL, auth, register, startApi } from './helpers.js';
 import type { Api } from './helpers.js';
 
@@ -35,64 +33,6 @@ const submit = (token: string, payload: object, headers: Record<string, string> 
 
 const rowIds = async () =>
   (await api.db.kysely.selectFrom('test_queue').select('test_id').execute()).map((r) => r.test_id);
-
-describe('GroupCommit', () => {
-  /** A flush that records its batches and finishes when the test says so. */
-  function recorder() {
-    const batches: number[][] = [];
-    const gates: (() => void)[] = [];
-    const commit = new GroupCommit<number, number>(
-      async (items) => {
-        batches.push(items);
-        await new Promise<void>((resolve) => gates.push(resolve));
-        return items.map((n): Settled<number> =>
-          n < 0 ? { ok: false, error: new Error(`bad ${n}`) } : { ok: true, value: n * 10 },
-        );
-      },
-      { maxBatch: 3, maxInFlight: 1 },
-    );
-    return { commit, batches, gates };
-  }
-
-  it('flushes a lone item at once and groups what arrives while a flush is in flight', async () => {
-    const { commit, batches, gates } = recorder();
-    const first = commit.submit(1);
-    await expect.poll(() => batches.length).toBe(1);
-    expect(batches[0]).toEqual([1]);
-    // Arriving during the flush: they wait for it, then go together (at most maxBatch at a time).
-    const rest = [2, 3, 4, 5].map((n) => commit.submit(n));
-    expect(commit.pending).toBe(4);
-    gates.shift()!();
-    expect(await first).toBe(10);
-    await expect.poll(() => batches.length).toBe(2);
-    expect(batches[1]).toEqual([2, 3, 4]);
-    gates.shift()!();
-    await expect.poll(() => batches.length).toBe(3);
-    expect(batches[2]).toEqual([5]);
-    gates.shift()!();
-    expect(await Promise.all(rest)).toEqual([20, 30, 40, 50]);
-  });
-
-  it('gives each item its own outcome, and every item the error of a flush that threw', async () => {
-    const { commit, batches, gates } = recorder();
-    const good = commit.submit(1);
-    await expect.poll(() => batches.length).toBe(1);
-    const bad = commit.submit(-1);
-    const fine = commit.submit(2);
-    gates.shift()!();
-    await expect.poll(() => batches.length).toBe(2);
-    gates.shift()!();
-    expect(await good).toBe(10);
-    await expect(bad).rejects.toThrow('bad -1');
-    expect(await fine).toBe(20);
-
-    const failing = new GroupCommit<number, number>(async () => {
-      throw new Error('database away');
-    });
-    const all = [1, 2, 3].map((n) => failing.submit(n));
-    for (const p of all) await expect(p).rejects.toThrow('database away');
-  });
-});
 
 describe('accepting submissions together', () => {
   it('accepts 200 concurrent submissions: each row and job exactly once, distinct positions, one event each', async () => {

@@ -1,12 +1,19 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { Channels, Events, Priority, TestCatalog, channelName, createMessage } from '@crucible/shared';
+import {
+  Channels,
+  Events,
+  GroupCommit,
+  Priority,
+  TestCatalog,
+  channelName,
+  createMessage,
+} from '@crucible/shared';
 import type { CatalogEntry, EventLog, TestJobData, TestType } from '@crucible/shared';
 import { isConnectionError } from '@crucible/db';
 import type { Fence, TestsRepository } from '@crucible/db';
 import { parseTestConfig } from './config.js';
-import { GroupCommit } from './group-commit.js';
 import type { EngineRegistry, EngineResult } from './engines/engine.js';
 import { EngineError, errorMessage } from './errors.js';
 
@@ -112,15 +119,21 @@ export function createProcessor(
   const now = deps.now ?? Date.now;
 
   // Starts and results of the jobs running here share statements when they come together.
-  const starts = new GroupCommit({
-    key: (item: { testId: string; run: number }) => item.testId,
-    run: (items) => oneByOneOnDeadlock(items, (batch) => tests.startAttempts(batch)),
-  });
+  // A test's writes never share a statement or overtake each other (key); a batch stands or falls
+  // as one, and each caller's own retry submits its item again.
+  const starts = new GroupCommit(
+    GroupCommit.allOrNothing((items: { testId: string; run: number }[]) =>
+      oneByOneOnDeadlock(items, (batch) => tests.startAttempts(batch)),
+    ),
+    { key: (item) => item.testId, maxBatch: 64, maxInFlight: 2 },
+  );
   type Finish = Parameters<TestsRepository['finishAttempts']>[0][number];
-  const finishes = new GroupCommit({
-    key: (item: Finish) => item.fence.testId,
-    run: (items) => oneByOneOnDeadlock(items, (batch) => tests.finishAttempts(batch)),
-  });
+  const finishes = new GroupCommit(
+    GroupCommit.allOrNothing((items: Finish[]) =>
+      oneByOneOnDeadlock(items, (batch) => tests.finishAttempts(batch)),
+    ),
+    { key: (item) => item.fence.testId, maxBatch: 64, maxInFlight: 2 },
+  );
   const timeoutOf =
     deps.timeoutMs ??
     ((testType: TestType, config: Record<string, unknown>) =>

@@ -15,3 +15,4 @@ export * from './ws-ticket.js';
 export * from './connection-registry.js';
 export * from './ack-store.js';
 export * from './queue.js';
+export * from './group-commit.js';

@@ -3,6 +3,7 @@ import {
   CANCEL_TOPIC,
   Channels,
   Events,
+  GroupCommit,
   Priority,
   InvalidConfigError,
   QueueStatusPublisher,
@@ -15,7 +16,15 @@ import {
   testJobOptions,
   validateTestConfig,
 } from '@crucible/shared';
-import type { CancelMessage, EventLog, PresenceStore, PubSub, TestType } from '@crucible/shared';
+import type {
+  CancelMessage,
+  EventLog,
+  GroupCommitOptions,
+  PresenceStore,
+  PubSub,
+  Settled,
+  TestType,
+} from '@crucible/shared';
 import type {
   AuthUser,
   BatchOutcome,
@@ -29,10 +38,8 @@ import type { Allowlist } from '@crucible/shared/egress';
 import type { TestQueue } from '@crucible/backplane';
 import { HttpProblem, isUnavailable, notFound } from '../errors.js';
 import { estimate } from './estimate.js';
-import { GroupCommit } from './group-commit.js';
 import { QueuePositions } from './queue-positions.js';
 import type { Placement, PositionOptions } from './queue-positions.js';
-import type { GroupCommitOptions, Settled } from './group-commit.js';
 import type { ListQuery, RunTestBody, TestDetail, TestView } from '@crucible/shared/api';
 
 /** Validates a test's config against its type's schema, filling defaults; a 400 problem names the field. */

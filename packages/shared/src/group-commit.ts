@@ -1,7 +1,7 @@
 /** The outcome of one item of a batch: its value, or the error that only its caller sees. */
 export type Settled<O> = { ok: true; value: O } | { ok: false; error: unknown };
 
-export interface GroupCommitOptions {
+export interface GroupCommitOptions<I = unknown> {
   /** Items written by one flush at most. @defaultValue 200 */
   maxBatch?: number;
   /**
@@ -12,39 +12,54 @@ export interface GroupCommitOptions {
   windowMs?: number;
   /** Flushes running at once. @defaultValue 4 */
   maxInFlight?: number;
+  /**
+   * Items with one key never share a flush, nor start while a flush holding that key is under way
+   * (e.g. two writes of one row, which must land in order). @defaultValue every item on its own
+   */
+  key?: (item: I) => string;
 }
 
 interface Entry<I, O> {
   item: I;
+  key: string | undefined;
   resolve(value: O): void;
   reject(error: unknown): void;
 }
 
 /**
  * The classic group commit: an item that arrives while the committer is idle is flushed at once
- * (after `windowMs`); items that arrive while a flush is in flight wait for it and go together in
- * the next one, so under load a flush carries everything that arrived during the previous one.
- * `flush` answers every item on its own: one item's error is that item's only.
+ * (after `windowMs`); items that arrive while every flush slot is busy wait and go together in the
+ * next one, so under load a flush carries everything that arrived during the previous one.
+ * `flush` answers every item on its own (one item's error is that item's only); a flush that throws
+ * fails each of its items with that error.
  */
 export class GroupCommit<I, O> {
   readonly #flush: (items: I[]) => Promise<Settled<O>[]>;
   readonly #maxBatch: number;
   readonly #windowMs: number;
   readonly #maxInFlight: number;
+  readonly #key: ((item: I) => string) | undefined;
   #pending: Entry<I, O>[] = [];
+  readonly #busyKeys = new Set<string>();
   #inFlight = 0;
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
 
-  constructor(flush: (items: I[]) => Promise<Settled<O>[]>, options: GroupCommitOptions = {}) {
+  constructor(flush: (items: I[]) => Promise<Settled<O>[]>, options: GroupCommitOptions<I> = {}) {
     this.#flush = flush;
     this.#maxBatch = Math.max(1, options.maxBatch ?? 200);
     this.#windowMs = Math.max(0, options.windowMs ?? 0);
     this.#maxInFlight = Math.max(1, options.maxInFlight ?? 4);
+    this.#key = options.key;
+  }
+
+  /** For a writer whose batch succeeds or fails as a whole: one value per item, in order. */
+  static allOrNothing<I, O>(write: (items: I[]) => Promise<O[]>): (items: I[]) => Promise<Settled<O>[]> {
+    return async (items) => (await write(items)).map((value): Settled<O> => ({ ok: true, value }));
   }
 
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.#pending.push({ item, resolve, reject });
+      this.#pending.push({ item, key: this.#key?.(item), resolve, reject });
       this.#schedule(false);
     });
   }
@@ -59,13 +74,13 @@ export class GroupCommit<I, O> {
     // A full batch, or items that already waited for a flush in flight, go at once.
     if (this.#pending.length >= this.#maxBatch || afterFlush) {
       this.#clearTimer();
-      void this.#run();
+      this.#start();
       return;
     }
     if (this.#timer) return;
     const go = () => {
       this.#timer = undefined;
-      void this.#run();
+      this.#start();
     };
     this.#timer = this.#windowMs > 0 ? setTimeout(go, this.#windowMs) : setImmediate(go);
   }
@@ -77,9 +92,28 @@ export class GroupCommit<I, O> {
     this.#timer = undefined;
   }
 
-  async #run(): Promise<void> {
-    if (this.#pending.length === 0 || this.#inFlight >= this.#maxInFlight) return;
-    const batch = this.#pending.splice(0, this.#maxBatch);
+  /** Starts flushes while a slot is free and something waiting may go. */
+  #start(): void {
+    while (this.#inFlight < this.#maxInFlight && this.#pending.length > 0) {
+      const batch: Entry<I, O>[] = [];
+      const rest: Entry<I, O>[] = [];
+      const keys = new Set<string>();
+      for (const entry of this.#pending) {
+        const free = entry.key === undefined || (!keys.has(entry.key) && !this.#busyKeys.has(entry.key));
+        if (batch.length < this.#maxBatch && free) {
+          batch.push(entry);
+          if (entry.key !== undefined) keys.add(entry.key);
+        } else rest.push(entry);
+      }
+      // Everything waiting has a key under way: it goes when that flush ends.
+      if (batch.length === 0) return;
+      this.#pending = rest;
+      for (const key of keys) this.#busyKeys.add(key);
+      void this.#run(batch, keys);
+    }
+  }
+
+  async #run(batch: Entry<I, O>[], keys: Set<string>): Promise<void> {
     this.#inFlight++;
     try {
       const results = await this.#flush(batch.map((e) => e.item));
@@ -93,6 +127,7 @@ export class GroupCommit<I, O> {
       for (const entry of batch) entry.reject(err);
     } finally {
       this.#inFlight--;
+      for (const key of keys) this.#busyKeys.delete(key);
       this.#schedule(true);
     }
   }
