@@ -35,7 +35,10 @@ export interface CacheOptions {
   prefix?: string;
   /** How the Redis tier stores values. @defaultValue 'json' */
   serializer?: 'json' | 'msgpack';
-  /** The invalidation bus (RedisPubSub across processes, MemoryPubSub in one process). Without it memories are not coherent. The caller closes it. */
+  /**
+   * The invalidation bus (RedisPubSub across processes, MemoryPubSub in one process). Without it memories are not coherent. The caller closes it.
+   * A tag invalidation sends its Redis script and its bus message together: give the bus a publisher on the `redis` connection (as `createRedisBackplane` does), so that Redis runs the script before any process hears the message.
+   */
   bus?: PubSub;
   /** Entries the memory tier holds before evicting the least recently used. @defaultValue 1000 */
   maxEntries?: number;
@@ -468,14 +471,17 @@ export class Cache {
     const names = tags.map((t) => this.#tagName(t));
     for (const name of names) this.#counters.deletes += core.memory?.deleteByTag(name) ?? 0;
     core.bump(names);
-    if (core.redis) {
-      const n = await core.redis.invalidateTags(
-        tags.map((t) => this.#tagSetKey(t)),
-        tags.map((t) => this.#tagVersionKey(t)),
-      );
-      if (n !== FAILED) this.#counters.deletes += n;
-    }
-    await core.publish({ s: core.id, type: 'tags', tags: names });
+    const removing = core.redis?.invalidateTags(
+      tags.map((t) => this.#tagSetKey(t)),
+      tags.map((t) => this.#tagVersionKey(t)),
+    );
+    // Sent right behind the script, not after its answer: on the one connection the Redis tier and
+    // the bus share (as every deployment wires them), Redis runs the script first, so no process
+    // hears of the invalidation before Redis has done it — and the two share a round trip.
+    const announcing = core.publish({ s: core.id, type: 'tags', tags: names });
+    const n = await removing;
+    if (n !== undefined && n !== FAILED) this.#counters.deletes += n;
+    await announcing;
   }
 
   /** Deletes every entry of this namespace. */
