@@ -480,6 +480,7 @@ export class Egress {
   ): Promise<Omit<EgressResponse, 'url' | 'redirects'>> {
     let connection: ConnectionInfo | undefined;
     let connectedAt = 0;
+    let drained = false;
     const client = new Client(url.origin, {
       pipelining: 1,
       allowH2: hop.options.http2 ?? false,
@@ -516,6 +517,7 @@ export class Egress {
         bytes += chunk.length;
       }
       const doneAt = performance.now();
+      drained = !truncated;
       const conn = connection!;
       return {
         status: response.statusCode,
@@ -534,7 +536,9 @@ export class Egress {
         },
       };
     } finally {
-      await client.destroy().catch(() => {});
+      // A response read to its end: a plain close (destroying builds an error, stack and all, per
+      // request). Anything else — a truncated body, an abort, a failure — is cut off at once.
+      await (drained ? client.close() : client.destroy()).catch(() => {});
     }
   }
 }
