@@ -97,6 +97,16 @@ distributedOnly('worker processes (distributed mode only: they share Redis and P
     const handedBack = await detail(testId);
     expect(handedBack.status).toBe('queued');
     expect(handedBack.attempts.map((a: { status: string }) => a.status)).toEqual(['handed_back']);
+    // Watchers (and every cached list, which this event invalidates) hear that it is queued again.
+    const jobEvents = (await api.eventLog.recover(`job-status-${testId}`, 0)).messages.filter(
+      (m) => m.event !== 'queue:job:progress',
+    );
+    expect(jobEvents.map((m) => m.event)).toEqual([
+      'queue:job:added',
+      'queue:job:started',
+      'queue:job:added',
+    ]);
+    expect(jobEvents.at(-1)!.data).toMatchObject({ testId, handedBack: true });
     const hitsAtStop = site.hits;
 
     await api.startWorker();

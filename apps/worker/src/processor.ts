@@ -276,7 +276,16 @@ export function createProcessor(
       const err: unknown = controller.signal.aborted ? controller.signal.reason : thrown;
       const message = errorMessage(err);
       if (err instanceof Shutdown) {
-        if (await persist(() => tests.handBack(fence))) alog.info('handed the test back to the queue');
+        if (await persist(() => tests.handBack(fence))) {
+          alog.info('handed the test back to the queue');
+          // Queued again (no attempt used up): watchers and cached lists hear it like a new entry.
+          await publish([
+            jobChannel,
+            Events.QUEUE_JOB_ADDED,
+            { jobId: testId, testId, testType, queuePosition: null, handedBack: true },
+            Priority.HIGH,
+          ]);
+        }
         if (token) {
           await job.moveToDelayed(Date.now(), token);
           throw new DelayedError();
