@@ -308,50 +308,48 @@ export function createTestsService(deps: TestsServiceDeps) {
     if (created.length > 0) {
       created.sort((x, y) => (BigInt(x.row.id) < BigInt(y.row.id) ? -1 : 1));
       const rows = created.map((c) => c.row);
-      const enqueued = queue.addBulk(
-        rows.map((row) => ({
-          name: row.test_type,
-          data: testJobData(row),
-          opts: testJobOptions(row.test_type, row.test_id, row.run, row.priority),
-        })),
-      );
-      const added = rows.map((row) => ({
-        jobId: row.test_id,
-        testId: row.test_id,
-        testType: row.test_type,
-        priority: row.priority,
-        queuePosition: null as number | null,
-      }));
-      // Placed while the jobs are added; the events carry the positions.
-      const placing = positions.place(rows).then(
-        (placed) => {
-          placed.forEach((p, j) => (added[j]!.queuePosition = p.queuePosition));
-          return placed;
-        },
-        (err: unknown) => {
-          // The estimate is a nicety: the tests are accepted all the same.
-          deps.log.warn({ err }, 'could not place the batch in the queue');
-          return rows.map((): Placement => ({ queuePosition: null, etaSeconds: null }));
-        },
-      );
-      // The events go out once the jobs are in and placed; the cached views they invalidate are
-      // dropped meanwhile (the rows are committed), so that round trip overlaps the addBulk.
-      const announced = eventLog.publishAll(
-        rows.map((row, j) =>
-          createMessage({
-            event: Events.QUEUE_JOB_ADDED,
-            channel: channelName(Channels.JOB_STATUS, { jobId: row.test_id }),
-            data: added[j]!,
-            priority: Priority.HIGH,
-            userId: row.user_id,
-          }),
-        ),
-        { after: Promise.all([enqueued, placing]), created: true },
-      );
+      const placed = await positions.place(rows).catch((err: unknown) => {
+        // The estimate is a nicety: the tests are accepted all the same.
+        deps.log.warn({ err }, 'could not place the batch in the queue');
+        return rows.map((): Placement => ({ queuePosition: null, etaSeconds: null }));
+      });
+      // Announced (and the owners' cached lists dropped) BEFORE the jobs are added: a worker may
+      // take a job the moment it is in, and its queue:job:started must never come before the
+      // test's queue:job:added on the channel. Nobody can watch a test before its id is answered,
+      // so if the add then fails, the event is left only in the history of a channel nobody knows.
+      await eventLog
+        .publishAll(
+          rows.map((row, j) =>
+            createMessage({
+              event: Events.QUEUE_JOB_ADDED,
+              channel: channelName(Channels.JOB_STATUS, { jobId: row.test_id }),
+              data: {
+                jobId: row.test_id,
+                testId: row.test_id,
+                testType: row.test_type,
+                priority: row.priority,
+                queuePosition: placed[j]!.queuePosition,
+              },
+              priority: Priority.HIGH,
+              userId: row.user_id,
+            }),
+          ),
+          { created: true },
+        )
+        .catch((err: unknown) => deps.log.warn({ err }, 'could not publish the accepted batch'));
       try {
-        await enqueued;
+        await queue.addBulk(
+          rows.map((row) => ({
+            name: row.test_type,
+            data: testJobData(row),
+            opts: testJobOptions(row.test_type, row.test_id, row.run, row.priority),
+          })),
+        );
+        status.notify();
+        created.forEach((c, j) => {
+          out[c.i] = { ok: true, value: { created: true, row: c.row, ...placed[j]! } };
+        });
       } catch (err) {
-        await Promise.all([announced.catch(() => undefined), placing]);
         // Nothing half-written: the rows (and their keys) go again; every one of them is a 503.
         await tests
           .deleteMany(rows.map((r) => r.test_id))
@@ -362,19 +360,19 @@ export function createTestsService(deps: TestsServiceDeps) {
             ),
           );
         positions.abandoned(rows);
+        // A list read meanwhile may hold them: deleted records drop their owners' lists again.
+        await Promise.all(
+          rows.map((row) =>
+            publish(
+              Events.TEST_RECORD_DELETED,
+              Channels.TEST_HISTORY_UPDATES,
+              { testId: row.test_id },
+              row.user_id,
+            ),
+          ),
+        );
         const error = queueUnavailable(err);
         for (const c of created) out[c.i] = { ok: false, error };
-        created.length = 0;
-      }
-      if (created.length > 0) {
-        const placed = await placing;
-        await announced.catch((err: unknown) =>
-          deps.log.warn({ err }, 'could not publish the accepted batch'),
-        );
-        status.notify();
-        created.forEach((c, j) => {
-          out[c.i] = { ok: true, value: { created: true, row: c.row, ...placed[j]! } };
-        });
       }
     }
 
@@ -512,12 +510,14 @@ export function createTestsService(deps: TestsServiceDeps) {
               'Only a failed or cancelled test can be retried',
             );
       }
-      // The row is the record: if Redis is down now, the reconciler enqueues the run once it is back.
+      // Announced before the job is added, so a worker's queue:job:started of the new run can never
+      // come before it. The row is the record: if Redis is down now, the reconciler enqueues the
+      // run once it is back.
+      const where = await whereIs(outcome.row);
+      await announceQueued(outcome.row, where.queuePosition);
       await enqueue(outcome.row).catch((err: unknown) =>
         deps.log.warn({ err, testId }, 'could not enqueue the re-run; the reconciler will'),
       );
-      const where = await whereIs(outcome.row);
-      await announceQueued(outcome.row, where.queuePosition);
       return { testId, status: 'queued' as const, ...where };
     },
 
