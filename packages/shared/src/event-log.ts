@@ -67,12 +67,6 @@ return msg
 
 export interface PublishAllOptions {
   /**
-   * The messages go out only once this resolves, and not at all if it rejects (the rejection is
-   * rethrown). Work that may precede them (a wrapper's cache invalidation) starts at once, so it
-   * overlaps what `after` waits for.
-   */
-  after?: Promise<unknown>;
-  /**
    * The messages announce records the same write just created: no cached view of any of them can
    * exist yet, so a wrapper that invalidates cached views drops only the lists that will show
    * them, not each record's own entries.
@@ -129,8 +123,7 @@ export class RedisEventLog implements EventLog {
     return JSON.parse(await this.#redis.crucibleLogPublish(...this.#args(draft))) as Envelope<D>;
   }
 
-  async publishAll(drafts: readonly DraftMessage[], options: PublishAllOptions = {}): Promise<Envelope[]> {
-    await options.after;
+  async publishAll(drafts: readonly DraftMessage[]): Promise<Envelope[]> {
     if (drafts.length <= 1) return Promise.all(drafts.map((draft) => this.publish(draft)));
     // One pipeline: one write and one round trip for the lot, each message still its own script
     // (its channel's keys share a hash slot; the lot's do not), run in the order sent.
@@ -220,8 +213,7 @@ export class MemoryEventLog implements EventLog {
     return message;
   }
 
-  async publishAll(drafts: readonly DraftMessage[], options: PublishAllOptions = {}): Promise<Envelope[]> {
-    await options.after;
+  async publishAll(drafts: readonly DraftMessage[]): Promise<Envelope[]> {
     const messages: Envelope[] = [];
     for (const draft of drafts) messages.push(await this.publish(draft));
     return messages;

@@ -82,26 +82,16 @@ export function invalidatingEventLog(inner: EventLog, cache: Cache): EventLog {
       return inner.publish(draft);
     },
     // One invalidation for every message of the lot (a status change goes out on two channels;
-    // the API's group commit publishes a batch), started at once so that it overlaps what `after`
-    // waits for, and finished before the messages go out.
+    // the API's group commit publishes a batch). Its commands go out synchronously and the messages
+    // right behind them: on the one Redis connection a deployment's cache and event log share,
+    // Redis runs them in that order — one round trip, and still no subscriber hears of the change
+    // before the cached views are gone. (Memory tier and in-process bus: the local entries were
+    // dropped synchronously, and the bus delivers in order.)
     async publishAll(drafts: readonly DraftMessage[], options: PublishAllOptions = {}): Promise<Envelope[]> {
       const tags = [...new Set(drafts.flatMap((draft) => testEventTags(draft, options)))];
       const invalidated = tags.length ? http.invalidateTags(tags) : undefined;
-      if (options.after === undefined) {
-        // Nothing else to wait for: the messages are sent right behind the invalidation's commands,
-        // which went out synchronously. On the one Redis connection a deployment's cache and event
-        // log share, Redis runs them in that order: one round trip, and still no subscriber hears
-        // the change before the cached views are gone. (Memory tier and in-process bus: the local
-        // entries were dropped synchronously, and the bus delivers in order.)
-        const [, published] = await Promise.all([invalidated, inner.publishAll(drafts)]);
-        return published;
-      }
-      try {
-        await options.after;
-      } finally {
-        await invalidated;
-      }
-      return inner.publishAll(drafts);
+      const [, published] = await Promise.all([invalidated, inner.publishAll(drafts)]);
+      return published;
     },
     recover: (channel, sinceOffset) => inner.recover(channel, sinceOffset),
   };
