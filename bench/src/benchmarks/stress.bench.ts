@@ -1,32 +1,14 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { defaultEngines } from '@crucible/worker';
 import { defineBenchmark } from '../harness.js';
+import { processCpuSeconds } from '../lib/cpu.js';
 import { until } from '../lib/pace.js';
 import { startCrucible } from '../lib/stack.js';
 import { startTarget } from '../lib/target.js';
-
-/**
- * CPU seconds (user + system) from /proc/<pid>/stat: the process's own, or with `children` those
- * of its children that have exited (an execFile'd CLI is counted once it has been waited for).
- * Null where there is no /proc.
- */
-function cpuSeconds(pid: number | 'self', children = false): number | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // Fields after the command name (which may hold spaces): state is field 3, utime 14, cutime 16.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const [user, system] = children ? [fields[13], fields[14]] : [fields[11], fields[12]];
-  return (Number(user) + Number(system)) / 100; // USER_HZ is 100 on Linux
-}
 
 const AUTOCANNON_CLI = join(
   dirname(createRequire(import.meta.url).resolve('autocannon/package.json')),
@@ -47,7 +29,7 @@ export default defineBenchmark({
     const [worker] = await stack.startWorkers(1, 5);
     const workerPid = worker!.child.pid!;
     const auth = { authorization: `Bearer ${stack.token}` };
-    const withCpu = cpuSeconds('self') !== null;
+    const withCpu = processCpuSeconds('self') !== null;
 
     /**
      * Requests/s that reached the target while `drive` ran, over the configured duration, and the
@@ -111,10 +93,10 @@ export default defineBenchmark({
       ],
       crucible: {
         label: 'Crucible stress test',
-        run: () => measure(crucible, () => cpuSeconds(workerPid)),
+        run: () => measure(crucible, () => processCpuSeconds(workerPid)),
       },
       anchors: [
-        { label: 'autocannon CLI', run: () => measure(autocannonCli, () => cpuSeconds('self', true)) },
+        { label: 'autocannon CLI', run: () => measure(autocannonCli, () => processCpuSeconds('self', true)) },
       ],
       targets: [{ anchor: 'autocannon CLI', metric: 'rps', text: '≥ 90 %', met: (c, a) => c >= 0.9 * a }],
     });

@@ -3,13 +3,19 @@ import { readFileSync, readdirSync } from 'node:fs';
 /** USER_HZ: the unit of the CPU times in /proc/<pid>/stat (100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
-/** CPU seconds (user + system, every thread) a process has used, from /proc; null when it is gone. */
-export function processCpuSeconds(pid: number): number | null {
+/**
+ * CPU seconds (user + system, every thread) a process has used, from /proc; with `children`, those
+ * of its children that have exited and been waited for (an execFile'd CLI) instead. Null where
+ * there is no such process (or no /proc).
+ */
+export function processCpuSeconds(pid: number | 'self', children = false): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The fields after the command name (which may hold spaces): utime is field 14, stime 15.
+    // The fields after the command name (which may hold spaces): utime is field 14, stime 15,
+    // cutime 16, cstime 17.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    const [user, system] = children ? [fields[13], fields[14]] : [fields[11], fields[12]];
+    return (Number(user) + Number(system)) / TICKS_PER_SECOND;
   } catch {
     return null;
   }
