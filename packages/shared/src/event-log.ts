@@ -47,6 +47,7 @@ export interface Recovery {
  * So does a missing offset beside an epoch (a partial loss: a key evicted or deleted alone), which
  * would otherwise restart the offsets below the stream's last id, make XADD fail after INCR (a
  * script is not rolled back) and leave every later publish to the channel failing.
+ * Answers `{offset, epoch}` only: the caller already holds the rest of the message.
  */
 const PUBLISH_SCRIPT = `
 local epoch = redis.call('GET', KEYS[2])
@@ -62,7 +63,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
 redis.call('PUBLISH', ARGV[5], msg)
-return msg
+return {offset, epoch}
 `;
 
 export interface PublishAllOptions {
@@ -86,7 +87,8 @@ export interface EventLog {
 }
 
 type RedisWithPublish = Redis & {
-  crucibleLogPublish(...args: (string | number)[]): Promise<string>;
+  /** Answers the message's offset and epoch (the caller has the rest: no echo of the message). */
+  crucibleLogPublish(...args: (string | number)[]): Promise<[number, string]>;
 };
 
 export class RedisEventLog implements EventLog {
@@ -120,7 +122,8 @@ export class RedisEventLog implements EventLog {
   }
 
   async publish<D>(draft: DraftMessage<D>): Promise<Envelope<D>> {
-    return JSON.parse(await this.#redis.crucibleLogPublish(...this.#args(draft))) as Envelope<D>;
+    const [offset, epoch] = await this.#redis.crucibleLogPublish(...this.#args(draft));
+    return { ...draft, offset, epoch };
   }
 
   async publishAll(drafts: readonly DraftMessage[]): Promise<Envelope[]> {
@@ -133,9 +136,10 @@ export class RedisEventLog implements EventLog {
     for (const draft of drafts) pipeline.crucibleLogPublish(...this.#args(draft));
     const results = await pipeline.exec();
     if (!results) throw new Error('event log: the publish pipeline was aborted');
-    return results.map(([err, raw]) => {
+    return results.map(([err, reply], i) => {
       if (err) throw err;
-      return JSON.parse(raw as string) as Envelope;
+      const [offset, epoch] = reply as [number, string];
+      return { ...drafts[i]!, offset, epoch };
     });
   }
 
