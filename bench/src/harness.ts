@@ -161,12 +161,18 @@ async function measure(
         better: metric.better,
         crucible,
         anchor: other,
-        ratio: crucible.median / other.median,
+        ratio: ratioOf(crucible.median, other.median),
         target: target ? { text: target.text, met: target.met(crucible.median, other.median) } : null,
       });
     }
   });
   return { title: comparison.title, rows };
+}
+
+/** Crucible ÷ anchor; two zeros are even (1), a zero anchor beside a cost is unbounded (Infinity). */
+export function ratioOf(crucible: number, anchor: number): number {
+  if (anchor === 0) return crucible === 0 ? 1 : Infinity;
+  return crucible / anchor;
 }
 
 export interface RunOptions {

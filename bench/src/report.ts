@@ -27,7 +27,7 @@ export function formatBenchmark(result: BenchmarkResult): string {
     for (const row of comparison.rows) {
       const target = row.target ? `${row.target.text}: ${row.target.met ? 'met' : '**missed**'}` : '';
       lines.push(
-        `| ${row.metric} | ${row.crucible.label} | ${cell(row.crucible)} | ${row.anchor.label} | ${cell(row.anchor)} | ${row.ratio.toFixed(2)}× | ${target} |`,
+        `| ${row.metric} | ${row.crucible.label} | ${cell(row.crucible)} | ${row.anchor.label} | ${cell(row.anchor)} | ${Number.isFinite(row.ratio) ? `${row.ratio.toFixed(2)}×` : '—'} | ${target} |`,
       );
     }
     lines.push('');

@@ -21,19 +21,31 @@ export function processCpuSeconds(pid: number | 'self', children = false): numbe
   }
 }
 
-/** CPU seconds used so far by every process whose command name starts with `name` (e.g. `postgres`). */
-export function namedCpuSeconds(name: string): number {
-  let total = 0;
+/** CPU seconds used so far by each process whose command name starts with `name` (e.g. `postgres`), by pid. */
+export function namedCpuSeconds(name: string): Map<number, number> {
+  const byPid = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (comm.startsWith(name)) total += processCpuSeconds(Number(entry)) ?? 0;
+      if (!comm.startsWith(name)) continue;
+      const seconds = processCpuSeconds(Number(entry));
+      if (seconds !== null) byPid.set(Number(entry), seconds);
     } catch {
       // Exited between the listing and the read.
     }
   }
+  return byPid;
+}
+
+/**
+ * CPU seconds the processes of `after` used since `before`: a process started meanwhile counts
+ * whole; one that exited meanwhile is lost (PostgreSQL backends come and go), never negative.
+ */
+function usedSince(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of after) total += Math.max(0, seconds - (before.get(pid) ?? 0));
   return total;
 }
 
@@ -65,11 +77,11 @@ export function cpuAccount(pids: number[]): { stop(requests: number): CpuShare &
   };
   return {
     stop(requests) {
-      const per = (seconds: number) => (requests > 0 ? (seconds * 1e6) / requests : 0);
+      const per = (seconds: number) => (requests > 0 ? (Math.max(0, seconds) * 1e6) / requests : 0);
       const share = {
         server: per(server() - start.server),
-        postgres: per(namedCpuSeconds('postgres') - start.postgres),
-        redis: per(namedCpuSeconds('redis') - start.redis),
+        postgres: per(usedSince(start.postgres, namedCpuSeconds('postgres'))),
+        redis: per(usedSince(start.redis, namedCpuSeconds('redis'))),
         load: per(self() - start.load),
       };
       return { ...share, total: share.server + share.postgres + share.redis + share.load };
