@@ -34,7 +34,10 @@ import type { GroupCommitOptions } from '@crucible/shared';
 export interface ApiDeps {
   db: Db;
   /** The queue, event log, bus and their readiness checks, of whichever mode the process runs in. */
-  backplane: Pick<Backplane, 'queue' | 'eventLog' | 'pubsub' | 'presence' | 'checks' | 'tickets'>;
+  backplane: Pick<
+    Backplane,
+    'queue' | 'eventLog' | 'eventLogOrderedWithQueue' | 'pubsub' | 'presence' | 'checks' | 'tickets'
+  >;
   tokens: TokenService;
   /** Private hosts/ranges tests may target (`TARGET_ALLOWLIST`). @defaultValue none */
   targetAllowlist?: Allowlist;
@@ -116,6 +119,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     log: app.log,
     targetAllowlist: deps.targetAllowlist,
     groupCommit: deps.groupCommit,
+    eventLogOrderedWithQueue: deps.backplane.eventLogOrderedWithQueue,
     positions: deps.positions,
   });
   app.addHook('onClose', async () => service.close());

@@ -84,6 +84,13 @@ export interface Backplane {
   createWorker<R>(processor: Processor<TestJobData, R>, options: WorkerOptions): TestQueueWorker<R>;
   /** The one way apps publish channel messages. */
   readonly eventLog: EventLog;
+  /**
+   * True when the event log (and the cache) write on the queue's own connection, and send what a
+   * publish call holds before the call returns: a job added after that call is run after the
+   * messages, so an announcement need not wait for its answer before the add (distributed).
+   * False where that order needs the answer (embedded: BullMQ on PostgreSQL, in-process bus).
+   */
+  readonly eventLogOrderedWithQueue: boolean;
   /** Control messages and the live side of channels. */
   readonly pubsub: PubSub;
   /** Live workers (capacity, running tests) and the reconciler's pass lock. */
@@ -130,6 +137,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
   let workerConnection: Redis | undefined;
   return {
     mode: 'distributed',
+    eventLogOrderedWithQueue: true,
     get queue() {
       if (!queue) {
         queue = new Queue<TestJobData>(TEST_QUEUE_NAME, {
@@ -224,6 +232,7 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
   const pubsub = new MemoryPubSub();
   return {
     mode: 'embedded',
+    eventLogOrderedWithQueue: false,
     queue: queue as unknown as TestQueue,
     createWorker<R>(processor: Processor<TestJobData, R>, workerOptions: WorkerOptions) {
       const worker = new Classes.Worker<TestJobData, R>(TEST_QUEUE_NAME, processor, {
