@@ -8,25 +8,43 @@ import type { AckStore, UnackedMessage } from '@crucible/shared';
  */
 export class CoalescingAckStore implements AckStore {
   readonly #store: AckStore;
+  readonly #onError: (err: unknown) => void;
   #expects = new Map<string, Map<string, UnackedMessage>>();
   #acks = new Map<string, Set<string>>();
   #flushing: Promise<void> | undefined;
 
-  constructor(store: AckStore) {
+  /** `onError` hears of a flush that failed (`record` and `recordAck` return nothing to catch). */
+  constructor(store: AckStore, onError: (err: unknown) => void = () => {}) {
     this.#store = store;
+    this.#onError = onError;
   }
 
-  expect(userId: string, message: UnackedMessage): Promise<void> {
+  /**
+   * `expect` for the hot path (every delivery of a CRITICAL/HIGH message): nothing to await and no
+   * promise made per call; a failed write goes to `onError`, once per flush.
+   */
+  record(userId: string, message: UnackedMessage): void {
     let messages = this.#expects.get(userId);
     if (!messages) this.#expects.set(userId, (messages = new Map()));
     messages.set(message.id, message);
+    if (!this.#flushing) void this.#schedule();
+  }
+
+  /** `ack` for the hot path (every ack frame), as `record` is for `expect`. */
+  recordAck(userId: string, id: string): void {
+    let ids = this.#acks.get(userId);
+    if (!ids) this.#acks.set(userId, (ids = new Set()));
+    ids.add(id);
+    if (!this.#flushing) void this.#schedule();
+  }
+
+  expect(userId: string, message: UnackedMessage): Promise<void> {
+    this.record(userId, message);
     return this.#schedule();
   }
 
   ack(userId: string, id: string): Promise<void> {
-    let ids = this.#acks.get(userId);
-    if (!ids) this.#acks.set(userId, (ids = new Set()));
-    ids.add(id);
+    this.recordAck(userId, id);
     return this.#schedule();
   }
 
@@ -37,7 +55,11 @@ export class CoalescingAckStore implements AckStore {
   }
 
   #schedule(): Promise<void> {
-    this.#flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
+    if (!this.#flushing) {
+      this.#flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
+      // Told once per flush, whoever else awaits it.
+      this.#flushing.catch(this.#onError);
+    }
     return this.#flushing;
   }
 
@@ -47,6 +69,7 @@ export class CoalescingAckStore implements AckStore {
     this.#expects = new Map();
     this.#acks = new Map();
     this.#flushing = undefined;
+    if (this.#store.writeAll) return this.#store.writeAll(expects, acks);
     const written: Promise<void>[] = [];
     for (const [userId, messages] of expects) {
       for (const message of messages.values()) written.push(this.#store.expect(userId, message));

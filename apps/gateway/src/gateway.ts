@@ -155,9 +155,17 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
     hub,
     eventLog: options.eventLog,
     authorize: createChannelAccess(options.tests),
-    acks: new CoalescingAckStore(options.acks ?? new MemoryAckStore()),
+    acks: new CoalescingAckStore(options.acks ?? new MemoryAckStore(), (err) =>
+      log.warn({ err }, 'recording expected or received acks failed'),
+    ),
     limits,
     metrics,
+    log,
+    // One function for every session, not a closure per socket.
+    onClose: (closed) => {
+      sessions.delete(closed);
+      release(closed.user.id, closed.id);
+    },
   };
 
   // Presence publishes and connection releases still in flight: a clean shutdown waits for them,
@@ -292,15 +300,13 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
       const { user, connectionId, onAbort, response } = entry;
       // Idle sockets are what a gateway holds most of: let go of everything the upgrade request
       // made (Fastify's request and reply, the raw request and response, their logger) once the
-      // socket is open. @fastify/websocket's error listener would keep them for the socket's life.
+      // socket is open. @fastify/websocket's error listener would keep them for the socket's life:
+      // the session replaces it (Session.start), as does the refusal below.
       request.raw.off('close', onAbort);
       response.detachSocket(request.raw.socket);
-      socket.removeAllListeners('error');
-      socket.on('error', (err) => {
-        log.info({ err, connectionId }, 'socket error');
-        socket.terminate();
-      });
       if (closing) {
+        socket.removeAllListeners('error');
+        socket.on('error', () => socket.terminate());
         socket.close(1001, 'server shutting down');
         release(user.id, connectionId);
         return;
@@ -311,11 +317,6 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
         apiKeyId: user.apiKeyId,
         socket,
         context,
-        log,
-        onClose: (closed) => {
-          sessions.delete(closed);
-          release(closed.user.id, closed.id);
-        },
       });
       sessions.add(session);
       session.start();

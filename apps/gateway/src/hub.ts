@@ -11,6 +11,8 @@ export interface HubMessage extends Position {
   raw: string;
   /** `raw` with `ackRequired: true`, made once for every recipient of a CRITICAL/HIGH message. */
   ackRaw?: string;
+  /** `ackRaw` encoded (UTF-8), made with it: sent as it is to every reader not waiting on a batch. */
+  ackBytes?: Buffer;
   id: string;
   userId: string | null;
   priority: Priority;

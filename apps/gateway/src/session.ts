@@ -1,8 +1,9 @@
 import { Events, Priority, createMessage } from '@crucible/shared';
-import type { AckStore, Envelope, EventLog } from '@crucible/shared';
+import type { Envelope, EventLog } from '@crucible/shared';
 import type { FastifyBaseLogger } from 'fastify';
 // Types only: `ws` reaches this app through @fastify/websocket, not as a runtime dependency of its own.
 import type { RawData, WebSocket } from 'ws';
+import type { CoalescingAckStore } from './acks.js';
 import type { ChannelAuthorizer, MessageFilter, Reader } from './channel-access.js';
 import type { GatewayLimits } from './env.js';
 import type { Hub, HubMessage, HubSubscriber, Position } from './hub.js';
@@ -78,9 +79,12 @@ export interface SessionContext {
   hub: Hub;
   eventLog: Pick<EventLog, 'recover'>;
   authorize: ChannelAuthorizer;
-  acks: AckStore;
+  acks: CoalescingAckStore;
   limits: GatewayLimits;
   metrics: GatewayMetrics;
+  log: FastifyBaseLogger;
+  /** Called once per session, when its socket has closed and every subscription is released. */
+  onClose(session: Session): void;
 }
 
 export interface SessionOptions {
@@ -90,9 +94,6 @@ export interface SessionOptions {
   apiKeyId: string | undefined;
   socket: WebSocket;
   context: SessionContext;
-  log: FastifyBaseLogger;
-  /** Called once, when the socket has closed and every subscription is released. */
-  onClose(session: Session): void;
 }
 
 /** Close codes the gateway uses beyond the standard ones. */
@@ -104,6 +105,26 @@ export const CloseCodes = {
 } as const;
 
 const INVALID_FRAME_WINDOW_MS = 60_000;
+
+// Idle sockets are what a gateway holds most of, so a socket's listeners are these few functions,
+// shared by every socket (the emitter is `this`), not closures made per socket.
+const sessions = new WeakMap<WebSocket, Session>();
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  sessions.get(this)?.onFrame(data, isBinary);
+}
+function onPong(this: WebSocket): void {
+  sessions.get(this)?.onPong();
+}
+function onSocketClose(this: WebSocket): void {
+  sessions.get(this)?.dispose();
+  sessions.delete(this);
+}
+function onSocketError(this: WebSocket, err: Error): void {
+  sessions.get(this)?.onSocketError(err);
+  this.terminate();
+}
+/** Sent as text frames, though given as bytes (a message is encoded once for all its readers). */
+const TEXT = { binary: false } as const;
 
 /**
  * One socket: its user, its subscriptions, the frames it sends and receives, its heartbeat.
@@ -117,11 +138,9 @@ export class Session implements HubSubscriber {
   readonly apiKeyId: string | undefined;
   readonly #socket: WebSocket;
   readonly #context: SessionContext;
-  readonly #limits: GatewayLimits;
-  readonly #log: FastifyBaseLogger;
-  readonly #onClose: (session: Session) => void;
-  readonly #subscriptions = new Map<string, Subscription>();
-  #batch: string[] = [];
+  // Both made on first use: an idle socket subscribes to nothing and is sent no channel message.
+  #subscriptions: Map<string, Subscription> | undefined;
+  #batch: string[] | undefined;
   #batchBytes = 0;
   #batchTimer: NodeJS.Timeout | undefined;
   #pongDeadline: NodeJS.Timeout | undefined;
@@ -138,24 +157,24 @@ export class Session implements HubSubscriber {
     this.apiKeyId = options.apiKeyId;
     this.#socket = options.socket;
     this.#context = options.context;
-    this.#limits = options.context.limits;
-    this.#log = options.log;
-    this.#onClose = options.onClose;
   }
 
-  /** Must run synchronously in the route handler, so no early frame finds no listener. */
+  /**
+   * Must run synchronously in the route handler, so no early frame finds no listener. Takes over
+   * the socket's errors: one is logged and ends the socket (its close ends the session).
+   */
   start(): void {
     const socket = this.#socket;
-    socket.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
-    socket.on('pong', () => {
-      clearTimeout(this.#pongDeadline);
-      this.#pongDeadline = undefined;
-    });
-    socket.on('close', () => this.#dispose());
+    sessions.set(socket, this);
+    socket.removeAllListeners('error');
+    socket.on('error', onSocketError);
+    socket.on('message', onMessage);
+    socket.on('pong', onPong);
+    socket.on('close', onSocketClose);
     const hello = createMessage({
       event: Events.CONNECTION_ESTABLISHED,
       channel: '',
-      data: { connectionId: this.id, userId: this.user.id, heartbeatMs: this.#limits.heartbeatMs },
+      data: { connectionId: this.id, userId: this.user.id, heartbeatMs: this.#context.limits.heartbeatMs },
       userId: this.user.id,
     });
     // Not a channel message: it has no place in any history.
@@ -163,14 +182,14 @@ export class Session implements HubSubscriber {
   }
 
   deliver(channel: string, message: HubMessage): void {
-    const subscription = this.#subscriptions.get(channel);
+    const subscription = this.#subscriptions?.get(channel);
     if (!subscription) return;
     if (subscription.pending) subscription.pending.push(message);
     else this.#forward(channel, subscription, message);
   }
 
   reset(channel: string, position: Position): void {
-    const subscription = this.#subscriptions.get(channel);
+    const subscription = this.#subscriptions?.get(channel);
     if (!subscription) return;
     if (subscription.pending) {
       subscription.lostDuringReplay = true;
@@ -189,10 +208,11 @@ export class Session implements HubSubscriber {
   }
 
   get channelCount(): number {
-    return this.#subscriptions.size;
+    return this.#subscriptions?.size ?? 0;
   }
 
-  #onFrame(data: RawData, isBinary: boolean): void {
+  /** @internal A frame from the client (the socket's shared `message` listener). */
+  onFrame(data: RawData, isBinary: boolean): void {
     if (this.#closing) return;
     if (isBinary) return this.#invalid('frames must be JSON text');
     const frame = parseClientFrame(rawToString(data));
@@ -207,9 +227,7 @@ export class Session implements HubSubscriber {
         return this.#sendControl({ type: 'pong' });
       case 'ack':
         this.#context.metrics.acks.inc();
-        this.#context.acks.ack(this.user.id, frame.id).catch((err: unknown) => {
-          this.#log.warn({ err, connectionId: this.id }, 'recording an ack failed');
-        });
+        this.#context.acks.recordAck(this.user.id, frame.id);
         return;
     }
   }
@@ -219,20 +237,24 @@ export class Session implements HubSubscriber {
     const now = Date.now();
     this.#invalidFrames = (this.#invalidFrames ?? []).filter((t) => now - t < INVALID_FRAME_WINDOW_MS);
     this.#invalidFrames.push(now);
-    if (this.#invalidFrames.length > this.#limits.maxInvalidFrames) {
+    if (this.#invalidFrames.length > this.#context.limits.maxInvalidFrames) {
       this.#context.metrics.abuseDisconnects.inc({ reason: 'invalid_frames' });
-      this.#log.info({ connectionId: this.id }, 'closing a connection that keeps sending invalid frames');
+      this.#context.log.info(
+        { connectionId: this.id },
+        'closing a connection that keeps sending invalid frames',
+      );
       return this.close(1008, 'too many invalid frames');
     }
     this.#error('BAD_REQUEST', detail);
   }
 
   async #subscribe(channel: string, since: Since | undefined): Promise<void> {
-    if (this.#subscriptions.has(channel)) return this.#error('BAD_REQUEST', 'already subscribed', channel);
-    if (this.#subscriptions.size >= this.#limits.maxChannelsPerConnection) {
-      return this.#error('LIMIT', `at most ${this.#limits.maxChannelsPerConnection} channels`, channel);
+    const subscriptions = (this.#subscriptions ??= new Map());
+    const { hub, eventLog, authorize, acks, metrics, limits, log } = this.#context;
+    if (subscriptions.has(channel)) return this.#error('BAD_REQUEST', 'already subscribed', channel);
+    if (subscriptions.size >= limits.maxChannelsPerConnection) {
+      return this.#error('LIMIT', `at most ${limits.maxChannelsPerConnection} channels`, channel);
     }
-    const { hub, eventLog, authorize, acks, metrics } = this.#context;
     // Reserved before any await, so concurrent subscribes can neither pass the limit nor duplicate.
     const subscription: Subscription = {
       pending: [],
@@ -240,13 +262,13 @@ export class Session implements HubSubscriber {
       filter: undefined,
       lostDuringReplay: false,
     };
-    this.#subscriptions.set(channel, subscription);
-    const current = () => this.#subscriptions.get(channel) === subscription && !this.#closed;
+    subscriptions.set(channel, subscription);
+    const current = () => subscriptions.get(channel) === subscription && !this.#closed;
     try {
       const decision = await authorize(this.user, channel);
       if (!current()) return;
       if (!decision.allowed) {
-        this.#subscriptions.delete(channel);
+        subscriptions.delete(channel);
         return this.#error(decision.code, decision.detail, channel);
       }
       subscription.filter = decision.filter;
@@ -309,15 +331,15 @@ export class Session implements HubSubscriber {
       }
     } catch (err) {
       if (!current()) return;
-      this.#subscriptions.delete(channel);
+      subscriptions.delete(channel);
       hub.unsubscribe(channel, this);
-      this.#log.error({ err, channel }, 'subscribe failed');
+      log.error({ err, channel }, 'subscribe failed');
       this.#error('UNAVAILABLE', 'the channel cannot be read right now; retry later', channel);
     }
   }
 
   #unsubscribe(channel: string): void {
-    if (!this.#subscriptions.delete(channel)) return this.#error('NOT_FOUND', 'not subscribed', channel);
+    if (!this.#subscriptions?.delete(channel)) return this.#error('NOT_FOUND', 'not subscribed', channel);
     this.#context.hub.unsubscribe(channel, this);
     this.#sendControl({ type: 'unsubscribed', channel });
   }
@@ -330,31 +352,49 @@ export class Session implements HubSubscriber {
     if (subscription.filter && !subscription.filter(this.user, message)) return;
     const urgent = message.priority <= Priority.HIGH;
     if (!urgent) return this.#enqueue(message.raw, false);
-    this.#context.acks
-      .expect(this.user.id, { id: message.id, channel, epoch: message.epoch, offset: message.offset })
-      .catch((err: unknown) => this.#log.warn({ err, channel }, 'recording an expected ack failed'));
-    message.ackRaw ??= withFields(message.raw, ',"ackRequired":true');
-    this.#enqueue(message.ackRaw, true);
+    if (message.ackRaw === undefined) {
+      message.ackRaw = withFields(message.raw, ',"ackRequired":true');
+      // Encoded once for every reader, not once per socket.
+      message.ackBytes = Buffer.from(message.ackRaw);
+    }
+    // Sent first, recorded after: the record is written to the store later in this turn of the
+    // event loop either way, and always before any ack of it can arrive (a later turn).
+    this.#enqueue(message.ackRaw, true, message.ackBytes);
+    this.#context.acks.record(this.user.id, {
+      id: message.id,
+      channel,
+      epoch: message.epoch,
+      offset: message.offset,
+    });
   }
 
-  /** Queues one channel message; `urgent` sends it (and whatever waits before it) at once. */
-  #enqueue(raw: string, urgent: boolean): void {
+  /**
+   * Queues one channel message; `urgent` sends it (and whatever waits before it) at once. `bytes`,
+   * `raw` encoded, is sent as it is when nothing waits before it.
+   */
+  #enqueue(raw: string, urgent: boolean, bytes?: Buffer): void {
     if (this.#closing || this.#socket.readyState !== this.#socket.OPEN) return;
-    if (this.#socket.bufferedAmount + this.#batchBytes + raw.length > this.#limits.maxBufferedBytes) {
+    const { limits, metrics } = this.#context;
+    if (this.#socket.bufferedAmount + this.#batchBytes + raw.length > limits.maxBufferedBytes) {
       return this.#dropSlow();
     }
-    this.#batch.push(raw);
+    if (urgent && bytes && !this.#batch?.length) {
+      metrics.messagesOut.inc();
+      return this.#write(bytes);
+    }
+    const batch = (this.#batch ??= []);
+    batch.push(raw);
     this.#batchBytes += raw.length;
-    if (urgent || this.#batch.length >= this.#limits.batchMaxMessages) this.#flush();
-    else this.#batchTimer ??= setTimeout(() => this.#flush(), this.#limits.batchDelayMs);
+    if (urgent || batch.length >= limits.batchMaxMessages) this.#flush();
+    else this.#batchTimer ??= setTimeout(() => this.#flush(), limits.batchDelayMs);
   }
 
   #flush(): void {
     clearTimeout(this.#batchTimer);
     this.#batchTimer = undefined;
     const batch = this.#batch;
-    if (batch.length === 0) return;
-    this.#batch = [];
+    if (!batch?.length) return;
+    this.#batch = undefined;
     this.#batchBytes = 0;
     const { metrics } = this.#context;
     metrics.messagesOut.inc(batch.length);
@@ -366,8 +406,9 @@ export class Session implements HubSubscriber {
   #discardBatch(): void {
     clearTimeout(this.#batchTimer);
     this.#batchTimer = undefined;
-    if (this.#batch.length > 0) this.#context.metrics.drops.inc({ reason: 'closed' }, this.#batch.length);
-    this.#batch = [];
+    const waiting = this.#batch?.length ?? 0;
+    if (waiting > 0) this.#context.metrics.drops.inc({ reason: 'closed' }, waiting);
+    this.#batch = undefined;
     this.#batchBytes = 0;
   }
 
@@ -376,14 +417,11 @@ export class Session implements HubSubscriber {
    * closed (4008) and will resume from its last offset. Others never wait for it: sends never block.
    */
   #dropSlow(): void {
-    const { metrics } = this.#context;
+    const { metrics, log } = this.#context;
     metrics.slowDisconnects.inc();
-    metrics.drops.inc({ reason: 'slow' }, this.#batch.length + 1);
-    this.#batch = [];
-    this.#log.warn(
-      { connectionId: this.id, buffered: this.#socket.bufferedAmount },
-      'closing a slow consumer',
-    );
+    metrics.drops.inc({ reason: 'slow' }, (this.#batch?.length ?? 0) + 1);
+    this.#batch = undefined;
+    log.warn({ connectionId: this.id, buffered: this.#socket.bufferedAmount }, 'closing a slow consumer');
     this.close(CloseCodes.SLOW, 'slow');
   }
 
@@ -400,9 +438,9 @@ export class Session implements HubSubscriber {
     this.#write(JSON.stringify(frame));
   }
 
-  #write(text: string): void {
+  #write(data: string | Buffer): void {
     if (this.#closing || this.#socket.readyState !== this.#socket.OPEN) return;
-    this.#socket.send(text);
+    this.#socket.send(data, TEXT);
   }
 
   /**
@@ -413,22 +451,36 @@ export class Session implements HubSubscriber {
     if (this.#closed) return;
     if (this.#pongDeadline) return;
     this.#pongDeadline = setTimeout(() => {
-      this.#log.info({ connectionId: this.id }, 'heartbeat timed out');
+      this.#context.log.info({ connectionId: this.id }, 'heartbeat timed out');
       this.#socket.terminate();
-    }, this.#limits.heartbeatTimeoutMs);
+    }, this.#context.limits.heartbeatTimeoutMs);
     this.#socket.ping();
   }
 
-  #dispose(): void {
+  /** @internal The peer answered a ping (the socket's shared `pong` listener). */
+  onPong(): void {
+    clearTimeout(this.#pongDeadline);
+    this.#pongDeadline = undefined;
+  }
+
+  /** @internal The socket failed (its shared `error` listener terminates it next). */
+  onSocketError(err: Error): void {
+    this.#context.log.info({ err, connectionId: this.id }, 'socket error');
+  }
+
+  /** @internal The socket closed (its shared `close` listener): releases everything, once. */
+  dispose(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
     clearTimeout(this.#pongDeadline);
     clearTimeout(this.#killTimer);
     this.#discardBatch();
-    for (const channel of this.#subscriptions.keys()) this.#context.hub.unsubscribe(channel, this);
-    this.#subscriptions.clear();
-    this.#onClose(this);
+    const subscriptions = this.#subscriptions;
+    this.#subscriptions = undefined;
+    if (subscriptions)
+      for (const channel of subscriptions.keys()) this.#context.hub.unsubscribe(channel, this);
+    this.#context.onClose(this);
   }
 }
 

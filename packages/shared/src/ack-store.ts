@@ -15,6 +15,14 @@ export interface UnackedMessage {
 export interface AckStore {
   expect(userId: string, message: UnackedMessage): Promise<void>;
   ack(userId: string, id: string): Promise<void>;
+  /**
+   * Many `expect`s, then many `ack`s (per user: message ids), as if called one by one in that
+   * order, in as few round trips as the store can (Redis: one).
+   */
+  writeAll?(
+    expects: ReadonlyMap<string, ReadonlyMap<string, UnackedMessage>>,
+    acks: ReadonlyMap<string, ReadonlySet<string>>,
+  ): Promise<void>;
   /** The user's unacknowledged messages of the channel in this epoch at or before `uptoOffset`, oldest first. */
   unacked(userId: string, channel: string, epoch: string, uptoOffset: number): Promise<UnackedMessage[]>;
 }
@@ -48,15 +56,29 @@ export class MemoryAckStore implements AckStore {
   }
 }
 
+/** Records one expected ack and answers how many the user has: one command, where MULTI took five. */
+const EXPECT_SCRIPT = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return redis.call('HLEN', KEYS[1])
+`;
+
+type RedisWithExpect = Redis & {
+  crucibleAckExpect(key: string, id: string, value: string, ttlMs: number): Promise<number>;
+};
+
 /** A hash per user (message id → where it was), expiring with the channel history it points into. */
 export class RedisAckStore implements AckStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisWithExpect;
   readonly #prefix: string;
   readonly #ttlMs: number;
 
   /** `ttlMs` should match the event log's history TTL: past it there is nothing left to redeliver. */
   constructor(redis: Redis, options: { prefix: string; ttlMs?: number }) {
-    this.#redis = redis;
+    if (!('crucibleAckExpect' in redis)) {
+      redis.defineCommand('crucibleAckExpect', { numberOfKeys: 1, lua: EXPECT_SCRIPT });
+    }
+    this.#redis = redis as RedisWithExpect;
     this.#prefix = `${options.prefix}:acks:`;
     this.#ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
   }
@@ -64,23 +86,45 @@ export class RedisAckStore implements AckStore {
   async expect(userId: string, message: UnackedMessage): Promise<void> {
     const key = this.#prefix + userId;
     const value = JSON.stringify([message.channel, message.epoch, message.offset]);
-    const results = await this.#redis
-      .multi()
-      .hset(key, message.id, value)
-      .pexpire(key, this.#ttlMs)
-      .hlen(key)
-      .exec();
-    const size = Number(results?.[2]?.[1] ?? 0);
-    if (size > MAX_PER_USER) {
-      // Rare (a client that never acks): drop the oldest by offset order within what is stored.
-      const all = await this.#all(userId);
-      const excess = all.sort((a, b) => a.offset - b.offset).slice(0, size - MAX_PER_USER);
-      if (excess.length > 0) await this.#redis.hdel(key, ...excess.map((m) => m.id));
-    }
+    const size = await this.#redis.crucibleAckExpect(key, message.id, value, this.#ttlMs);
+    if (size > MAX_PER_USER) await this.#trim(userId);
+  }
+
+  /** Rare (a client that never acks): drops the oldest by offset order within what is stored. */
+  async #trim(userId: string): Promise<void> {
+    const all = await this.#all(userId);
+    const excess = all.sort((a, b) => a.offset - b.offset).slice(0, all.length - MAX_PER_USER);
+    if (excess.length > 0) await this.#redis.hdel(this.#prefix + userId, ...excess.map((m) => m.id));
   }
 
   async ack(userId: string, id: string): Promise<void> {
     await this.#redis.hdel(this.#prefix + userId, id);
+  }
+
+  async writeAll(
+    expects: ReadonlyMap<string, ReadonlyMap<string, UnackedMessage>>,
+    acks: ReadonlyMap<string, ReadonlySet<string>>,
+  ): Promise<void> {
+    // One pipeline: one write to the socket and one round trip, where a command each took many.
+    const pipeline = this.#redis.pipeline() as ReturnType<Redis['pipeline']> & {
+      crucibleAckExpect(key: string, id: string, value: string, ttlMs: number): unknown;
+    };
+    const expected: string[] = [];
+    for (const [userId, messages] of expects) {
+      for (const message of messages.values()) {
+        const value = JSON.stringify([message.channel, message.epoch, message.offset]);
+        pipeline.crucibleAckExpect(this.#prefix + userId, message.id, value, this.#ttlMs);
+        expected.push(userId);
+      }
+    }
+    // Queued after the expectations on the same connection, so Redis applies them after too.
+    for (const [userId, ids] of acks) if (ids.size > 0) pipeline.hdel(this.#prefix + userId, ...ids);
+    if (pipeline.length === 0) return;
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0];
+    const over = new Set(expected.filter((_, i) => Number(results[i]![1]) > MAX_PER_USER));
+    for (const userId of over) await this.#trim(userId);
   }
 
   async unacked(userId: string, channel: string, epoch: string, uptoOffset: number) {
