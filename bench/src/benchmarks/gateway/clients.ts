@@ -31,6 +31,23 @@ let waiting: { total: number; done: () => void } | undefined;
 
 const wallNow = () => performance.timeOrigin + performance.now();
 
+// Acks go out after every frame already read has been timed (setImmediate runs after this turn's
+// I/O callbacks): sending them inline would charge this process's own work of acknowledging to the
+// latency of the frames read after them, a cost the bare anchor's readers (who do not ack) never
+// pay. The gateway still receives and records every ack, at most a turn later.
+let acks: [WebSocket, string][] = [];
+function ack(socket: WebSocket, id: string): void {
+  if (acks.length === 0) setImmediate(sendAcks);
+  acks.push([socket, id]);
+}
+function sendAcks(): void {
+  const due = acks;
+  acks = [];
+  for (const [socket, id] of due) {
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'ack', id }));
+  }
+}
+
 function onChannelFrame(socket: WebSocket, data: Buffer): void {
   if (mode === 'count') {
     // Counting by scanning the bytes keeps this process cheaper than the servers it measures.
@@ -44,7 +61,7 @@ function onChannelFrame(socket: WebSocket, data: Buffer): void {
       received++;
       latency.record(now - message.data.sentAt);
       // As a real client does: acknowledge what asks for it (the gateway tracks it until then).
-      if (message.ackRequired) socket.send(JSON.stringify({ type: 'ack', id: message.id }));
+      if (message.ackRequired) ack(socket, message.id as string);
     }
   }
   if (waiting && received >= waiting.total) {
