@@ -86,6 +86,9 @@ function problem(reply: FastifyReply, status: number, title: string, code: strin
 
 const noop = () => {};
 
+/** Sessions are pinged in this many groups, one group per `heartbeatMs / HEARTBEAT_SLOTS`. */
+const HEARTBEAT_SLOTS = 10;
+
 function shuttingDown(reply: FastifyReply) {
   return problem(reply, 503, 'Service Unavailable', 'UNAVAILABLE', 'this gateway is shutting down');
 }
@@ -206,10 +209,18 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
   // user's last lease expired does (once across all of them).
   connections.onExpired((userId) => presence(Events.USER_OFFLINE, userId));
 
-  // One timer pings every socket (a timer per socket is memory every idle socket pays for).
-  const heartbeat = setInterval(() => {
-    for (const session of sessions) session.ping();
-  }, limits.heartbeatMs);
+  // One timer pings every socket (a timer per socket is memory every idle socket pays for), a
+  // tenth of them each tenth of the interval: pinging all at once (and then reading all their
+  // pongs) would stall every delivery for a while each interval, longer the more sockets held.
+  let heartbeatTick = 0;
+  let nextHeartbeatSlot = 0;
+  const heartbeat = setInterval(
+    () => {
+      const slot = heartbeatTick++ % HEARTBEAT_SLOTS;
+      for (const session of sessions) if (session.heartbeatSlot === slot) session.ping();
+    },
+    Math.max(1, Math.floor(limits.heartbeatMs / HEARTBEAT_SLOTS)),
+  );
 
   // Revoking an API key must end its sockets: each gateway asks which of its keys are still active.
   const revalidation = options.apiKeys
@@ -317,6 +328,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
         apiKeyId: user.apiKeyId,
         socket,
         context,
+        heartbeatSlot: nextHeartbeatSlot++ % HEARTBEAT_SLOTS,
       });
       sessions.add(session);
       session.start();

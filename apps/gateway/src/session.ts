@@ -94,6 +94,8 @@ export interface SessionOptions {
   apiKeyId: string | undefined;
   socket: WebSocket;
   context: SessionContext;
+  /** Which of the gateway's heartbeat groups pings this session. */
+  heartbeatSlot: number;
 }
 
 /** Close codes the gateway uses beyond the standard ones. */
@@ -136,6 +138,7 @@ export class Session implements HubSubscriber {
   readonly id: string;
   readonly user: Reader;
   readonly apiKeyId: string | undefined;
+  readonly heartbeatSlot: number;
   readonly #socket: WebSocket;
   readonly #context: SessionContext;
   // Both made on first use: an idle socket subscribes to nothing and is sent no channel message.
@@ -155,6 +158,7 @@ export class Session implements HubSubscriber {
     this.id = options.id;
     this.user = options.user;
     this.apiKeyId = options.apiKeyId;
+    this.heartbeatSlot = options.heartbeatSlot;
     this.#socket = options.socket;
     this.#context = options.context;
   }
@@ -445,7 +449,8 @@ export class Session implements HubSubscriber {
 
   /**
    * A protocol ping; no pong within `heartbeatTimeoutMs` terminates the socket. The gateway pings
-   * every session from one timer (every `heartbeatMs`), not one timer per socket.
+   * every session every `heartbeatMs` from one timer (its `heartbeatSlot` says when within the
+   * interval), not one timer per socket.
    */
   ping(): void {
     if (this.#closed) return;
