@@ -53,6 +53,9 @@ const authenticate = createAuthenticator({
   users: new UsersRepository(db.kysely),
   apiKeys,
   tokens: createTokenService(env.jwtSecret),
+  // As the api does (DESIGN.md, "Auth"): a user's sockets opened together read the row once, and
+  // upgrades stop queueing on the database (held that long, their garbage outlives young collections).
+  cacheTtlMs: 5_000,
 });
 
 // Typed as Fastify's base logger: registerHealthRoutes takes the default FastifyInstance.
