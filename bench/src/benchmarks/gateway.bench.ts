@@ -4,7 +4,9 @@ import type { Subject } from '../harness.js';
 import { startCrucible } from '../lib/stack.js';
 import {
   Clients,
+  GC_ON_SIGNAL,
   barePublisher,
+  collectGarbage,
   crucibleChannelPublisher,
   deliveries,
   latency,
@@ -42,6 +44,8 @@ export default defineBenchmark({
     // a. Memory: a fresh server process each round (RSS never shrinks back, so a reused process
     // would be measured on memory its previous round freed); warm-up is a few sockets opened and
     // closed before the baseline, so JIT and lazy allocations are not charged to the sockets.
+    // Both readings follow a full collection in both servers: what the sockets hold is measured,
+    // not how much garbage their upgrades left and whether a collection happened to run yet.
     // Smoke mode measures nothing: one process per subject, kept, so the smoke test stays short.
     const memory = (label: string, start: () => Promise<Server>): Subject => {
       let kept: Promise<Server> | undefined;
@@ -53,9 +57,11 @@ export default defineBenchmark({
             await clients.open('warm', server, Math.min(200, idle));
             await clients.close('warm');
             await new Promise((r) => setTimeout(r, 500));
+            await collectGarbage(server.proc);
             const before = await rssBytes(server.proc.child.pid!);
             await clients.open('idle', server, idle);
             await new Promise((r) => setTimeout(r, 1_000));
+            await collectGarbage(server.proc);
             const after = await rssBytes(server.proc.child.pid!);
             await clients.close('idle');
             // A collection between the readings can hand a page or two back: growth is never below 0.
@@ -68,14 +74,14 @@ export default defineBenchmark({
     };
     let gateways = 0;
     await ctx.compare({
-      title: `${idle.toLocaleString('en-US')} idle connections held: server RSS growth per connection`,
+      title: `${idle.toLocaleString('en-US')} idle connections held: server RSS growth per connection (both read after a full collection)`,
       // Each round is a fresh process already warmed by its own sockets (see above).
       warmup: false,
       metrics: [{ key: 'kib', label: 'KiB RSS / connection', better: 'lower' }],
       crucible: memory('Crucible gateway', () =>
-        startGateway(ctx, stack, `gateway-mem-${++gateways}`, idleTokens),
+        startGateway(ctx, stack, `gateway-mem-${++gateways}`, idleTokens, undefined, GC_ON_SIGNAL),
       ),
-      anchors: [memory('bare ws + Redis pub/sub', () => startBareWs(ctx, stack.prefix))],
+      anchors: [memory('bare ws + Redis pub/sub', () => startBareWs(ctx, stack.prefix, GC_ON_SIGNAL))],
       targets: [
         {
           anchor: 'bare ws + Redis pub/sub',

@@ -13,7 +13,7 @@ import {
 import { Redis } from 'ioredis';
 import type { BenchContext } from '../../harness.js';
 import { atRate } from '../../lib/pace.js';
-import { freePort, startProcess, waitForReady } from '../../lib/processes.js';
+import { freePort, startProcess, waitForOutput, waitForReady } from '../../lib/processes.js';
 import type { ChildApp } from '../../lib/processes.js';
 import { REDIS_URL } from '../../lib/redis.js';
 import type { CrucibleStack } from '../../lib/stack.js';
@@ -30,6 +30,21 @@ export interface Server {
   /** Tokens to open sockets with (empty for the anchor, which has no authentication). */
   tokens: string[];
 }
+
+/**
+ * Node arguments that let `collectGarbage` run a full collection in the process (`--expose-gc`
+ * and a SIGUSR2 handler preloaded from `src/lib/gc-on-signal.mjs`). Nothing else changes.
+ */
+export const GC_ON_SIGNAL = ['--expose-gc', '--import', './bench/src/lib/gc-on-signal.mjs'];
+
+/** A full collection in a process started with `GC_ON_SIGNAL`; resolves once it is done. */
+export async function collectGarbage(proc: ChildApp): Promise<void> {
+  const done = `[gc ${(collections.get(proc) ?? 0) + 1}]`;
+  collections.set(proc, (collections.get(proc) ?? 0) + 1);
+  proc.child.kill('SIGUSR2');
+  await waitForOutput(proc, done, 30_000);
+}
+const collections = new WeakMap<ChildApp, number>();
 
 /** The resident set of a process, read from the kernel (the same stick for every process). */
 export async function rssBytes(pid: number): Promise<number> {
@@ -68,6 +83,7 @@ export async function startGateway(
   name: string,
   tokens: string[],
   maxConnections = 20_000,
+  nodeArgs: string[] = [],
 ): Promise<Server> {
   const port = await freePort();
   const proc = startProcess(
@@ -79,7 +95,7 @@ export async function startGateway(
       GATEWAY_MAX_CONNECTIONS: String(maxConnections),
       MIGRATE_ON_START: 'false',
     },
-    profileArgs(),
+    [...profileArgs(), ...nodeArgs],
   );
   ctx.defer(() => proc.stop());
   await waitForReady(`http://127.0.0.1:${port}/health/ready`, proc);
@@ -87,13 +103,18 @@ export async function startGateway(
 }
 
 /** The anchor: a bare `ws` server fed by Redis pub/sub on channels `<prefix>:<channel>`. */
-export async function startBareWs(ctx: BenchContext, prefix: string): Promise<Server> {
+export async function startBareWs(
+  ctx: BenchContext,
+  prefix: string,
+  nodeArgs: string[] = [],
+): Promise<Server> {
   const port = await freePort();
-  const proc = startProcess('bare-ws', 'bench/src/anchors/bare-ws.ts', {
-    PORT: String(port),
-    REDIS_URL,
-    ANCHOR_PREFIX: `${prefix}:anchor`,
-  });
+  const proc = startProcess(
+    'bare-ws',
+    'bench/src/anchors/bare-ws.ts',
+    { PORT: String(port), REDIS_URL, ANCHOR_PREFIX: `${prefix}:anchor` },
+    nodeArgs,
+  );
   ctx.defer(() => proc.stop());
   await waitForReady(`http://127.0.0.1:${port}/health/ready`, proc);
   return { label: 'bare ws + Redis pub/sub', url: `ws://127.0.0.1:${port}/ws`, proc, tokens: [] };
