@@ -160,8 +160,8 @@ export interface DrainResult {
   rate: number;
   cpu: number;
   cpuWorker: number;
-  /** Absent where PostgreSQL has no part (bare BullMQ on Redis). */
-  cpuPg?: number;
+  /** 0 where PostgreSQL has no part (bare BullMQ on Redis). */
+  cpuPg: number;
   cpuRedis: number;
 }
 
@@ -169,7 +169,8 @@ function drainResult(rate: number, cpu: CpuShare, postgres = true): DrainResult 
   const shared = { rate, cpuWorker: cpu.server, cpuRedis: cpu.redis };
   return postgres
     ? { ...shared, cpu: cpu.server + cpu.postgres + cpu.redis, cpuPg: cpu.postgres }
-    : { ...shared, cpu: cpu.server + cpu.redis };
+    : // Bare BullMQ on Redis: PostgreSQL has no part in it.
+      { ...shared, cpu: cpu.server + cpu.redis, cpuPg: 0 };
 }
 
 /** The same two measures on bare BullMQ: a no-op job, `Queue.add` in, a worker process out. */
