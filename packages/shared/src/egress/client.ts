@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { brotliDecompressSync, constants as zlib, gunzipSync, inflateSync } from 'node:zlib';
-import { Client, Pool } from 'undici';
+import { Client } from 'undici';
 import type { Dispatcher, buildConnector } from 'undici';
 import {
   EMPTY_ALLOWLIST,
@@ -383,17 +383,6 @@ export class Egress {
         (err: Error) => settle(err),
       );
     };
-  }
-
-  /** A connection pool to one origin (load generation); every new connection is resolved and checked. */
-  pool(origin: string | URL, options: ConnectorOptions & { connections: number }): Pool {
-    const url = this.checkUrl(origin);
-    return new Pool(url.origin, {
-      connections: options.connections,
-      pipelining: 1,
-      connect: this.connector(options),
-      allowH2: options.http2 ?? false,
-    });
   }
 
   /**
