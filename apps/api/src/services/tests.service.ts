@@ -143,6 +143,46 @@ type Submitted =
   | { created: true; row: TestRow; queuePosition: number | null; etaSeconds: number | null }
   | { created: false; earlier: { testId: string; requestHash: string } };
 
+/** Each submission's answer, filled in as a flush goes (undefined: not answered yet). */
+type Outcomes = (Settled<Submitted> | undefined)[];
+
+/**
+ * A key repeated within one batch: the first submission with it (a leader) is written, the others
+ * follow its outcome. Submissions without a key all lead.
+ */
+function repeatedKeys(items: NewBatchTest[]): { leaders: number[]; followerOf: Map<number, number> } {
+  const leaders: number[] = [];
+  const followerOf = new Map<number, number>();
+  const byKey = new Map<string, number>();
+  items.forEach((item, i) => {
+    if (!item.idempotency) return leaders.push(i);
+    const k = `${item.userId}\0${item.idempotency.key}`;
+    const first = byKey.get(k);
+    if (first === undefined) {
+      byKey.set(k, i);
+      leaders.push(i);
+    } else followerOf.set(i, first);
+  });
+  return { leaders, followerOf };
+}
+
+/** A repeated key answers as a replay of what its first use made (or with the same error). */
+function answerFollowers(items: NewBatchTest[], followerOf: Map<number, number>, out: Outcomes): void {
+  for (const [i, first] of followerOf) {
+    const lead = out[first]!;
+    if (!lead.ok || !lead.value.created) out[i] = lead;
+    else {
+      out[i] = {
+        ok: true,
+        value: {
+          created: false,
+          earlier: { testId: lead.value.row.test_id, requestHash: items[first]!.idempotency!.requestHash },
+        },
+      };
+    }
+  }
+}
+
 export interface TestsServiceDeps {
   tests: TestsRepository;
   queue: TestQueue;
@@ -252,28 +292,18 @@ export function createTestsService(deps: TestsServiceDeps) {
   const positions = new QueuePositions(tests, capacity, deps.positions);
 
   /**
-   * One flush of the group commit: one INSERT for the whole batch, one addBulk, one count for the
-   * positions, one pipeline of events. Every submission gets its own outcome.
+   * Inserts the leaders' rows in one statement (retried row by row when a value is refused, so only
+   * its request fails; a key whose earlier test vanished between statements is tried again), and
+   * answers in `out` those that end here: refused, unavailable, or a replay of an earlier test.
+   * Returns the rows it created, in insertion order.
    */
-  async function commit(items: NewBatchTest[]): Promise<Settled<Submitted>[]> {
-    const out: (Settled<Submitted> | undefined)[] = items.map(() => undefined);
-    // A key repeated within the batch: the first carries it, the others follow its outcome.
-    const leaders: number[] = [];
-    const followerOf = new Map<number, number>();
-    const byKey = new Map<string, number>();
-    items.forEach((item, i) => {
-      if (!item.idempotency) return leaders.push(i);
-      const k = `${item.userId}\0${item.idempotency.key}`;
-      const first = byKey.get(k);
-      if (first === undefined) {
-        byKey.set(k, i);
-        leaders.push(i);
-      } else followerOf.set(i, first);
-    });
-
-    let todo = leaders;
+  async function insertRows(
+    items: NewBatchTest[],
+    leaders: number[],
+    out: Outcomes,
+  ): Promise<{ i: number; row: TestRow }[]> {
     const created: { i: number; row: TestRow }[] = [];
-    positions.reserve(leaders.map((i) => items[i]!.testId));
+    let todo = leaders;
     for (let round = 0; todo.length > 0; round++) {
       let outcomes: (BatchOutcome | undefined)[];
       try {
@@ -308,99 +338,108 @@ export function createTestsService(deps: TestsServiceDeps) {
       });
       todo = again;
     }
+    return created.sort((x, y) => (BigInt(x.row.id) < BigInt(y.row.id) ? -1 : 1));
+  }
 
+  /** The batch's `queue:job:added` events (and, through the wrapper, its owners' list invalidation). */
+  function announce(rows: TestRow[], placed: Placement[]): Promise<unknown> {
+    return eventLog
+      .publishAll(
+        rows.map((row, j) =>
+          createMessage({
+            event: Events.QUEUE_JOB_ADDED,
+            channel: channelName(Channels.JOB_STATUS, { jobId: row.test_id }),
+            data: {
+              jobId: row.test_id,
+              testId: row.test_id,
+              testType: row.test_type,
+              priority: row.priority,
+              queuePosition: placed[j]!.queuePosition,
+            },
+            priority: Priority.HIGH,
+            userId: row.user_id,
+          }),
+        ),
+        { created: true },
+      )
+      .catch((err: unknown) => deps.log.warn({ err }, 'could not publish the accepted batch'));
+  }
+
+  /** Undoes rows whose jobs could not be added: nothing half-written stays, every one is a 503. */
+  async function withdraw(rows: TestRow[]): Promise<void> {
+    await tests
+      .deleteMany(rows.map((r) => r.test_id))
+      .catch((error: unknown) =>
+        deps.log.warn(
+          { err: error },
+          'could not remove the rows of a failed enqueue; the reconciler will enqueue them',
+        ),
+      );
+    positions.abandoned(rows);
+    // A list read meanwhile may hold them: deleted records drop their owners' lists again.
+    await Promise.all(
+      rows.map((row) =>
+        publish(
+          Events.TEST_RECORD_DELETED,
+          Channels.TEST_HISTORY_UPDATES,
+          { testId: row.test_id },
+          row.user_id,
+        ),
+      ),
+    );
+  }
+
+  /** Places, announces and enqueues the created rows, answering each of them in `out`. */
+  async function enqueueCreated(created: { i: number; row: TestRow }[], out: Outcomes): Promise<void> {
+    const rows = created.map((c) => c.row);
+    const placed = await positions.place(rows).catch((err: unknown) => {
+      // The estimate is a nicety: the tests are accepted all the same.
+      deps.log.warn({ err }, 'could not place the batch in the queue');
+      return rows.map((): Placement => ({ queuePosition: null, etaSeconds: null }));
+    });
+    // Announced (and the owners' cached lists dropped) BEFORE the jobs are added: a worker may take
+    // a job the moment it is in, and its queue:job:started must never come before the test's
+    // queue:job:added on the channel. Nobody can watch a test before its id is answered, so if the
+    // add then fails, the event is left only in the history of a channel nobody knows.
+    const announced = announce(rows, placed);
+    // On one Redis connection the announcement's commands are already written, and Redis runs them
+    // before the add's: the add goes at once, sharing the round trip. Elsewhere it waits.
+    if (!deps.eventLogOrderedWithQueue) await announced;
+    try {
+      await queue.addBulk(
+        rows.map((row) => ({
+          name: row.test_type,
+          data: testJobData(row),
+          opts: testJobOptions(row.test_type, row.test_id, row.run, row.priority),
+        })),
+      );
+    } catch (err) {
+      await announced;
+      await withdraw(rows);
+      const error = queueUnavailable(err);
+      for (const c of created) out[c.i] = { ok: false, error };
+      return;
+    }
+    await announced;
+    status.notify();
+    created.forEach((c, j) => {
+      out[c.i] = { ok: true, value: { created: true, row: c.row, ...placed[j]! } };
+    });
+  }
+
+  /**
+   * One flush of the group commit: one INSERT for the whole batch, one count for the positions, one
+   * pipeline of events and one addBulk. Every submission gets its own outcome.
+   */
+  async function commit(items: NewBatchTest[]): Promise<Settled<Submitted>[]> {
+    const out: Outcomes = items.map(() => undefined);
+    const { leaders, followerOf } = repeatedKeys(items);
+    positions.reserve(leaders.map((i) => items[i]!.testId));
+    const created = await insertRows(items, leaders, out);
     const made = new Set(created.map((c) => c.i));
     positions.release(leaders.filter((i) => !made.has(i)).map((i) => items[i]!.testId));
-    if (created.length > 0) {
-      created.sort((x, y) => (BigInt(x.row.id) < BigInt(y.row.id) ? -1 : 1));
-      const rows = created.map((c) => c.row);
-      const placed = await positions.place(rows).catch((err: unknown) => {
-        // The estimate is a nicety: the tests are accepted all the same.
-        deps.log.warn({ err }, 'could not place the batch in the queue');
-        return rows.map((): Placement => ({ queuePosition: null, etaSeconds: null }));
-      });
-      // Announced (and the owners' cached lists dropped) BEFORE the jobs are added: a worker may
-      // take a job the moment it is in, and its queue:job:started must never come before the
-      // test's queue:job:added on the channel. Nobody can watch a test before its id is answered,
-      // so if the add then fails, the event is left only in the history of a channel nobody knows.
-      const announced = eventLog
-        .publishAll(
-          rows.map((row, j) =>
-            createMessage({
-              event: Events.QUEUE_JOB_ADDED,
-              channel: channelName(Channels.JOB_STATUS, { jobId: row.test_id }),
-              data: {
-                jobId: row.test_id,
-                testId: row.test_id,
-                testType: row.test_type,
-                priority: row.priority,
-                queuePosition: placed[j]!.queuePosition,
-              },
-              priority: Priority.HIGH,
-              userId: row.user_id,
-            }),
-          ),
-          { created: true },
-        )
-        .catch((err: unknown) => deps.log.warn({ err }, 'could not publish the accepted batch'));
-      // On one Redis connection the announcement's commands are already written, and Redis runs
-      // them before the add's: the add goes at once, sharing the round trip. Elsewhere it waits.
-      if (!deps.eventLogOrderedWithQueue) await announced;
-      try {
-        await queue.addBulk(
-          rows.map((row) => ({
-            name: row.test_type,
-            data: testJobData(row),
-            opts: testJobOptions(row.test_type, row.test_id, row.run, row.priority),
-          })),
-        );
-        await announced;
-        status.notify();
-        created.forEach((c, j) => {
-          out[c.i] = { ok: true, value: { created: true, row: c.row, ...placed[j]! } };
-        });
-      } catch (err) {
-        await announced;
-        // Nothing half-written: the rows (and their keys) go again; every one of them is a 503.
-        await tests
-          .deleteMany(rows.map((r) => r.test_id))
-          .catch((error: unknown) =>
-            deps.log.warn(
-              { err: error },
-              'could not remove the rows of a failed enqueue; the reconciler will enqueue them',
-            ),
-          );
-        positions.abandoned(rows);
-        // A list read meanwhile may hold them: deleted records drop their owners' lists again.
-        await Promise.all(
-          rows.map((row) =>
-            publish(
-              Events.TEST_RECORD_DELETED,
-              Channels.TEST_HISTORY_UPDATES,
-              { testId: row.test_id },
-              row.user_id,
-            ),
-          ),
-        );
-        const error = queueUnavailable(err);
-        for (const c of created) out[c.i] = { ok: false, error };
-      }
-    }
-
-    // A repeated key answers as a replay of what its first use made (or the same error).
-    for (const [i, first] of followerOf) {
-      const lead = out[first]!;
-      if (!lead.ok) out[i] = lead;
-      else if (lead.value.created) {
-        out[i] = {
-          ok: true,
-          value: {
-            created: false,
-            earlier: { testId: lead.value.row.test_id, requestHash: items[first]!.idempotency!.requestHash },
-          },
-        };
-      } else out[i] = lead;
-    }
+    if (created.length > 0) await enqueueCreated(created, out);
+    answerFollowers(items, followerOf, out);
     return out.map(
       (o) => o ?? { ok: false, error: new Error('group commit: a submission was left unanswered') },
     );
