@@ -6,6 +6,9 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export { freePort } from '@crucible/db/testing';
 
+/** Preloaded into every started process: it stops itself if the benchmark dies without stopping it. */
+const EXIT_WITH_PARENT = './bench/src/lib/exit-with-parent.mjs';
+
 export interface ChildApp {
   name: string;
   child: ChildProcess;
@@ -16,7 +19,8 @@ export interface ChildApp {
 
 /**
  * Starts `entry` (a TypeScript file, relative to the repo root) as its own Node.js process through
- * tsx, so a server never shares an event loop with the load generator measuring it.
+ * tsx, so a server never shares an event loop with the load generator measuring it. If this
+ * process dies without stopping it, it stops itself (SIGTERM) within a second or so.
  * `nodeArgs` reach node itself (e.g. `--cpu-prof`).
  */
 export function startProcess(
@@ -25,11 +29,15 @@ export function startProcess(
   env: Record<string, string>,
   nodeArgs: string[] = [],
 ): ChildApp {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', EXIT_WITH_PARENT, '--import', 'tsx', entry],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const keep = (d: Buffer) => {
     // The tail is what explains a crash; a chatty process must not grow this without bound.
