@@ -376,17 +376,21 @@ export function createTestsService(deps: TestsServiceDeps) {
         ),
       );
     positions.abandoned(rows);
-    // A list read meanwhile may hold them: deleted records drop their owners' lists again.
-    await Promise.all(
-      rows.map((row) =>
-        publish(
-          Events.TEST_RECORD_DELETED,
-          Channels.TEST_HISTORY_UPDATES,
-          { testId: row.test_id },
-          row.user_id,
+    // A list read meanwhile may hold them: deleted records drop their owners' lists again (one
+    // publish for the lot, one invalidation).
+    await eventLog
+      .publishAll(
+        rows.map((row) =>
+          createMessage({
+            event: Events.TEST_RECORD_DELETED,
+            channel: Channels.TEST_HISTORY_UPDATES,
+            data: { testId: row.test_id },
+            priority: Priority.HIGH,
+            userId: row.user_id,
+          }),
         ),
-      ),
-    );
+      )
+      .catch((err: unknown) => deps.log.warn({ err }, 'could not announce the withdrawn batch'));
   }
 
   /** Places, announces and enqueues the created rows, answering each of them in `out`. */
