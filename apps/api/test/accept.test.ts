@@ -34,17 +34,21 @@ const submit = (token: string, payload: object, headers: Record<string, string> 
 const rowIds = async () =>
   (await api.db.kysely.selectFrom('test_queue').select('test_id').execute()).map((r) => r.test_id);
 
+/** An API on the suite's services, but for what a test sets itself (batching, positions, queue). */
+const apiWith = (deps: Partial<Parameters<typeof buildApi>[0]>) =>
+  buildApi({
+    db: api.db,
+    backplane: api.backplane,
+    tokens: api.tokens,
+    cache: api.cache,
+    targetAllowlist: parseAllowlist('127.0.0.1'),
+    ...deps,
+  });
+
 describe('accepting submissions together', () => {
   it('accepts 200 concurrent submissions: each row and job exactly once, distinct positions, one event each', async () => {
     // Every flush counts afresh (exact positions) however many are queued.
-    const app = await buildApi({
-      db: api.db,
-      backplane: api.backplane,
-      tokens: api.tokens,
-      cache: api.cache,
-      targetAllowlist: parseAllowlist('127.0.0.1'),
-      positions: { exactBelow: 1_000 },
-    });
+    const app = await apiWith({ positions: { exactBelow: 1_000 } });
     const responses = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
         submit(i % 2 ? alice.token : bob.token, { ...BODY, name: `t${i}` }, {}, app),
@@ -100,14 +104,7 @@ describe('accepting submissions together', () => {
   it('collapses a key repeated within one batch into one test; another body with it is 422', async () => {
     // A window long enough that the concurrent requests below share a flush (the assertions hold
     // however they are split).
-    const app = await buildApi({
-      db: api.db,
-      backplane: api.backplane,
-      tokens: api.tokens,
-      cache: api.cache,
-      targetAllowlist: parseAllowlist('127.0.0.1'),
-      groupCommit: { windowMs: 100, maxInFlight: 1 },
-    });
+    const app = await apiWith({ groupCommit: { windowMs: 100, maxInFlight: 1 } });
     try {
       const key = { 'idempotency-key': 'batch-key' };
       const other = { ...BODY, priority: 9 };
@@ -183,13 +180,7 @@ describe('accepting submissions together', () => {
     });
     await backplane.waitUntilReady();
     await backplane.queue.waitUntilReady();
-    const app = await buildApi({
-      db: api.db,
-      backplane,
-      tokens: api.tokens,
-      cache: api.cache,
-      targetAllowlist: parseAllowlist('127.0.0.1'),
-    });
+    const app = await apiWith({ backplane });
     try {
       expect((await submit(alice.token, BODY, {}, app)).statusCode).toBe(202);
       await sql`TRUNCATE test_queue CASCADE`.execute(api.db.kysely);
@@ -216,14 +207,7 @@ describe('accepting submissions together', () => {
   it('places later batches from a reused count plus the tests accepted since', async () => {
     // Reuse one count for an hour, whatever the queue's size: later positions come from what this
     // process accepted since.
-    const reusing = await buildApi({
-      db: api.db,
-      backplane: api.backplane,
-      tokens: api.tokens,
-      cache: api.cache,
-      targetAllowlist: parseAllowlist('127.0.0.1'),
-      positions: { exactBelow: 0, maxAgeMs: 3_600_000 },
-    });
+    const reusing = await apiWith({ positions: { exactBelow: 0, maxAgeMs: 3_600_000 } });
     try {
       const positions: number[] = [];
       for (const priority of [5, 5, 1, 10, 5]) {

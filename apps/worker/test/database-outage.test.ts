@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testJobOptions } from '@crucible/shared';
 import { createRedisBackplane } from '@crucible/backplane';
+import { deleteRedisPrefix } from '@crucible/backplane/testing';
 import { TestsRepository, UsersRepository, createDb, migrateToLatest } from '@crucible/db';
 import { createTestDatabase } from '@crucible/db/testing';
 import { Egress, parseAllowlist } from '@crucible/shared/egress';
@@ -59,15 +60,6 @@ function createConnectionTo(target: URL): Socket {
 }
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
-}
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -125,7 +117,7 @@ describe('PostgreSQL outage', () => {
     closers.push(async () => {
       await backplane.close();
       const redis = new Redis(REDIS_URL);
-      await deletePrefix(redis, prefix);
+      await deleteRedisPrefix(redis, prefix);
       redis.disconnect();
     });
     const queue = backplane.queue;
