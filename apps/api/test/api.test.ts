@@ -47,6 +47,35 @@ describe('api', () => {
     expect(res.json()).toMatchObject({ status: 409, code: 'EMAIL_TAKEN', title: 'Conflict' });
   });
 
+  it('refuses short and easily guessed passwords with 400 WEAK_PASSWORD saying why', async () => {
+    const attempt = (password: string) =>
+      api.app.inject({
+        method: 'POST',
+        url: '/api/auth/register',
+        payload: { email: 'weak@example.com', password },
+      });
+    const short = await attempt('aaaaaaaa');
+    expect(short.statusCode).toBe(400);
+    expect(short.headers['content-type']).toContain('application/problem+json');
+    expect(short.json()).toEqual({
+      type: 'about:blank',
+      title: 'Bad Request',
+      status: 400,
+      code: 'WEAK_PASSWORD',
+      detail: 'A password needs at least 12 characters (this one has 8); a few unrelated words make a good one.',
+    });
+    expect((await attempt('password123')).json().code).toBe('WEAK_PASSWORD');
+    const common = await attempt('Password1234!');
+    expect(common.statusCode).toBe(400);
+    expect(common.json().detail).toBe(
+      'This password is too easy to guess: This is similar to a commonly used password. Choose another; a few unrelated words make a good one.',
+    );
+    const own = await attempt('weak@example.com');
+    expect(own.json().code).toBe('WEAK_PASSWORD');
+    // Nothing was created: the address is still free.
+    expect((await attempt('correct horse battery staple')).statusCode).toBe(201);
+  });
+
   it('logs in with the right password only, case-insensitive email', async () => {
     const ok = await api.app.inject({
       method: 'POST',

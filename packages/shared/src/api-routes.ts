@@ -17,6 +17,7 @@ import {
   ListResponse,
   Problem,
   QueueStatusResponse,
+  RegisterBody,
   RetryResponse,
   RunTestAccepted,
   RunTestBody,
@@ -54,7 +55,7 @@ export const ApiRoutes = {
   register: {
     method: 'POST',
     url: '/api/auth/register',
-    schema: { body: Credentials, response: { 201: AuthResponse, 409: Problem } },
+    schema: { body: RegisterBody, response: { 201: AuthResponse, 400: Problem, 409: Problem } },
   },
   login: {
     method: 'POST',

@@ -4,6 +4,7 @@ import type { TicketStore, TokenService } from '@crucible/shared';
 import type { ApiKeysRepository, Authenticate, User, UsersRepository } from '@crucible/db';
 import { HttpProblem } from '../errors.js';
 import { requireUser, userOf } from '../plugins/auth.js';
+import { passwordProblem } from '../services/password-policy.js';
 import { dummyHash, hashPassword, verifyPassword } from '../services/passwords.js';
 import { ApiRoutes } from '@crucible/shared/api';
 
@@ -24,6 +25,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     ...ApiRoutes.register,
     handler: async (request, reply) => {
       const email = request.body.email.trim().toLowerCase();
+      const weak = await passwordProblem(request.body.password, [email, ...email.split(/[@.+_-]/), 'crucible']);
+      if (weak) throw new HttpProblem(400, 'WEAK_PASSWORD', 'Bad Request', weak);
       const user = await users.create(email, await hashPassword(request.body.password));
       if (!user)
         throw new HttpProblem(409, 'EMAIL_TAKEN', 'Conflict', 'An account with this email already exists');

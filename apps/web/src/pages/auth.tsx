@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { ApiError } from '@crucible/client';
+import { PASSWORD_MIN_LENGTH } from '@crucible/shared/api';
 import { api, signIn } from '../session';
 
 /** Sign in and sign up share one form; `mode` picks the route. */
@@ -48,15 +49,18 @@ export function AuthPage({ mode }: { mode: 'signin' | 'signup' }) {
           type="password"
           autoComplete={signup ? 'new-password' : 'current-password'}
           required
-          minLength={8}
+          minLength={signup ? PASSWORD_MIN_LENGTH : undefined}
           maxLength={256}
           value={password}
           onInput={(e) => setPassword(e.currentTarget.value)}
-          aria-describedby="password-hint"
+          aria-describedby={signup ? 'password-hint' : undefined}
         />
-        <p id="password-hint" class="hint">
-          At least 8 characters.
-        </p>
+        {signup && (
+          <p id="password-hint" class="hint">
+            At least {PASSWORD_MIN_LENGTH} characters; a few unrelated words are easy to remember. Common,
+            breached or patterned passwords are refused.
+          </p>
+        )}
         {error && (
           <p id="auth-error" role="alert" class="error-text">
             {error}

@@ -1,0 +1,35 @@
+import { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import { adjacencyGraphs, dictionary } from '@zxcvbn-ts/language-common';
+import { translations } from '@zxcvbn-ts/language-en';
+import { PASSWORD_MIN_LENGTH } from '@crucible/shared/api';
+
+/**
+ * zxcvbn's score 3 means "safely unguessable" against an online attack with throttling
+ * (about 10^8 guesses or more); 0–2 are passwords found in breach lists, keyboard walks,
+ * repeats, sequences, dates or a dictionary word with small changes.
+ */
+const MIN_SCORE = 3;
+
+let estimator: ZxcvbnFactory | undefined;
+
+// Built on first use: the dictionaries take a moment to index and only registration needs them.
+function zxcvbn(): ZxcvbnFactory {
+  estimator ??= new ZxcvbnFactory({ dictionary, graphs: adjacencyGraphs, translations });
+  return estimator;
+}
+
+/**
+ * Why a new password is refused, or undefined when it is acceptable. NIST SP 800-63B, 5.1.1.2:
+ * at least 12 characters here, and not a commonly used, breached, repetitive or sequential value
+ * (nor one made of the account's email); no composition rules (digits, symbols, case).
+ */
+export async function passwordProblem(password: string, context: string[] = []): Promise<string | undefined> {
+  const length = [...password].length;
+  if (length < PASSWORD_MIN_LENGTH) {
+    return `A password needs at least ${PASSWORD_MIN_LENGTH} characters (this one has ${length}); a few unrelated words make a good one.`;
+  }
+  const result = await zxcvbn().check(password, context);
+  if (result.score >= MIN_SCORE) return undefined;
+  const why = result.feedback.warning ?? 'It is made of common words or patterns that are guessed early.';
+  return `This password is too easy to guess: ${why} Choose another; a few unrelated words make a good one.`;
+}
