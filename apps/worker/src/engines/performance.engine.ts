@@ -1,4 +1,3 @@
-import * as cheerio from 'cheerio';
 import type { PerformanceConfig } from '@crucible/shared';
 import { Egress, decodeBody } from '@crucible/shared/egress';
 import type { RequestTimings } from '@crucible/shared/egress';
@@ -6,6 +5,10 @@ import { EngineError, abortReason, errorMessage, throwIfRefused } from '../error
 import { roundMs, summarize } from '../stats.js';
 import type { PhaseSummary } from '../stats.js';
 import type { EngineContext } from './engine.js';
+import { PAGE_MAX_ELEMENTS } from '../parsing/html.js';
+import type { PageCap } from '../parsing/html.js';
+import { PAGE_MAX_RESOURCES, fontUrls, referencedResources } from '../parsing/page-resources.js';
+import type { ResourceKind } from '../parsing/page-resources.js';
 
 /** Body bytes read per request at most: enough for any real page, bounded for the worker's memory. */
 export const PERFORMANCE_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -34,8 +37,6 @@ export type PerformanceIteration =
   | { iteration: number; ok: false; error: string; code: string };
 
 export type TimingPhase = keyof RequestTimings;
-
-export type ResourceKind = 'script' | 'stylesheet' | 'image' | 'font';
 
 export interface ResourceResult {
   url: string;
@@ -82,6 +83,8 @@ export interface PerformanceResult {
   resources: ResourceSummary;
   score: number;
   scoreFactors: ScoreFactor[];
+  /** What of the document was looked at for resources: its first `max` elements and resources. */
+  limits: { elements: PageCap; resources: PageCap };
 }
 
 const PHASES: readonly TimingPhase[] = ['dns', 'connect', 'tls', 'ttfb', 'download', 'total'];
@@ -158,73 +161,6 @@ export function scorePerformance(input: {
   return { score: factors.reduce((sum, f) => sum + f.points, 0), factors };
 }
 
-/** The scripts, stylesheets, images and fonts an HTML document references, resolved against `base`. */
-export function referencedResources(html: string, base: URL): { url: string; kind: ResourceKind }[] {
-  // Every element looked for below starts with one of these; a page without any (a trivial one)
-  // is not worth parsing.
-  if (!/<(?:script|link|img|source)[\s/>]/i.test(html)) return [];
-  const $ = cheerio.load(html);
-  const baseHref = $('base[href]').attr('href');
-  let root = base;
-  if (baseHref) {
-    try {
-      root = new URL(baseHref, base);
-    } catch {
-      // An unparsable <base> is ignored, as browsers do.
-    }
-  }
-  const seen = new Set<string>();
-  const found: { url: string; kind: ResourceKind }[] = [];
-  const add = (raw: string | undefined, kind: ResourceKind) => {
-    if (!raw) return;
-    let url: URL;
-    try {
-      url = new URL(raw.trim(), root);
-    } catch {
-      return;
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return;
-    url.hash = '';
-    const key = url.toString();
-    if (seen.has(key)) return;
-    seen.add(key);
-    found.push({ url: key, kind });
-  };
-  $('script[src]').each((_, el) => add($(el).attr('src'), 'script'));
-  $('link[href]').each((_, el) => {
-    const rel = ($(el).attr('rel') ?? '').toLowerCase().split(/\s+/);
-    const as = ($(el).attr('as') ?? '').toLowerCase();
-    if (rel.includes('stylesheet')) add($(el).attr('href'), 'stylesheet');
-    else if ((rel.includes('preload') || rel.includes('prefetch')) && as === 'font')
-      add($(el).attr('href'), 'font');
-    else if (rel.includes('preload') && as === 'script') add($(el).attr('href'), 'script');
-    else if (rel.includes('preload') && as === 'style') add($(el).attr('href'), 'stylesheet');
-    else if (rel.includes('preload') && as === 'image') add($(el).attr('href'), 'image');
-  });
-  $('img[src]').each((_, el) => add($(el).attr('src'), 'image'));
-  $('picture source[srcset], img[srcset]').each((_, el) => {
-    // The first candidate stands for the set: a browser downloads one of them, not all.
-    add($(el).attr('srcset')?.split(',')[0]?.trim().split(/\s+/)[0], 'image');
-  });
-  return found;
-}
-
-/** Font files referenced by `url(...)` in a stylesheet's @font-face rules. */
-export function fontUrls(css: string, base: URL): string[] {
-  const urls: string[] = [];
-  for (const block of css.match(/@font-face\s*{[^}]*}/gi) ?? []) {
-    for (const m of block.matchAll(/url\(\s*(['"]?)([^'")]+)\1\s*\)/gi)) {
-      try {
-        const url = new URL(m[2]!, base);
-        if (url.protocol === 'http:' || url.protocol === 'https:') urls.push(url.toString());
-      } catch {
-        // Not a URL: nothing a browser would download either.
-      }
-    }
-  }
-  return urls;
-}
-
 async function fetchResources(
   list: { url: string; kind: ResourceKind }[],
   egress: Egress,
@@ -261,7 +197,7 @@ async function fetchResources(
           const css = decodeBody(res.body, res.headers['content-encoding'], RESOURCE_MAX_BYTES).toString(
             'utf8',
           );
-          for (const font of fontUrls(css, new URL(res.url))) {
+          for (const font of fontUrls(css, res.url)) {
             if (seen.has(font)) continue;
             seen.add(font);
             queue.push({ url: font, kind: 'font' });
@@ -384,8 +320,14 @@ export async function runPerformance(
   const decoded = decodeBody(firstBody.body, firstBody.encoding, PERFORMANCE_MAX_BODY_BYTES);
 
   let resources: ResourceSummary = summarizeResources(0, []);
+  let limits: PerformanceResult['limits'] = {
+    elements: { max: PAGE_MAX_ELEMENTS, reached: false },
+    resources: { max: PAGE_MAX_RESOURCES, reached: false },
+  };
   if ((first.contentType ?? '').toLowerCase().includes('html')) {
-    const referenced = referencedResources(decoded.toString('utf8'), new URL(firstBody.finalUrl));
+    const page = referencedResources(decoded.toString('utf8'), firstBody.finalUrl);
+    limits = page.limits;
+    const referenced = page.resources;
     if (referenced.length > 0) {
       const items = await fetchResources(
         referenced.slice(0, PERFORMANCE_MAX_RESOURCES),
@@ -428,5 +370,6 @@ export async function runPerformance(
     resources,
     score,
     scoreFactors: factors,
+    limits,
   };
 }

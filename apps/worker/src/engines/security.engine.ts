@@ -1,9 +1,12 @@
-import * as cheerio from 'cheerio';
 import type { SecurityConfig } from '@crucible/shared';
 import type { TlsInfo } from '@crucible/shared/egress';
 import { EngineError, abortReason, errorMessage, throwIfRefused } from '../errors.js';
 import type { EngineContext } from './engine.js';
 import { bodyText, checkedTarget, egressOf, header } from './support.js';
+import { PAGE_MAX_ELEMENTS } from '../parsing/html.js';
+import { mixedContent } from '../parsing/mixed-content.js';
+import type { MixedContent } from '../parsing/mixed-content.js';
+import { PAGE_MAX_RESOURCES } from '../parsing/page-resources.js';
 
 const PAGE_MAX_BYTES = 5 * 1024 * 1024;
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -40,6 +43,8 @@ export interface SecurityResult {
   cors: { allowOrigin: string | null; allowCredentials: boolean };
   methods: { allow: string | null; trace: number | null };
   summary: { score: number; counts: Record<Severity, number> };
+  /** What of an https page was searched for mixed content: its first `max` elements and findings. */
+  limits: MixedContent['limits'];
 }
 
 const PENALTY: Record<Severity, number> = { high: 25, medium: 10, low: 3, info: 0 };
@@ -278,34 +283,6 @@ export function tlsFindings(tls: TlsInfo, expiresInDays: number | null, host: st
   return findings;
 }
 
-/** Plain-HTTP resources of an https page: active ones (scripts, styles, frames) are blocked by browsers. */
-export function mixedContent(
-  html: string,
-  pageUrl: URL,
-): { url: string; element: string; active: boolean }[] {
-  const $ = cheerio.load(html);
-  const found: { url: string; element: string; active: boolean }[] = [];
-  const scan = (selector: string, attr: string, active: boolean) =>
-    $(selector).each((_, el) => {
-      const raw = $(el).attr(attr)?.trim();
-      if (!raw) return;
-      try {
-        const url = new URL(raw, pageUrl);
-        if (url.protocol === 'http:')
-          found.push({ url: url.toString(), element: (el as { tagName: string }).tagName, active });
-      } catch {
-        // Not a URL: nothing is loaded.
-      }
-    });
-  scan('script[src]', 'src', true);
-  scan('link[rel~="stylesheet" i][href]', 'href', true);
-  scan('iframe[src]', 'src', true);
-  scan('form[action]', 'action', true);
-  scan('img[src]', 'src', false);
-  scan('audio[src], video[src], source[src]', 'src', false);
-  return found;
-}
-
 function score(findings: SecurityFinding[]): { score: number; counts: Record<Severity, number> } {
   const counts: Record<Severity, number> = { high: 0, medium: 0, low: 0, info: 0 };
   for (const f of findings) counts[f.severity]++;
@@ -437,8 +414,14 @@ export async function runSecurity(
   }
   await ctx.progress(75, 'methods', {});
 
+  let limits: MixedContent['limits'] = {
+    elements: { max: PAGE_MAX_ELEMENTS, reached: false },
+    resources: { max: PAGE_MAX_RESOURCES, reached: false },
+  };
   if (https && /html/i.test(header(page, 'content-type') ?? '')) {
-    for (const m of mixedContent(bodyText(page, PAGE_MAX_BYTES), finalUrl)) {
+    const mixed = mixedContent(bodyText(page, PAGE_MAX_BYTES), page.url);
+    limits = mixed.limits;
+    for (const m of mixed.found) {
       findings.push({
         id: `mixed-content:${m.url}`,
         category: 'mixed-content',
@@ -478,5 +461,6 @@ export async function runSecurity(
     cors: corsReport,
     methods: { allow, trace: traceStatus },
     summary: { score: total, counts },
+    limits,
   };
 }
