@@ -7,6 +7,23 @@ import type { FastifyInstance } from 'fastify';
 /** Where `pnpm --filter @crucible/web build` writes the dashboard, in this repository's layout. */
 export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../web/dist', import.meta.url));
 
+/**
+ * The dashboard's Content-Security-Policy: it loads and connects to nothing but its own origin
+ * (the WebSocket is `/ws` on the same host, which `'self'` covers), so a dependency that reaches
+ * for a CDN or a font service is refused by the browser instead of leaking who uses Crucible.
+ * Inline styles set through the DOM (uPlot, the waterfall's widths) are not affected by
+ * `style-src`; only `<style>` elements and `style` attributes in markup would be.
+ */
+export const DASHBOARD_CSP = [
+  "default-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 /** Paths that belong to the API and gateway: the dashboard never answers for them. */
 const RESERVED = /^\/(api|ws|health|metrics|docs)(\/|$|\?)/;
 
@@ -31,6 +48,7 @@ export async function registerDashboard(app: FastifyInstance, dir: string): Prom
     // One route per built file, registered at start: unknown paths fall through to the SPA route.
     wildcard: false,
     setHeaders(res, path) {
+      res.header('content-security-policy', DASHBOARD_CSP);
       // Vite puts a content hash in every asset name; index.html must always be revalidated.
       res.header(
         'cache-control',
@@ -40,6 +58,9 @@ export async function registerDashboard(app: FastifyInstance, dir: string): Prom
   });
   app.get('/*', async (request, reply) => {
     if (RESERVED.test(request.url)) return reply.callNotFound();
-    return reply.header('cache-control', 'no-cache').sendFile('index.html');
+    return reply
+      .header('cache-control', 'no-cache')
+      .header('content-security-policy', DASHBOARD_CSP)
+      .sendFile('index.html');
   });
 }

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
@@ -12,6 +12,28 @@ import { bearerOf } from './auth.js';
 /** Where the board is served. */
 export const QUEUE_BOARD_PATH = '/admin/queues';
 const COOKIE = 'crucible_queue_board';
+
+/**
+ * The board's Content-Security-Policy: nothing from outside the origin. bull-board's page carries
+ * an inline `<style>` and `style` attributes (its loading screen), hence `'unsafe-inline'` for
+ * styles only; its scripts are files of its own.
+ */
+export const QUEUE_BOARD_CSP = [
+  "default-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/**
+ * bull-board's page links Google Fonts (IBM Plex), and no UI option turns that off: the link is
+ * taken out of the page, which then uses its CSS's fallback fonts. The CSP would refuse the load
+ * anyway; without the link the browser does not even try, and logs no violation.
+ */
+const EXTERNAL_STYLESHEET = /<link\s[^>]*href="https?:\/\/[^"]*"[^>]*>/g;
 
 export interface QueueBoardOptions {
   /** The BullMQ queue of the tests, on Redis or on PostgreSQL (embedded mode). */
@@ -66,10 +88,20 @@ export async function registerQueueBoard(app: FastifyInstance, opts: QueueBoardO
         reply.clearCookie(COOKIE, { path: QUEUE_BOARD_PATH }).code(204).send(),
     });
     scope.get(`${QUEUE_BOARD_PATH}/login`, async (_request, reply) =>
-      reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(LOGIN_PAGE),
+      reply
+        .type('text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .header('content-security-policy', LOGIN_PAGE_CSP)
+        .send(LOGIN_PAGE),
     );
 
     await scope.register(async (board) => {
+      board.addHook('onSend', async (_request, reply, payload) => {
+        reply.header('content-security-policy', QUEUE_BOARD_CSP);
+        return typeof payload === 'string' && String(reply.getHeader('content-type')).startsWith('text/html')
+          ? payload.replace(EXTERNAL_STYLESHEET, '')
+          : payload;
+      });
       board.addHook('onRequest', async (request, reply) => {
         if (await boardUser(request, opts)) return;
         if (request.method === 'GET' && request.headers.accept?.includes('text/html')) {
@@ -111,24 +143,11 @@ function problem(reply: FastifyReply) {
     });
 }
 
-const LOGIN_PAGE = `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Crucible queue board</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font:16px system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}
+const LOGIN_STYLE = `body{font:16px system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}
 label,input,button{display:block;width:100%;box-sizing:border-box;margin:.4rem 0}input{padding:.4rem}
-button{padding:.5rem}#error{color:#b00020}</style></head>
-<body>
-<h1>Queue board</h1>
-<p>Administrators only. Sign in with your account, or paste a session token or API key.</p>
-<form id="form">
-<label>Email <input name="email" type="email" autocomplete="username"></label>
-<label>Password <input name="password" type="password" autocomplete="current-password"></label>
-<label>or token <input name="token" autocomplete="off"></label>
-<button>Open the board</button>
-<p id="error" role="alert"></p>
-</form>
-<script type="module">
+button{padding:.5rem}#error{color:#b00020}`;
+
+const LOGIN_SCRIPT = `
 const form = document.getElementById('form');
 const error = document.getElementById('error');
 const detail = async (res) => (await res.json().catch(() => ({}))).detail ?? res.statusText;
@@ -152,7 +171,37 @@ form.addEventListener('submit', async (event) => {
   if (!res.ok) return (error.textContent = await detail(res));
   location.assign('${QUEUE_BOARD_PATH}');
 });
-</script>
+`;
+
+const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+
+/** The sign-in page's own style and script are inline: the policy allows exactly those two. */
+const LOGIN_PAGE_CSP = [
+  "default-src 'self'",
+  `style-src ${sha256(LOGIN_STYLE)}`,
+  `script-src ${sha256(LOGIN_SCRIPT)}`,
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const LOGIN_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Crucible queue board</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>${LOGIN_STYLE}</style></head>
+<body>
+<h1>Queue board</h1>
+<p>Administrators only. Sign in with your account, or paste a session token or API key.</p>
+<form id="form">
+<label>Email <input name="email" type="email" autocomplete="username"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<label>or token <input name="token" autocomplete="off"></label>
+<button>Open the board</button>
+<p id="error" role="alert"></p>
+</form>
+<script type="module">${LOGIN_SCRIPT}</script>
 </body>
 </html>
 `;

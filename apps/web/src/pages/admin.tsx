@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '@crucible/client';
 import type { ApiResponse } from '@crucible/client';
-import { api } from '../session';
+import { useStore } from '../lib/store';
+import { api, session } from '../session';
 
 type CacheStats = ApiResponse<'cacheStats'>;
 
@@ -99,18 +100,35 @@ function QueueBoardLink() {
   );
 }
 
+function AdminsOnly() {
+  return (
+    <main>
+      <h1>Admin</h1>
+      <p role="alert">Administrators only</p>
+    </main>
+  );
+}
+
 /** What only admins see: the queue dashboard, the API's cache and every user of this Crucible. */
 export function AdminPage() {
+  const isAdmin = useStore(session)?.user.role === 'admin';
   const [users, setUsers] = useState<ApiResponse<'listUsers'> | null>(null);
   const [cache, setCache] = useState<CacheStats | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // The role in the session may be older than the server's: a 403 says the same as the role.
+  const [refused, setRefused] = useState(false);
 
   useEffect(() => {
-    const fail = (err: unknown) => setError(err instanceof ApiError ? err.message : String(err));
+    if (!isAdmin) return;
+    const fail = (err: unknown) => {
+      if (err instanceof ApiError && err.status === 403) setRefused(true);
+      else setError(err instanceof ApiError ? err.message : String(err));
+    };
     api.call('listUsers').then(setUsers).catch(fail);
     api.call('cacheStats').then(setCache).catch(fail);
-  }, []);
+  }, [isAdmin]);
 
+  if (!isAdmin || refused) return <AdminsOnly />;
   return (
     <main>
       <h1>Admin</h1>

@@ -1,0 +1,230 @@
+// @vitest-environment node
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '@crucible/db/testing';
+import { REDIS_URL, REPO_ROOT, deletePrefix, freePort, startAllInOne, waitForReady } from './server';
+import type { ServerProcess } from './server';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = join(REPO_ROOT, 'test-output', 'pages');
+const PASSWORD = 'a long enough password';
+
+/**
+ * The dashboard's pages in a real browser against the all-in-one server (its own database and
+ * Redis prefix) and a local target site: what an admin and a user see, on a desk and on a phone.
+ */
+describe('the dashboard’s pages', { timeout: 180_000 }, () => {
+  const prefix = `t-${randomUUID()}`;
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let server: ServerProcess;
+  let target: Server;
+  let targetUrl: string;
+  let origin: string;
+  let browser: Browser;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    await build({ root: join(REPO_ROOT, 'apps/web'), logLevel: 'warn' });
+    target = createServer((req, res) => {
+      // /slow answers only after a long while: a test of it stays running until cancelled.
+      const delay = req.url?.startsWith('/slow') ? 20_000 : 0;
+      const timer = setTimeout(() => {
+        if (req.url === '/missing') return void res.writeHead(404).end();
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<!doctype html><html lang="en"><head><title>target</title></head><body>hello</body></html>');
+      }, delay);
+      res.on('close', () => clearTimeout(timer));
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    targetUrl = `http://127.0.0.1:${(target.address() as { port: number }).port}/`;
+
+    database = await createTestDatabase();
+    dataDir = mkdtempSync(join(tmpdir(), 'crucible-web-pages-'));
+    const port = await freePort();
+    server = startAllInOne({
+      DATABASE_URL: database.url,
+      REDIS_URL,
+      JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
+      CRUCIBLE_PREFIX: prefix,
+      CRUCIBLE_DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      TARGET_ALLOWLIST: '127.0.0.1',
+    });
+    origin = `http://127.0.0.1:${port}`;
+    await waitForReady(`${origin}/health/ready`, server);
+    // The first account of a database is the admin.
+    const admin = await fetch(`${origin}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'admin@example.com', password: PASSWORD }),
+    });
+    expect(admin.status).toBe(201);
+
+    mkdirSync(SHOTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    const code = await server?.stop();
+    target?.closeAllConnections();
+    target?.close();
+    await database?.drop();
+    const redis = new Redis(REDIS_URL);
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+    rmSync(dataDir, { recursive: true, force: true });
+    expect(code).toBe(0);
+  });
+
+  /** A signed-in page of a new user (or of the admin), in a browser context of its own. */
+  async function signedIn(email: string, viewport = { width: 1200, height: 900 }): Promise<Page> {
+    const page = await (await browser.newContext({ viewport })).newPage();
+    const existing = email === 'admin@example.com';
+    await page.goto(`${origin}/${existing ? 'signin' : 'signup'}`);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: existing ? 'Sign in' : 'Create account' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    return page;
+  }
+
+  const tokenOf = async (page: Page) =>
+    (await page.evaluate(() => JSON.parse(localStorage.getItem('crucible.session')!))).token as string;
+
+  async function submit(token: string, body: object): Promise<string> {
+    const res = await fetch(`${origin}/api/test/run`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(202);
+    return ((await res.json()) as { testId: string }).testId;
+  }
+
+  async function settled(token: string, testId: string): Promise<string> {
+    let status = '';
+    await expect
+      .poll(
+        async () => {
+          const res = await fetch(`${origin}/api/test/queue/jobs/${testId}`, {
+            headers: { authorization: `Bearer ${token}` },
+          });
+          status = ((await res.json()) as { status: string }).status;
+          return ['completed', 'failed', 'cancelled'].includes(status);
+        },
+        { timeout: 90_000 },
+      )
+      .toBe(true);
+    return status;
+  }
+
+  it('shows a non-admin on /admin nothing but that it is for administrators', async () => {
+    const carol = await signedIn('carol@example.com');
+    await carol.goto(`${origin}/admin`);
+    await expect.poll(() => carol.getByRole('alert').textContent()).toBe('Administrators only');
+    expect(await carol.locator('main').innerText()).toBe('Admin\n\nAdministrators only');
+    expect(await carol.locator('main button').count()).toBe(0);
+    await carol.screenshot({ path: join(SHOTS, 'admin-non-admin.png'), fullPage: true });
+    await carol.context().close();
+  });
+
+  it('loads nothing from outside its origin, on any page, the queue board included', async () => {
+    const admin = await signedIn('admin@example.com');
+    const token = await tokenOf(admin);
+    const stress = await submit(token, {
+      testType: 'stress',
+      url: targetUrl,
+      config: { connections: 1, durationSec: 2 },
+    });
+    const perf = await submit(token, { testType: 'performance', url: targetUrl, config: { iterations: 1 } });
+    expect(await settled(token, stress)).toBe('completed');
+    expect(await settled(token, perf)).toBe('completed');
+
+    const outside: string[] = [];
+    const refused: string[] = [];
+    const context = admin.context();
+    context.on('request', (r) => {
+      const url = new URL(r.url());
+      if (url.origin !== origin && url.protocol !== 'data:') outside.push(r.url());
+    });
+    const watch = (page: Page) => {
+      page.on('websocket', (ws) => {
+        if (new URL(ws.url()).host !== new URL(origin).host) outside.push(ws.url());
+      });
+      page.on('console', (m) => {
+        if (m.text().includes('Content Security Policy')) refused.push(`${page.url()}: ${m.text()}`);
+      });
+      page.on('pageerror', (err) => refused.push(`${page.url()}: ${err.message}`));
+    };
+    watch(admin);
+    const pages = [
+      '/tests',
+      ...['performance', 'stress', 'api', 'seo', 'security'].map((t) => `/new?type=${t}`),
+      `/tests/${stress}`,
+      `/tests/${perf}`,
+      '/queue',
+      '/keys',
+      '/admin',
+    ];
+    for (const path of pages) {
+      await admin.goto(`${origin}${path}`, { waitUntil: 'networkidle' });
+      await admin.locator('main h1').first().waitFor();
+      // uPlot draws into the page: its canvas and styles are loaded too.
+      if (path === `/tests/${stress}`) await admin.locator('.uplot canvas').first().waitFor();
+    }
+    const queues = admin.waitForResponse((r) => new URL(r.url()).pathname === '/admin/queues/api/queues');
+    await admin.goto(`${origin}/admin`);
+    await admin.getByRole('button', { name: 'Open the queue dashboard' }).click();
+    await admin.waitForURL(`${origin}/admin/queues`);
+    expect((await queues).status()).toBe(200);
+    await admin.waitForLoadState('networkidle');
+    await admin.goto(`${origin}/admin/queues/queue/tests`, { waitUntil: 'networkidle' });
+
+    const signedOut = await (await browser.newContext()).newPage();
+    signedOut.context().on('request', (r) => {
+      if (new URL(r.url()).origin !== origin) outside.push(r.url());
+    });
+    watch(signedOut);
+    for (const path of ['/signin', '/signup', '/admin/queues/login']) {
+      await signedOut.goto(`${origin}${path}`, { waitUntil: 'networkidle' });
+    }
+    // The board's sign-in page still works under its policy.
+    await signedOut.getByLabel('Email').fill('admin@example.com');
+    await signedOut.getByLabel('Password').fill(PASSWORD);
+    await signedOut.getByRole('button', { name: 'Open the board' }).click();
+    await signedOut.waitForURL(`${origin}/admin/queues`);
+    await signedOut.waitForLoadState('networkidle');
+
+    expect(outside).toEqual([]);
+    expect(refused).toEqual([]);
+    for (const path of ['/', '/tests', '/admin/queues/login']) {
+      const res = await fetch(`${origin}${path}`);
+      expect(res.headers.get('content-security-policy'), path).toMatch(/^default-src 'self'; /);
+    }
+    await signedOut.context().close();
+    await admin.context().close();
+  });
+});
