@@ -227,4 +227,68 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
     await signedOut.context().close();
     await admin.context().close();
   });
+
+  async function cancel(token: string, testId: string): Promise<void> {
+    const res = await fetch(`${origin}/api/test/${testId}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+  }
+
+  it('shows the tests as cards on a phone, every Cancel and Retry button on screen', async () => {
+    const dave = await signedIn('dave@example.com', { width: 390, height: 844 });
+    const token = await tokenOf(dave);
+    const long = `${targetUrl}slow/${'a-rather-long-path-segment/'.repeat(4)}`;
+    const running = await submit(token, { testType: 'performance', url: long, name: 'slow and long' });
+    const stopped = await submit(token, { testType: 'performance', url: `${targetUrl}slow` });
+    await cancel(token, stopped);
+    await dave.goto(`${origin}/tests`);
+    const runningRow = dave.locator(`[data-test-id="${running}"]`);
+    await expect.poll(() => runningRow.locator('.chip').textContent(), { timeout: 60_000 }).toBe('running');
+    const buttons = [
+      runningRow.getByRole('button', { name: /^Cancel/ }),
+      dave.locator(`[data-test-id="${stopped}"]`).getByRole('button', { name: /^Retry/ }),
+    ];
+    for (const button of buttons) {
+      expect(await button.isVisible()).toBe(true);
+      const box = (await button.boundingBox())!;
+      expect(box.x).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width).toBeLessThanOrEqual(390);
+    }
+    expect(await dave.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await dave.locator('.table-wrap').evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
+    await dave.screenshot({ path: join(SHOTS, 'tests-390.png'), fullPage: true });
+    await cancel(token, running);
+    await dave.context().close();
+  });
+
+  it('shows a retried row as queued at once, then follows its events', async () => {
+    const erin = await signedIn('erin@example.com');
+    const token = await tokenOf(erin);
+    const testId = await submit(token, { testType: 'performance', url: `${targetUrl}slow` });
+    await cancel(token, testId);
+    await erin.goto(`${origin}/tests`);
+    const row = erin.locator(`[data-test-id="${testId}"]`);
+    await expect.poll(() => row.locator('.chip').textContent()).toBe('cancelled');
+    // The chip's text at the moment "Queued again" appears: not some time later.
+    const chipAtNotice = erin.evaluate(
+      (id) =>
+        new Promise<string>((resolve) => {
+          const observer = new MutationObserver(() => {
+            if (!document.querySelector('.notice-line')?.textContent?.startsWith('Queued again')) return;
+            observer.disconnect();
+            resolve(document.querySelector(`[data-test-id="${id}"] .chip`)!.textContent!);
+          });
+          observer.observe(document.body, { childList: true, subtree: true, characterData: true });
+        }),
+      testId,
+    );
+    await row.getByRole('button', { name: /^Retry/ }).click();
+    expect(await chipAtNotice).toBe('queued');
+    await expect.poll(() => row.locator('.chip').textContent(), { timeout: 60_000 }).toBe('running');
+    await cancel(token, testId);
+    await expect.poll(() => row.locator('.chip').textContent()).toBe('cancelled');
+    await erin.context().close();
+  });
 });

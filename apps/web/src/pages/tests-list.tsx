@@ -68,11 +68,16 @@ export function TestsListPage() {
   // Cursors of the pages before this one, for "Previous".
   const history = useRef<string[]>([]);
 
+  // Each load (and each action) takes a number; an answer to an older one is dropped, so a page
+  // read before a retry or cancel cannot put back the row's earlier status.
+  const generation = useRef(0);
   const load = useCallback(async () => {
+    const asked = ++generation.current;
     try {
       const page = await api.call('listTests', {
         query: { status, testType, url, cursor, limit: PAGE_SIZE },
       });
+      if (asked !== generation.current) return;
       setItems(page.items);
       setNextCursor(page.nextCursor);
       setError(null);
@@ -94,20 +99,29 @@ export function TestsListPage() {
     route(text ? `${path}?${text}` : path);
   };
 
+  const replace = (next: Item) =>
+    setItems((all) => all?.map((i) => (i.testId === next.testId ? next : i)) ?? all);
+
+  /**
+   * The row shows the action's outcome at once (a retried test is queued, and its row then
+   * follows the test's events); it goes back if the API refuses.
+   */
   const act = async (item: Item, action: 'cancel' | 'retry') => {
     setNotice(null);
+    generation.current++;
+    replace(
+      action === 'cancel' ? { ...item, status: 'cancelled' } : { ...item, status: 'queued', progress: 0 },
+    );
     try {
       if (action === 'cancel') await api.call('cancelTest', { params: { testId: item.testId } });
       else await api.call('retryTest', { params: { jobId: item.testId } });
       setNotice(`${action === 'cancel' ? 'Cancelled' : 'Queued again'}: ${item.name || item.url}`);
       await load();
     } catch (err) {
+      replace(item);
       setNotice(err instanceof ApiError ? err.message : String(err));
     }
   };
-
-  const replace = (next: Item) =>
-    setItems((all) => all?.map((i) => (i.testId === next.testId ? next : i)) ?? all);
 
   return (
     <main>
