@@ -193,7 +193,10 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
       await admin.goto(`${origin}${path}`, { waitUntil: 'networkidle' });
       await admin.locator('main h1').first().waitFor();
       // uPlot draws into the page: its canvas and styles are loaded too.
-      if (path === `/tests/${stress}`) await admin.locator('.uplot canvas').first().waitFor();
+      if (path === `/tests/${stress}`) {
+        await admin.locator('.uplot canvas').first().waitFor();
+        await admin.getByTestId('stress-charts').screenshot({ path: join(SHOTS, 'stress-charts-2s.png') });
+      }
     }
     const queues = admin.waitForResponse((r) => new URL(r.url()).pathname === '/admin/queues/api/queues');
     await admin.goto(`${origin}/admin`);

@@ -1,11 +1,14 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { secondRange, secondTicks, tickLabel, valueScale, yAxisSize } from '../lib/chart-axes';
 import type { StressPoint } from '../lib/stress-series';
 
 interface ChartSpec {
   title: string;
   unit: string;
+  /** The values are counts: whole-number ticks. */
+  integer?: boolean;
   series: { label: string; key: keyof StressPoint; stroke: string }[];
 }
 
@@ -23,6 +26,7 @@ const CHARTS: ChartSpec[] = [
   {
     title: 'Errors per second',
     unit: 'errors',
+    integer: true,
     series: [{ label: 'errors', key: 'errors', stroke: '#b91c1c' }],
   },
 ];
@@ -42,10 +46,26 @@ function Chart({ points, spec }: { points: readonly StressPoint[]; spec: ChartSp
       {
         width: width(),
         height: 180,
-        scales: { x: { time: false } },
+        scales: {
+          x: { time: false, range: (_u, min, max) => secondRange(min, max) },
+          y: { range: (_u, _min, max) => [0, valueScale(max, 4, spec.integer).max] },
+        },
         // The figures are in the text above the charts: the legend only names the lines.
         legend: { live: false },
-        axes: [{ label: 'second' }, { label: spec.unit }],
+        axes: [
+          {
+            label: 'second',
+            // About one label per 60 px of width.
+            splits: (u, _axis, min, max) => secondTicks(min, max, Math.floor(u.width / 60)),
+            values: (_u, splits) => splits.map(String),
+          },
+          {
+            label: spec.unit,
+            splits: (_u, _axis, _min, max) => valueScale(max, 4, spec.integer).ticks,
+            values: (_u, splits) => splits.map((v) => tickLabel(v, splits[1]! - splits[0]!)),
+            size: (_u, values) => yAxisSize(values),
+          },
+        ],
         series: [
           { label: 'second' },
           ...spec.series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2 })),
