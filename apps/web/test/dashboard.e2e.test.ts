@@ -118,7 +118,7 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
     return page;
   }
 
-  const chip = (page: Page) => page.locator('h1 .chip').textContent();
+  const chip = (page: Page) => page.locator('h1 .chip').first().textContent();
   const chartPoints = async (page: Page) =>
     Number(await page.getByTestId('stress-charts').getAttribute('data-points'));
 

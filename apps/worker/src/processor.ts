@@ -9,6 +9,7 @@ import {
   TestCatalog,
   channelName,
   createMessage,
+  verdictOf,
 } from '@crucible/shared';
 import type { CatalogEntry, EventLog, TestJobData, TestType } from '@crucible/shared';
 import { isConnectionError } from '@crucible/db';
@@ -352,19 +353,25 @@ export function createProcessor(
       deps.onChange?.();
     }
 
-    if (!(await persist(() => finishes.submit({ fence, status: 'completed', fields: { result } })))) {
+    const verdict = verdictOf(testType, result);
+    if (!(await persist(() => finishes.submit({ fence, status: 'completed', fields: { result, verdict } })))) {
       alog.info('test ended by someone else before its result was stored');
       return { testId, status: 'skipped' };
     }
-    alog.info('test completed');
+    alog.info({ verdict }, 'test completed');
     await publish(
       [
         progressChannel,
         Events.TEST_COMPLETED,
-        { testId, status: 'completed', progress: 100, summary: result.summary },
+        { testId, status: 'completed', verdict, progress: 100, summary: result.summary },
         Priority.HIGH,
       ],
-      [jobChannel, Events.QUEUE_JOB_COMPLETED, { jobId: testId, testId, status: 'completed' }, Priority.HIGH],
+      [
+        jobChannel,
+        Events.QUEUE_JOB_COMPLETED,
+        { jobId: testId, testId, status: 'completed', verdict },
+        Priority.HIGH,
+      ],
     );
     return { testId, status: 'completed' };
   };

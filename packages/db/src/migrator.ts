@@ -2,11 +2,13 @@ import { Migrator } from 'kysely';
 import type { Kysely, Migration, MigrationProvider, MigrationResultSet } from 'kysely';
 import * as initial from './migrations/2026_11_29_0001_initial.js';
 import * as queueRuns from './migrations/2026_11_29_0100_queue_runs.js';
+import * as verdict from './migrations/2026_12_05_0400_verdict.js';
 
 /** Migrations in code (not read from disk) so compiled builds and tsx run the same list. */
 const migrations: Record<string, Migration> = {
   '2026_11_29_0001_initial': initial,
   '2026_11_29_0100_queue_runs': queueRuns,
+  '2026_12_05_0400_verdict': verdict,
 };
 
 class StaticProvider implements MigrationProvider {

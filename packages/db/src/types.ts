@@ -1,5 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
-import type { Role, TestStatus, TestType } from '@crucible/shared';
+import type { Role, TestStatus, TestType, Verdict } from '@crucible/shared';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json = ColumnType<unknown, string, string>;
@@ -44,6 +44,8 @@ export interface TestQueueTable {
   attempt: ColumnType<number, number | undefined, number>;
   /** Manual re-runs so far. */
   run: ColumnType<number, number | undefined, number>;
+  /** What a completed test's own checks say (catalogue's `verdict`); null unless completed. */
+  verdict: ColumnType<Verdict | null, Verdict | null | undefined, Verdict | null>;
   created_at: Timestamp;
   started_at: ColumnType<Date | null, never, Date | string | null>;
   completed_at: ColumnType<Date | null, never, Date | string | null>;

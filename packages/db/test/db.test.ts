@@ -24,13 +24,14 @@ describe('database', () => {
     expect(applied.map((r) => r.migrationName)).toEqual([
       '2026_11_29_0001_initial',
       '2026_11_29_0100_queue_runs',
+      '2026_12_05_0400_verdict',
     ]);
     expect(await migrationsApplied(dbs[0]!.kysely)).toBe(true);
     const again = await migrateToLatest(dbs[0]!.kysely);
     expect(again.results).toEqual([]);
   });
 
-  it('has the 19 columns of test_queue with timestamptz timestamps', async () => {
+  it('has the 20 columns of test_queue with timestamptz timestamps', async () => {
     const cols = await sql<{ column_name: string; data_type: string }>`
       select column_name, data_type from information_schema.columns
       where table_name = 'test_queue' and table_schema = current_schema() order by ordinal_position`.execute(
@@ -56,6 +57,7 @@ describe('database', () => {
       'updated_at',
       'attempt',
       'run',
+      'verdict',
     ]);
     for (const c of cols.rows.filter((c) => c.column_name.endsWith('_at'))) {
       expect(c.data_type).toBe('timestamp with time zone');

@@ -83,6 +83,14 @@ export type RunTestBody = Static<typeof RunTestBody>;
 
 const NullableInteger = Type.Union([Type.Integer(), Type.Null()]);
 
+/** A completed test's verdict (catalog.ts, `Verdicts`); null until it completed. */
+export const VerdictSchema = Type.Union([
+  Type.Literal('passed'),
+  Type.Literal('failed'),
+  Type.Literal('none'),
+  Type.Null(),
+]);
+
 /**
  * 202 of a submission. A replay of an `Idempotency-Key` answers the earlier test as it is now, so
  * its status may have moved on (and its position be null once it is no longer queued).
@@ -110,6 +118,8 @@ export const TestView = Type.Object({
   url: Type.String(),
   name: Type.Union([Type.String(), Type.Null()]),
   status: Status,
+  /** What the test's own checks say once it completed: `passed`, `failed` or `none` (nothing judged). */
+  verdict: VerdictSchema,
   priority: Type.Integer(),
   progress: Type.Integer(),
   retryCount: Type.Integer(),

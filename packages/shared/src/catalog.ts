@@ -27,6 +27,39 @@ export type TestStatus = (typeof TestStatuses)[keyof typeof TestStatuses];
 
 export const FINISHED_STATUSES: readonly TestStatus[] = ['completed', 'failed', 'cancelled'];
 
+/**
+ * What a completed test's own checks say: `failed` when any of them failed, `passed` when there
+ * was something to judge and all of it held, `none` when there was nothing to judge. A test that
+ * has not completed has no verdict (null).
+ */
+export const Verdicts = {
+  PASSED: 'passed',
+  FAILED: 'failed',
+  NONE: 'none',
+} as const;
+
+export type Verdict = (typeof Verdicts)[keyof typeof Verdicts];
+
+/** An object's own field, or undefined: results are read as stored JSON, never trusted. */
+const field = (value: unknown, name: string): unknown =>
+  value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[name] : undefined;
+
+/** api: every step answered and every assertion held; judged only when something was asserted or a step failed. */
+function apiVerdict(result: unknown): Verdict {
+  if (field(result, 'passed') === false) return 'failed';
+  const assertions = field(field(result, 'totals'), 'assertions');
+  return typeof assertions === 'number' && assertions > 0 ? 'passed' : 'none';
+}
+
+/** stress: the config's thresholds (`p95Ms`, `p99Ms`, `errorRatePct`, `minRps`), when any was set. */
+function stressVerdict(result: unknown): Verdict {
+  const thresholds = field(result, 'thresholds');
+  if (!Array.isArray(thresholds) || thresholds.length === 0) return 'none';
+  return field(result, 'passed') === true ? 'passed' : 'failed';
+}
+
+const judgesNothing = (): Verdict => 'none';
+
 const Headers = Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 8192 }), {
   maxProperties: 50,
 });
@@ -125,6 +158,8 @@ export interface CatalogEntry<S extends TSchema = TSchema> {
   timeoutMs(config: Static<S>): number;
   /** Total attempts for transient failures (engine crash, worker lost). */
   attempts: number;
+  /** The verdict of a completed test from its engine's result. */
+  verdict(result: unknown): Verdict;
 }
 
 /** The job catalogue: the API validates with it and the worker dispatches with it. */
@@ -134,6 +169,7 @@ export const TestCatalog = {
     configSchema: PerformanceConfig,
     timeoutMs: (c: Static<typeof PerformanceConfig>) => (c.iterations ?? 3) * (c.timeoutMs ?? 15_000) + 5_000,
     attempts: 3,
+    verdict: judgesNothing,
   },
   stress: {
     type: 'stress',
@@ -141,6 +177,7 @@ export const TestCatalog = {
     timeoutMs: (c: Static<typeof StressConfig>) =>
       ((c.durationSec ?? 10) + (c.rampUpSec ?? 0)) * 1000 + 30_000,
     attempts: 3,
+    verdict: stressVerdict,
   },
   // Each api step may take 30 s; seo fetches the page, robots, sitemap and up to 100 links (4 at
   // once, 10 s each); security makes four requests of at most 15 s.
@@ -149,10 +186,23 @@ export const TestCatalog = {
     configSchema: ApiConfig,
     timeoutMs: (c: Static<typeof ApiConfig>) => (c.steps?.length ?? 1) * 30_000 + 10_000,
     attempts: 3,
+    verdict: apiVerdict,
   },
-  seo: { type: 'seo', configSchema: SeoConfig, timeoutMs: () => 120_000, attempts: 3 },
-  security: { type: 'security', configSchema: SecurityConfig, timeoutMs: () => 90_000, attempts: 3 },
+  // Findings and scores judge nothing by themselves (a threshold on them would: issue 21).
+  seo: { type: 'seo', configSchema: SeoConfig, timeoutMs: () => 120_000, attempts: 3, verdict: judgesNothing },
+  security: {
+    type: 'security',
+    configSchema: SecurityConfig,
+    timeoutMs: () => 90_000,
+    attempts: 3,
+    verdict: judgesNothing,
+  },
 } as const satisfies Record<TestType, CatalogEntry>;
+
+/** The verdict of a completed test of `testType` whose engine returned `result`. */
+export function verdictOf(testType: TestType, result: unknown): Verdict {
+  return (TestCatalog[testType] as CatalogEntry).verdict(result);
+}
 
 export type PerformanceConfig = Static<typeof PerformanceConfig>;
 export type StressConfig = Static<typeof StressConfig>;

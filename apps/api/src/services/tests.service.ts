@@ -80,6 +80,7 @@ export function toTestView(row: TestRow): TestView {
     url: row.url,
     name: row.test_name,
     status: row.status,
+    verdict: row.verdict,
     priority: row.priority,
     progress: row.progress,
     retryCount: row.retry_count,

@@ -6,7 +6,7 @@ import { Channels, channelName } from '@crucible/shared/channels';
 import { Events } from '@crucible/shared/events';
 import type { Envelope } from '@crucible/shared/envelope';
 import { ProgressBar } from '../components/progress-bar';
-import { StatusChip } from '../components/status-chip';
+import { StatusChip, VerdictChip } from '../components/status-chip';
 import { StressCharts } from '../components/stress-charts';
 import { TestResult, storedStressPoints } from '../components/results';
 import { curlForTest } from '../lib/curl';
@@ -135,7 +135,8 @@ export function TestPage({ id }: { id: string }) {
         <a href="/tests">Tests</a> /
       </p>
       <h1 class="test-title">
-        {test.name || `${test.testType} test`} <StatusChip status={test.status} />
+        {test.name || `${test.testType} test`} <StatusChip status={test.status} />{' '}
+        <VerdictChip verdict={test.verdict} />
       </h1>
       <p class="url">
         <span class="type-tag">{test.testType}</span>{' '}

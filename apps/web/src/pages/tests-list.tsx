@@ -7,7 +7,7 @@ import { TestStatuses, TestTypes } from '@crucible/shared/catalog';
 import { Channels, channelName } from '@crucible/shared/channels';
 import { Events } from '@crucible/shared/events';
 import type { Envelope } from '@crucible/shared/envelope';
-import { StatusChip } from '../components/status-chip';
+import { StatusChip, VerdictChip } from '../components/status-chip';
 import { useChannel } from '../live-connection';
 import { api } from '../session';
 
@@ -39,12 +39,13 @@ function LiveRow({ item, onChange }: { item: Item; onChange: (next: Item) => voi
   latest.current = item;
   useChannel(UNFINISHED.has(item.status) ? channelName(Channels.JOB_STATUS, { jobId: item.testId }) : null, {
     message: (m) => {
-      const data = (m.data ?? {}) as { progress?: number };
+      const data = (m.data ?? {}) as { progress?: number; verdict?: Item['verdict'] };
       const current = latest.current;
       const status = statusAfter(m, current.status);
       const progress = status === 'completed' ? 100 : Math.max(current.progress, data.progress ?? 0);
-      if (status !== current.status || progress !== current.progress)
-        onChange({ ...current, status, progress });
+      const verdict = status === 'completed' ? (data.verdict ?? current.verdict) : null;
+      if (status !== current.status || progress !== current.progress || verdict !== current.verdict)
+        onChange({ ...current, status, progress, verdict });
     },
   });
   return null;
@@ -219,7 +220,7 @@ export function TestsListPage() {
                     </div>
                   </td>
                   <td>
-                    <StatusChip status={item.status} />
+                    <StatusChip status={item.status} /> <VerdictChip verdict={item.verdict} />
                     {item.status === 'running' && <span class="muted small"> {item.progress}%</span>}
                   </td>
                   <td>{new Date(item.createdAt).toLocaleString()}</td>

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
-import type { Role, TestStatus, TestType } from '@crucible/shared';
+import type { Role, TestStatus, TestType, Verdict } from '@crucible/shared';
 import type { AttemptStatus, Database, TestAttempt, TestRow } from '../types.js';
 
 export interface NewTest {
@@ -68,6 +68,14 @@ export interface QueueSnapshot {
   running: { testType: TestType; elapsedSec: number }[];
   /** Mean seconds of the most recent completed tests of each type (types without history are absent). */
   meanSecByType: Partial<Record<TestType, number>>;
+}
+
+/** What a finished attempt stores beside its status. */
+export interface FinishFields {
+  result?: unknown;
+  /** A completed test's verdict (ignored for a failed one, which has none). */
+  verdict?: Verdict;
+  errorMessage?: string | null;
 }
 
 export type FinishedStatus = Extract<TestStatus, 'completed' | 'failed' | 'cancelled'>;
@@ -325,7 +333,7 @@ export class TestsRepository {
   async finishAttempt(
     fence: Fence,
     status: Extract<TestStatus, 'completed' | 'failed'>,
-    fields: { result?: unknown; errorMessage?: string | null },
+    fields: FinishFields,
   ): Promise<boolean> {
     const errorMessage = fields.errorMessage ?? null;
     const now = new Date();
@@ -339,6 +347,7 @@ export class TestsRepository {
             completed_at: now,
             ...(status === 'completed' ? { progress: 100 } : {}),
             result: fields.result === undefined ? null : JSON.stringify(fields.result),
+            verdict: status === 'completed' ? (fields.verdict ?? null) : null,
             error_message: errorMessage,
           })
           .where(holds(fence))
@@ -413,7 +422,7 @@ export class TestsRepository {
     items: readonly {
       fence: Fence;
       status: Extract<TestStatus, 'completed' | 'failed'>;
-      fields: { result?: unknown; errorMessage?: string | null };
+      fields: FinishFields;
     }[],
   ): Promise<boolean[]> {
     if (items.length === 0) return [];
@@ -422,17 +431,20 @@ export class TestsRepository {
         (i) =>
           sql`(${i.fence.testId}::uuid, ${i.fence.attempt}::int, ${i.status}::text, ${
             i.fields.result === undefined ? null : JSON.stringify(i.fields.result)
-          }::jsonb, ${i.fields.errorMessage ?? null}::text)`,
+          }::jsonb, ${i.fields.errorMessage ?? null}::text, ${
+            i.status === 'completed' ? (i.fields.verdict ?? null) : null
+          }::text)`,
       ),
     );
     const { rows } = await sql<{ test_id: string }>`
-      WITH v (test_id, attempt, status, result, error_message) AS (VALUES ${values}),
+      WITH v (test_id, attempt, status, result, error_message, verdict) AS (VALUES ${values}),
       finished AS (
         UPDATE test_queue q
            SET status = v.status,
                completed_at = now(),
                progress = CASE WHEN v.status = 'completed' THEN 100 ELSE q.progress END,
                result = v.result,
+               verdict = v.verdict,
                error_message = v.error_message
           FROM v
          WHERE q.test_id = v.test_id AND q.status = 'running' AND q.attempt = v.attempt
@@ -524,6 +536,7 @@ export class TestsRepository {
         retry_count: 0,
         progress: 0,
         result: null,
+        verdict: null,
         error_message: null,
         started_at: null,
         completed_at: null,
