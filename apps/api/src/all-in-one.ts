@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { pino } from 'pino';
 import {
   ConfigError,
+  createLogger,
   createMetricsRegistry,
   createTokenService,
   envInt,
@@ -11,8 +11,10 @@ import {
   envSecret,
   envString,
   envUrl,
+  exitOnCrash,
   handleShutdown,
   loadConfigOrExit,
+  loadProcessEnv,
 } from '@crucible/shared';
 import { cachePrefix } from '@crucible/shared/cache';
 import {
@@ -30,10 +32,11 @@ import {
   startEmbeddedPostgres,
 } from '@crucible/backplane';
 import type { Backplane, EmbeddedPostgres } from '@crucible/backplane';
+import type { FastifyBaseLogger } from 'fastify';
 import { gatewayPlugin } from '@crucible/gateway';
 import { Egress, envAllowlist } from '@crucible/shared/egress';
 import { createEngines, createTestWorker } from '@crucible/worker';
-import { apiLoggerOptions, buildApi } from './app.js';
+import { LOG_REDACT, buildApi } from './app.js';
 import { loadAcceptBatch } from './env.js';
 import { DEFAULT_DASHBOARD_DIR } from './plugins/dashboard.js';
 
@@ -97,7 +100,14 @@ function loadAllInOneEnv(env: NodeJS.ProcessEnv = process.env) {
 }
 
 const env = loadConfigOrExit(() => loadAllInOneEnv());
-const logger = pino({ level: env.logLevel, redact: ['token', 'authorization'] });
+const proc = loadConfigOrExit(() => loadProcessEnv(process.env, { shutdownTimeoutMs: 10_000 }));
+const logger = await createLogger({
+  name: 'crucible',
+  level: env.logLevel,
+  format: proc.logFormat,
+  redact: [...LOG_REDACT, 'token', 'authorization'],
+});
+exitOnCrash(logger);
 
 let embedded: EmbeddedPostgres | undefined;
 let databaseUrl: string;
@@ -134,7 +144,7 @@ const registry = createMetricsRegistry('all-in-one');
 const app = await buildApi(
   { db, backplane, tokens, targetAllowlist: env.targetAllowlist, cache, groupCommit: env.acceptBatch },
   {
-    logger: apiLoggerOptions(env.logLevel),
+    loggerInstance: logger as FastifyBaseLogger,
     dashboardDir: DEFAULT_DASHBOARD_DIR,
     registry,
     queueBoard: { secret: env.jwtSecret },

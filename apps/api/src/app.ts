@@ -3,7 +3,12 @@ import type { Registry } from 'prom-client';
 import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { sql } from 'kysely';
-import { createMetricsRegistry, registerHealthRoutes, registerQueueMetrics } from '@crucible/shared';
+import {
+  createMetricsRegistry,
+  registerHealthRoutes,
+  requestLogController,
+  registerQueueMetrics,
+} from '@crucible/shared';
 import type { TokenService } from '@crucible/shared';
 import { invalidatingEventLog } from '@crucible/shared/cache';
 import type { Cache } from '@crucible/shared/cache';
@@ -82,16 +87,13 @@ export const LOG_REDACT = [
   'req.headers.cookie',
 ];
 
-export function apiLoggerOptions(level: string): FastifyServerOptions['logger'] {
-  return { level, redact: LOG_REDACT };
-}
-
 /** Builds the API (routes, auth, errors, health) without listening, so it can be composed or injected. */
 export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.loggerInstance
       ? { loggerInstance: options.loggerInstance }
       : { logger: options.logger ?? false }),
+    logController: requestLogController(),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -1,4 +1,4 @@
-export { buildApi, apiLoggerOptions } from './app.js';
+export { buildApi } from './app.js';
 export type { ApiDeps, BuildApiOptions } from './app.js';
 export { loadApiEnv, loadMigrateEnv } from './env.js';
 export type { ApiEnv, MigrateEnv } from './env.js';

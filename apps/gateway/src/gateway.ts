@@ -9,6 +9,7 @@ import {
   MemoryConnectionRegistry,
   Priority,
   createMessage,
+  redactUrl,
 } from '@crucible/shared';
 import type { AckStore, ConnectionRegistry, EventLog, PubSub, TicketStore } from '@crucible/shared';
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -57,13 +58,6 @@ export interface GatewayPluginOptions {
   revalidateMs?: number;
   /** How long a channel stays subscribed on the bus after its last local reader left. @defaultValue 2000 */
   unsubscribeDelayMs?: number;
-}
-
-const CREDENTIAL_PARAM = /([?&](?:token|ticket)=)[^&#]*/gi;
-
-/** A URL with its `token` and `ticket` query parameters (credentials) redacted. */
-export function redactUrl(url: string): string {
-  return url.replace(CREDENTIAL_PARAM, '$1[REDACTED]');
 }
 
 /** The request as Fastify logs it, with credentials in the query redacted. */

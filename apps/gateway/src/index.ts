@@ -1,4 +1,4 @@
-export { gatewayPlugin, redactUrl, serializeRequest } from './gateway.js';
+export { gatewayPlugin, serializeRequest } from './gateway.js';
 export type { GatewayPluginOptions } from './gateway.js';
 export { loadGatewayEnv, DEFAULT_LIMITS } from './env.js';
 export type { GatewayEnv, GatewayLimits } from './env.js';

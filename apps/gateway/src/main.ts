@@ -16,6 +16,7 @@ import {
   handleShutdown,
   loadConfigOrExit,
   loadProcessEnv,
+  requestLogController,
   registerHealthRoutes,
   settlesWithin,
 } from '@crucible/shared';
@@ -60,7 +61,7 @@ const authenticate = createAuthenticator({
 
 // Typed as Fastify's base logger: registerHealthRoutes takes the default FastifyInstance.
 const appLogger: FastifyBaseLogger = logger;
-const app = Fastify({ loggerInstance: appLogger });
+const app = Fastify({ loggerInstance: appLogger, logController: requestLogController() });
 const registry = createMetricsRegistry('gateway');
 let migrated = false;
 await registerHealthRoutes(app, {

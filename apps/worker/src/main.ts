@@ -9,6 +9,7 @@ import {
   handleShutdown,
   loadConfigOrExit,
   loadProcessEnv,
+  requestLogController,
   registerHealthRoutes,
   registerQueueMetrics,
   settlesWithin,
@@ -56,7 +57,7 @@ const registry = createMetricsRegistry('worker');
 registerQueueMetrics(registry, backplane.queue);
 let migrated = false;
 // Widened: fastify's default generics expect its own logger type, which pino's satisfies.
-const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
+const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: requestLogController() });
 await registerHealthRoutes(app, {
   registry,
   checks: {
