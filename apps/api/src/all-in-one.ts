@@ -37,7 +37,7 @@ import { gatewayPlugin } from '@crucible/gateway';
 import { Egress, envAllowlist } from '@crucible/shared/egress';
 import { createEngines, createTestWorker } from '@crucible/worker';
 import { LOG_REDACT, buildApi } from './app.js';
-import { loadAcceptBatch } from './env.js';
+import { envTrustProxy, loadAcceptBatch, loadAuthThrottle } from './env.js';
 import { DEFAULT_DASHBOARD_DIR } from './plugins/dashboard.js';
 
 /**
@@ -96,6 +96,8 @@ function loadAllInOneEnv(env: NodeJS.ProcessEnv = process.env) {
       maxDurationSec: envInt(env, 'STRESS_MAX_DURATION_SEC', 300, { min: 1, max: 3600 }),
     },
     acceptBatch: loadAcceptBatch(env),
+    authThrottle: loadAuthThrottle(env),
+    trustProxy: envTrustProxy(env),
   };
 }
 
@@ -148,6 +150,8 @@ const app = await buildApi(
     dashboardDir: DEFAULT_DASHBOARD_DIR,
     registry,
     queueBoard: { secret: env.jwtSecret },
+    authThrottle: env.authThrottle,
+    trustProxy: env.trustProxy,
   },
 );
 await app.register(gatewayPlugin, {

@@ -32,6 +32,8 @@ import packageJson from '../package.json' with { type: 'json' };
 import { adminRoutes } from './routes/admin.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { testsRoutes } from './routes/tests.routes.js';
+import { createAuthThrottle } from './services/auth-throttle.js';
+import type { AuthThrottleOptions } from './services/auth-throttle.js';
 import { createTestsService } from './services/tests.service.js';
 import type { PositionOptions } from './services/tests.service.js';
 import type { GroupCommitOptions } from '@crucible/shared';
@@ -41,7 +43,14 @@ export interface ApiDeps {
   /** The queue, event log, bus and their readiness checks, of whichever mode the process runs in. */
   backplane: Pick<
     Backplane,
-    'queue' | 'eventLog' | 'eventLogOrderedWithQueue' | 'pubsub' | 'presence' | 'checks' | 'tickets'
+    | 'queue'
+    | 'eventLog'
+    | 'eventLogOrderedWithQueue'
+    | 'pubsub'
+    | 'presence'
+    | 'checks'
+    | 'tickets'
+    | 'createRateLimiter'
   >;
   tokens: TokenService;
   /** Private hosts/ranges tests may target (`TARGET_ALLOWLIST`). @defaultValue none */
@@ -77,6 +86,13 @@ export interface BuildApiOptions {
   dashboardDir?: string;
   /** Where `/metrics` reads from; all-in-one shares it with the gateway. @defaultValue a new registry labelled `app="api"` */
   registry?: Registry;
+  /** Throttling of sign-in, registration and API-key creation. @defaultValue AUTH_THROTTLE_DEFAULTS */
+  authThrottle?: Partial<AuthThrottleOptions>;
+  /**
+   * Which proxies' `X-Forwarded-For` names the client (Fastify's `trustProxy`): the throttles count
+   * client addresses, which behind a proxy are all the proxy's otherwise. @defaultValue false
+   */
+  trustProxy?: FastifyServerOptions['trustProxy'];
 }
 
 /** Tokens and API keys never reach the logs. */
@@ -95,6 +111,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
       : { logger: options.logger ?? false }),
     logController: requestLogController(),
     bodyLimit: 1024 * 1024,
+    trustProxy: options.trustProxy ?? false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('user', null);
@@ -148,6 +165,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     tokens: deps.tokens,
     authenticate,
     tickets: deps.backplane.tickets,
+    throttle: createAuthThrottle(deps.backplane, registry, options.authThrottle),
   });
   await app.register(testsRoutes, { authenticate, service });
   await app.register(adminRoutes, { authenticate, cache: deps.cache, users });

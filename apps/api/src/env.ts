@@ -2,6 +2,8 @@ import { ConfigError, envInt, envLogFormat, envPrefix, envSecret, envString, env
 import type { LogFormat } from '@crucible/shared';
 import { envAllowlist } from '@crucible/shared/egress';
 import type { Allowlist } from '@crucible/shared/egress';
+import ipaddr from 'ipaddr.js';
+import type { AuthThrottleOptions } from './services/auth-throttle.js';
 
 export interface ApiEnv {
   databaseUrl: string;
@@ -15,6 +17,9 @@ export interface ApiEnv {
   targetAllowlist: Allowlist;
   /** Group commit of submissions (DESIGN.md, "Accepting a test"). */
   acceptBatch: { maxBatch: number; windowMs: number; maxInFlight: number };
+  authThrottle: AuthThrottleOptions;
+  /** Fastify's `trustProxy`: which proxies' `X-Forwarded-For` is believed. */
+  trustProxy: TrustProxy;
 }
 
 /** Parses the API's configuration once, at start; a bad value throws a ConfigError naming the variable. */
@@ -34,7 +39,46 @@ export function loadApiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
     logLevel: envString(env, 'LOG_LEVEL', 'info')!,
     targetAllowlist: envAllowlist(env),
     acceptBatch: loadAcceptBatch(env),
+    authThrottle: loadAuthThrottle(env),
+    trustProxy: envTrustProxy(env),
   };
+}
+
+/** Throttling of the credential routes (README, "Accounts and sign-in"); api and all-in-one. */
+export function loadAuthThrottle(env: NodeJS.ProcessEnv = process.env): AuthThrottleOptions {
+  return {
+    accountFailures: envInt(env, 'LOGIN_THROTTLE_ACCOUNT_FAILURES', 5, { min: 1, max: 10_000 }),
+    addressFailures: envInt(env, 'LOGIN_THROTTLE_ADDRESS_FAILURES', 20, { min: 1, max: 100_000 }),
+    maxDelaySec: envInt(env, 'LOGIN_THROTTLE_MAX_DELAY_SEC', 60, { min: 1, max: 3600 }),
+    windowSec: envInt(env, 'LOGIN_THROTTLE_WINDOW_SEC', 3600, { min: 60, max: 7 * 86_400 }),
+    registrationsPerHour: envInt(env, 'REGISTER_MAX_PER_HOUR', 10, { min: 1, max: 1_000_000 }),
+    apiKeysPerHour: envInt(env, 'API_KEYS_MAX_PER_HOUR', 20, { min: 1, max: 1_000_000 }),
+  };
+}
+
+/** Fastify's `trustProxy` values; a hop count is a function, as Fastify makes of one. */
+export type TrustProxy = boolean | string | ((address: string, hop: number) => boolean);
+
+/**
+ * `TRUST_PROXY`: `false` (clients connect directly), `true` (believe any `X-Forwarded-For`), a
+ * number of proxy hops, or the proxies' addresses/CIDRs separated by commas.
+ */
+export function envTrustProxy(env: NodeJS.ProcessEnv = process.env): TrustProxy {
+  const raw = envString(env, 'TRUST_PROXY', 'false')!.trim();
+  if (/^false$/i.test(raw)) return false;
+  if (/^true$/i.test(raw)) return true;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    return (_address, hop) => hop < hops;
+  }
+  for (const entry of raw.split(',').map((e) => e.trim())) {
+    if (!ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry))
+      throw new ConfigError(
+        'TRUST_PROXY',
+        `"${entry}" is not an address or CIDR (or use true, false, a hop count)`,
+      );
+  }
+  return raw;
 }
 
 /** The accept path's group commit (DESIGN.md, "Accepting a test: group commit"); api and all-in-one. */

@@ -8,10 +8,14 @@ export class HttpProblem extends Error {
     readonly code: string,
     readonly title: string,
     detail?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
     super(detail ?? title, options);
+    this.headers = options?.headers;
   }
+
+  /** Sent with the problem (`Retry-After` of a 429). */
+  readonly headers: Record<string, string> | undefined;
 }
 
 export const notFound = (what = 'Test') =>
@@ -40,6 +44,7 @@ export function registerProblemHandler(app: FastifyInstance): void {
     if (error instanceof HttpProblem) {
       ({ status, code, title } = error);
       detail = error.message;
+      if (error.headers) reply.headers(error.headers);
     } else if ('validation' in error && error.validation) {
       status = 400;
       code = 'VALIDATION_ERROR';

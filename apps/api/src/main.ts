@@ -56,7 +56,13 @@ const app = await buildApi(
     cache,
     groupCommit: env.acceptBatch,
   },
-  { loggerInstance: logger as FastifyBaseLogger, dashboardDir, queueBoard: { secret: env.jwtSecret } },
+  {
+    loggerInstance: logger as FastifyBaseLogger,
+    dashboardDir,
+    queueBoard: { secret: env.jwtSecret },
+    authThrottle: env.authThrottle,
+    trustProxy: env.trustProxy,
+  },
 );
 await app.listen({ port: env.port, host: env.host });
 

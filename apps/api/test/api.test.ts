@@ -62,7 +62,8 @@ describe('api', () => {
       title: 'Bad Request',
       status: 400,
       code: 'WEAK_PASSWORD',
-      detail: 'A password needs at least 12 characters (this one has 8); a few unrelated words make a good one.',
+      detail:
+        'A password needs at least 12 characters (this one has 8); a few unrelated words make a good one.',
     });
     expect((await attempt('password123')).json().code).toBe('WEAK_PASSWORD');
     const common = await attempt('Password1234!');

@@ -58,7 +58,11 @@ export async function startApi(
   // Loopback is opened as in a local deployment; submissions never connect anywhere.
   const app = await buildApi(
     { db, backplane, tokens, targetAllowlist: parseAllowlist('127.0.0.1'), cache },
-    options,
+    {
+      ...options,
+      // Test files register their users from one address, more of them than a person would.
+      authThrottle: { registrationsPerHour: 10_000, ...options.authThrottle },
+    },
   );
   await app.ready();
   // For looking at a distributed deployment's keys; embedded mode has no Redis.

@@ -3,6 +3,8 @@ import { Queue, Worker, createPostgresBackend, runMigrations, withBackend } from
 import type { IQueueBackend, JobProgress, Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import {
   MemoryAckStore,
   MemoryConnectionRegistry,
@@ -60,6 +62,18 @@ export type TestQueueWorker<R = unknown> = Worker<
   unknown
 >;
 
+/** A counter per key that forgets the key `durationSec` after its first point (rate-limiter-flexible). */
+export type RateLimiter = RateLimiterAbstract;
+
+export interface RateLimiterOptions {
+  /** Names the counters in the store (`{prefix}:throttle:{name}:{key}` in Redis). */
+  name: string;
+  /** Points a key may consume before `consume` rejects. */
+  points: number;
+  /** Seconds from a key's first point until it is forgotten (a fixed window). */
+  durationSec: number;
+}
+
 export interface WorkerOptions {
   /** Jobs run at once. */
   concurrency: number;
@@ -102,6 +116,12 @@ export interface Backplane {
   createCache(options?: BackplaneCacheOptions): Promise<Cache>;
   /** Single-use WebSocket tickets: issued by the api, consumed by the gateway. */
   readonly tickets: TicketStore;
+  /**
+   * Counters shared by every process of the deployment (throttling sign-ins, registrations):
+   * Redis, with one process's memory standing in while Redis is unreachable (distributed), or
+   * the process's memory (embedded).
+   */
+  createRateLimiter(options: RateLimiterOptions): RateLimiter;
   /** Open sockets per user across every gateway. */
   readonly connections: ConnectionRegistry;
   /** CRITICAL/HIGH messages sent and not yet acknowledged, for redelivery on resume. */
@@ -166,6 +186,16 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     }),
     acks: new RedisAckStore(producer, { prefix: options.prefix }),
     presence: new RedisPresenceStore(producer, options.prefix),
+    createRateLimiter: ({ name, points, durationSec }) =>
+      new RateLimiterRedis({
+        storeClient: producer,
+        keyPrefix: `${options.prefix}:throttle:${name}`,
+        points,
+        duration: durationSec,
+        // Fail over at once rather than wait: a sign-in must not hang on a lost Redis.
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: new RateLimiterMemory({ keyPrefix: name, points, duration: durationSec }),
+      }),
     createCache: (cacheOptions = {}) =>
       createCache({
         prefix: `${options.prefix}:cache`,
@@ -230,6 +260,7 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
   const queue = new Classes.Queue<TestJobData>(TEST_QUEUE_NAME, { connection: pool });
   queue.on('error', onError);
   const pubsub = new MemoryPubSub();
+  const memoryLimiters = new Map<string, RateLimiter>();
   return {
     mode: 'embedded',
     eventLogOrderedWithQueue: false,
@@ -247,6 +278,19 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
     connections: new MemoryConnectionRegistry(),
     acks: new MemoryAckStore(),
     presence: new MemoryPresenceStore(),
+    createRateLimiter: (limiter) => {
+      // Every caller of one name must see the same counters, as they would in Redis.
+      let shared = memoryLimiters.get(limiter.name);
+      if (!shared) {
+        shared = new RateLimiterMemory({
+          keyPrefix: limiter.name,
+          points: limiter.points,
+          duration: limiter.durationSec,
+        });
+        memoryLimiters.set(limiter.name, shared);
+      }
+      return shared;
+    },
     createCache: (cacheOptions = {}) =>
       createCache({ ...cacheOptions, strategy: CacheStrategy.MEMORY_ONLY, bus: pubsub }),
     checks: {

@@ -5,6 +5,8 @@ export type {
   Backplane,
   BackplaneCacheOptions,
   EmbeddedBackplaneOptions,
+  RateLimiter,
+  RateLimiterOptions,
   RedisBackplaneOptions,
   TestQueue,
   TestQueueWorker,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
+import { RateLimiterRes } from 'rate-limiter-flexible';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { channelTopic, createMessage, Events } from '@crucible/shared';
 import type { TestJobData } from '@crucible/shared';
@@ -152,5 +153,23 @@ describe.each(BACKPLANE_MODES)('backplane conformance: %s', (mode) => {
     expect(await cache.cached('k', 60_000, async () => ({ v: 1 }))).toEqual({ v: 1 });
     expect(await cache.get('k')).toEqual({ v: 1 });
     await cache.close();
+  });
+
+  it('gives rate limiters whose counters every process of the deployment shares', async () => {
+    const options = { name: 'conformance', points: 2, durationSec: 60 };
+    const here = backplane.createRateLimiter(options);
+    // Another process of the deployment (in embedded mode there is only this one).
+    const there = (await deployment.backplane()).createRateLimiter(options);
+    expect((await here.consume('k')).remainingPoints).toBe(1);
+    expect((await there.consume('k')).remainingPoints).toBe(0);
+    const refused = await here.consume('k').catch((res: RateLimiterRes) => res);
+    expect(refused).toBeInstanceOf(RateLimiterRes);
+    expect((refused as RateLimiterRes).msBeforeNext).toBeGreaterThan(58_000);
+    expect((await there.consume('other')).remainingPoints).toBe(1);
+    // A key created with its own duration keeps it (the throttle's growing waits).
+    await here.consume('short', 1, { customDuration: 5 });
+    expect((await there.get('short'))!.msBeforeNext).toBeLessThanOrEqual(5_000);
+    await there.delete('k');
+    expect(await here.get('k')).toBeNull();
   });
 });

@@ -4,6 +4,7 @@ import type { TicketStore, TokenService } from '@crucible/shared';
 import type { ApiKeysRepository, Authenticate, User, UsersRepository } from '@crucible/db';
 import { HttpProblem } from '../errors.js';
 import { requireUser, userOf } from '../plugins/auth.js';
+import type { AuthThrottle } from '../services/auth-throttle.js';
 import { passwordProblem } from '../services/password-policy.js';
 import { dummyHash, hashPassword, verifyPassword } from '../services/passwords.js';
 import { ApiRoutes } from '@crucible/shared/api';
@@ -14,6 +15,7 @@ export interface AuthRoutesOptions {
   tokens: TokenService;
   authenticate: Authenticate;
   tickets: TicketStore;
+  throttle: AuthThrottle;
 }
 
 const view = (u: Pick<User, 'id' | 'email' | 'role'>) => ({ id: u.id, email: u.email, role: u.role });
@@ -24,8 +26,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.route({
     ...ApiRoutes.register,
     handler: async (request, reply) => {
+      await opts.throttle.register(request.ip);
       const email = request.body.email.trim().toLowerCase();
-      const weak = await passwordProblem(request.body.password, [email, ...email.split(/[@.+_-]/), 'crucible']);
+      const weak = await passwordProblem(request.body.password, [
+        email,
+        ...email.split(/[@.+_-]/),
+        'crucible',
+      ]);
       if (weak) throw new HttpProblem(400, 'WEAK_PASSWORD', 'Bad Request', weak);
       const user = await users.create(email, await hashPassword(request.body.password));
       if (!user)
@@ -39,11 +46,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.route({
     ...ApiRoutes.login,
     handler: async (request) => {
-      const user = await users.findByEmail(request.body.email.trim().toLowerCase());
+      const email = request.body.email.trim().toLowerCase();
+      const attempt = await opts.throttle.beginLogin(email, request.ip);
+      const user = await users.findByEmail(email);
       const ok = await verifyPassword(request.body.password, user?.password_hash ?? (await dummyHash()));
       if (!user || !ok) {
         throw new HttpProblem(401, 'INVALID_CREDENTIALS', 'Unauthorized', 'Email or password is wrong');
       }
+      await attempt.succeeded();
       return { user: view(user), token: tokens.sign({ sub: user.id, role: user.role }) };
     },
   });
@@ -71,6 +81,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     authed.route({
       ...ApiRoutes.createApiKey,
       handler: async (request, reply) => {
+        await opts.throttle.createApiKey(userOf(request).id);
         const key = generateApiKey();
         const row = await apiKeys.create(
           userOf(request).id,
