@@ -20,10 +20,11 @@ import {
   loadKustomization,
   loadManifests,
   probeTargets,
+  readEnvFile,
 } from './deploy-files.js';
 import type { K8sContainer } from './deploy-files.js';
 
-const SHELL = { JWT_SECRET: 'f'.repeat(64), POSTGRES_PASSWORD: 'pw' };
+const SHELL = { JWT_SECRET: 'f'.repeat(64), METRICS_TOKEN: 'm'.repeat(64), POSTGRES_PASSWORD: 'pw' };
 const HEALTH_ROUTES = ['/health/live', '/health/ready'];
 const ALL_READ = new Set(Object.keys(PROCESS_LOADERS).flatMap((p) => [...variablesRead(p as ProcessName)]));
 
@@ -93,10 +94,17 @@ describe('infra/compose.yaml', () => {
       expect(config.redisUrl).toBe('redis://redis:6379');
       expect(config.migrateOnStart).toBe(false);
       expect(config.logFormat).toBe('json');
+      // Inside its container an app listens on every interface; only published ports leave the host.
+      expect(config.host).toBe('0.0.0.0');
+      expect(config.metricsToken).toBe(SHELL.METRICS_TOKEN);
     }
     const migrate = expectCompleteEnv('compose migrate', 'migrate', composeEnv(services.migrate!, SHELL));
     expect(migrate.databaseUrl).toBe('postgres://crucible:pw@postgres:5432/crucible');
     expect(() => composeEnv(services.api!, { POSTGRES_PASSWORD: 'pw' })).toThrow(/JWT_SECRET/);
+    // /metrics is never left open to whoever reaches a port.
+    for (const app of APPS) {
+      expect(() => composeEnv(services[app]!, { ...SHELL, METRICS_TOKEN: '' })).toThrow(/METRICS_TOKEN/);
+    }
   });
 
   it('uses the ports of DESIGN.md and publishes the api and gateway', () => {
@@ -160,7 +168,12 @@ describe('infra/k8s', () => {
       const config = expectCompleteEnv(`k8s ${app}`, app, containerEnv(objects, container));
       expect(config.migrateOnStart).toBe(false);
       expect(config.logFormat).toBe('json');
+      expect(config.host).toBe('0.0.0.0');
+      expect(config.metricsToken).toEqual(expect.any(String));
     }
+    // A secret, so it is in the Secret and not in the ConfigMap.
+    expect(findObject(objects, 'ConfigMap', 'crucible-config').data).not.toHaveProperty('METRICS_TOKEN');
+    expect(readEnvFile('infra/k8s/secrets.env.example')).toHaveProperty('METRICS_TOKEN');
     const job = findObject(objects, 'Job', 'crucible-migrate');
     const migrate = job.spec.template.spec.containers[0] as K8sContainer;
     expectCompleteEnv('k8s migrate Job', 'migrate', containerEnv(objects, migrate));

@@ -6,7 +6,9 @@ import {
   createLogger,
   createMetricsRegistry,
   createTokenService,
+  envHost,
   envInt,
+  envMetricsToken,
   envPrefix,
   envSecret,
   envString,
@@ -86,7 +88,8 @@ function loadAllInOneEnv(env: NodeJS.ProcessEnv = process.env) {
     services,
     targetAllowlistText: allowlist,
     port: envInt(env, 'PORT', 3000, { min: 0, max: 65535 }),
-    host: envString(env, 'HOST', '0.0.0.0')!,
+    host: envHost(env),
+    metricsToken: envMetricsToken(env),
     concurrency: envInt(env, 'WORKER_CONCURRENCY', 5, { min: 1, max: 100 }),
     prefix: envPrefix(env),
     logLevel: envString(env, 'LOG_LEVEL', 'info')!,
@@ -152,6 +155,7 @@ const app = await buildApi(
     queueBoard: { secret: env.jwtSecret },
     authThrottle: env.authThrottle,
     trustProxy: env.trustProxy,
+    metricsToken: env.metricsToken,
   },
 );
 await app.register(gatewayPlugin, {

@@ -93,6 +93,8 @@ export interface BuildApiOptions {
    * client addresses, which behind a proxy are all the proxy's otherwise. @defaultValue false
    */
   trustProxy?: FastifyServerOptions['trustProxy'];
+  /** `METRICS_TOKEN`: `/metrics` asks for it as a bearer token. @defaultValue undefined (open) */
+  metricsToken?: string;
 }
 
 /** Tokens and API keys never reach the logs. */
@@ -148,6 +150,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   let migrated = false;
   await registerHealthRoutes(app, {
     registry,
+    metricsToken: options.metricsToken,
     checks: {
       database: async () => {
         await sql`select 1`.execute(deps.db.kysely);

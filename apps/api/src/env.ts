@@ -1,4 +1,14 @@
-import { ConfigError, envInt, envLogFormat, envPrefix, envSecret, envString, envUrl } from '@crucible/shared';
+import {
+  ConfigError,
+  envHost,
+  envInt,
+  envLogFormat,
+  envMetricsToken,
+  envPrefix,
+  envSecret,
+  envString,
+  envUrl,
+} from '@crucible/shared';
 import type { LogFormat } from '@crucible/shared';
 import { envAllowlist } from '@crucible/shared/egress';
 import type { Allowlist } from '@crucible/shared/egress';
@@ -9,7 +19,10 @@ export interface ApiEnv {
   databaseUrl: string;
   redisUrl: string;
   port: number;
+  /** Interface to listen on (`HOST`). @defaultValue 0.0.0.0 */
   host: string;
+  /** Bearer token `/metrics` asks for (`METRICS_TOKEN`). @defaultValue undefined (open) */
+  metricsToken: string | undefined;
   jwtSecret: string;
   prefix: string;
   logLevel: string;
@@ -33,7 +46,8 @@ export function loadApiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
       'postgres://postgres@127.0.0.1:5432/postgres',
     redisUrl: envUrl(env, 'REDIS_URL', ['redis:', 'rediss:']) ?? 'redis://127.0.0.1:6379',
     port: envInt(env, 'PORT', 3000, { min: 0, max: 65535 }),
-    host: envString(env, 'HOST', '0.0.0.0')!,
+    host: envHost(env),
+    metricsToken: envMetricsToken(env),
     jwtSecret,
     prefix: envPrefix(env),
     logLevel: envString(env, 'LOG_LEVEL', 'info')!,

@@ -62,6 +62,7 @@ const app = await buildApi(
     queueBoard: { secret: env.jwtSecret },
     authThrottle: env.authThrottle,
     trustProxy: env.trustProxy,
+    metricsToken: env.metricsToken,
   },
 );
 await app.listen({ port: env.port, host: env.host });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
+import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,8 @@ describe('end to end: api, worker and gateway as separate processes', () => {
   const procs: AppProcess[] = [];
   let apiUrl: string;
   let wsUrl: string;
+  const ports = { api: 0, gateway: 0, worker: 0 };
+  const metricsToken = `metrics-${randomUUID()}`;
 
   beforeAll(async () => {
     target = createServer((_req, res) => {
@@ -40,8 +43,10 @@ describe('end to end: api, worker and gateway as separate processes', () => {
       GATEWAY_PORT: String(gatewayPort),
       WORKER_HEALTH_PORT: String(workerPort),
       HOST: '127.0.0.1',
+      METRICS_TOKEN: metricsToken,
       TARGET_ALLOWLIST: '127.0.0.1',
     };
+    Object.assign(ports, { api: port, gateway: gatewayPort, worker: workerPort });
     const api = startProcess('api', 'apps/api/src/main.ts', env);
     const worker = startProcess('worker', 'apps/worker/src/main.ts', env);
     const gateway = startProcess('gateway', 'apps/gateway/src/main.ts', env);
@@ -156,4 +161,40 @@ describe('end to end: api, worker and gateway as separate processes', () => {
     a.close();
     b.close();
   }, 60_000);
+
+  it('listens on HOST only, and answers /metrics to the bearer of METRICS_TOKEN only, on every app', async () => {
+    // Another loopback address reaches a socket bound to 0.0.0.0, and not one bound to 127.0.0.1.
+    const elsewhere = (port: number) =>
+      new Promise<string>((resolve) => {
+        const socket = connect(port, '127.0.0.2');
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve('connected');
+        });
+        socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      });
+    const reached = Object.fromEntries(
+      await Promise.all(Object.entries(ports).map(async ([app, port]) => [app, await elsewhere(port)])),
+    );
+    expect(reached).toEqual({ api: 'ECONNREFUSED', gateway: 'ECONNREFUSED', worker: 'ECONNREFUSED' });
+
+    for (const [app, port] of Object.entries(ports)) {
+      const open = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(open.status, app).toBe(401);
+      expect(open.headers.get('content-type'), app).toBe('application/problem+json; charset=utf-8');
+      expect(await open.json(), app).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
+      const wrong = await fetch(`http://127.0.0.1:${port}/metrics`, {
+        headers: { authorization: `Bearer ${metricsToken.slice(0, -1)}` },
+      });
+      expect(wrong.status, app).toBe(401);
+      await wrong.arrayBuffer();
+      const scraped = await fetch(`http://127.0.0.1:${port}/metrics`, {
+        headers: { authorization: `Bearer ${metricsToken}` },
+      });
+      expect(scraped.status, app).toBe(200);
+      expect(await scraped.text(), app).toContain(`process_cpu_user_seconds_total{app="${app}"}`);
+      // Probes carry no token.
+      expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status, app).toBe(200);
+    }
+  });
 });

@@ -1,4 +1,13 @@
-import { ConfigError, envInt, envPrefix, envSecret, envString, envUrl } from '@crucible/shared';
+import {
+  ConfigError,
+  envHost,
+  envInt,
+  envMetricsToken,
+  envPrefix,
+  envSecret,
+  envString,
+  envUrl,
+} from '@crucible/shared';
 
 type Env = Record<string, string | undefined>;
 
@@ -41,6 +50,10 @@ export const DEFAULT_LIMITS: GatewayLimits = {
 
 export interface GatewayEnv {
   port: number;
+  /** Interface to listen on (`HOST`). @defaultValue 0.0.0.0 */
+  host: string;
+  /** Bearer token `/metrics` asks for (`METRICS_TOKEN`). @defaultValue undefined (open) */
+  metricsToken: string | undefined;
   redisUrl: string;
   databaseUrl: string;
   jwtSecret: string;
@@ -71,6 +84,8 @@ export function loadGatewayEnv(env: Env = process.env): GatewayEnv {
   const heartbeatMs = envInt(env, 'GATEWAY_HEARTBEAT_MS', DEFAULT_LIMITS.heartbeatMs, { min: 1_000 });
   return {
     port: envInt(env, 'GATEWAY_PORT', 3001, { min: 0, max: 65_535 }),
+    host: envHost(env),
+    metricsToken: envMetricsToken(env),
     redisUrl: envUrl(env, 'REDIS_URL', ['redis:', 'rediss:']) ?? 'redis://127.0.0.1:6379',
     databaseUrl:
       envUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']) ??

@@ -71,6 +71,7 @@ await registerHealthRoutes(app, {
     ...backplane.checks,
   },
   registry,
+  metricsToken: env.metricsToken,
 });
 await app.register(gatewayPlugin, {
   authenticate,
@@ -101,4 +102,4 @@ handleShutdown(
   proc.shutdownTimeoutMs + 5_000,
 );
 
-await app.listen({ port: env.port, host: '0.0.0.0' });
+await app.listen({ port: env.port, host: env.host });

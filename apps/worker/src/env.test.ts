@@ -10,12 +10,22 @@ describe('loadWorkerEnv', () => {
       concurrency: 5,
       prefix: 'crucible',
       healthPort: 3002,
+      host: '0.0.0.0',
+      metricsToken: undefined,
       logLevel: 'info',
       targetAllowlist: { hosts: new Set(), cidrs: [] },
       stressMaxConnections: 200,
       stressMaxDurationSec: 300,
       lockDurationMs: 30_000,
     });
+  });
+
+  it('reads the interface to listen on and the metrics token, which must be hard to guess', () => {
+    const env = loadWorkerEnv({ HOST: '127.0.0.1', METRICS_TOKEN: 't'.repeat(32) });
+    expect([env.host, env.metricsToken]).toEqual(['127.0.0.1', 't'.repeat(32)]);
+    expect(() => loadWorkerEnv({ METRICS_TOKEN: 'short' })).toThrow(
+      new ConfigError('METRICS_TOKEN', 'must be at least 32 characters'),
+    );
   });
 
   it('reads the target allowlist and the stress limits', () => {

@@ -1,4 +1,12 @@
-import { ConfigError, envInt, envPrefix, envString, envUrl } from '@crucible/shared';
+import {
+  ConfigError,
+  envHost,
+  envInt,
+  envMetricsToken,
+  envPrefix,
+  envString,
+  envUrl,
+} from '@crucible/shared';
 import { envAllowlist } from '@crucible/shared/egress';
 import type { Allowlist } from '@crucible/shared/egress';
 
@@ -14,6 +22,10 @@ export interface WorkerEnv {
   prefix: string;
   /** Port of `/health/*` and `/metrics`. */
   healthPort: number;
+  /** Interface the health port listens on (`HOST`). @defaultValue 0.0.0.0 */
+  host: string;
+  /** Bearer token `/metrics` asks for (`METRICS_TOKEN`). @defaultValue undefined (open) */
+  metricsToken: string | undefined;
   logLevel: LogLevel;
   /** Private hosts/ranges tests may reach (`TARGET_ALLOWLIST`); empty: public addresses only. */
   targetAllowlist: Allowlist;
@@ -39,6 +51,8 @@ export function loadWorkerEnv(env: Record<string, string | undefined> = process.
     concurrency: envInt(env, 'WORKER_CONCURRENCY', 5, { min: 1, max: 100 }),
     prefix: envPrefix(env),
     healthPort: envInt(env, 'WORKER_HEALTH_PORT', 3002, { min: 0, max: 65_535 }),
+    host: envHost(env),
+    metricsToken: envMetricsToken(env),
     logLevel: logLevel as LogLevel,
     targetAllowlist: envAllowlist(env),
     stressMaxConnections: envInt(env, 'STRESS_MAX_CONNECTIONS', 200, { min: 1, max: 10_000 }),

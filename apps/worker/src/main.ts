@@ -60,13 +60,14 @@ let migrated = false;
 const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: requestLogController() });
 await registerHealthRoutes(app, {
   registry,
+  metricsToken: env.metricsToken,
   checks: {
     db: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     migrations: async () => (migrated ||= await migrationsApplied(db.kysely)),
     ...backplane.checks,
   },
 });
-await app.listen({ host: '0.0.0.0', port: env.healthPort });
+await app.listen({ host: env.host, port: env.healthPort });
 
 let testWorker: TestWorker | undefined;
 let stopping = false;

@@ -55,6 +55,19 @@ export function envSecret(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/** `HOST`: the interface an app listens on. @defaultValue 0.0.0.0 (every IPv4 interface) */
+export function envHost(env: Env): string {
+  return envString(env, 'HOST', '0.0.0.0')!;
+}
+
+/**
+ * `METRICS_TOKEN`: when set, `/metrics` answers only `Authorization: Bearer <token>`.
+ * @defaultValue undefined (`/metrics` open to anyone who reaches the port)
+ */
+export function envMetricsToken(env: Env): string | undefined {
+  return envSecret(env, 'METRICS_TOKEN');
+}
+
 /** Key prefix for every Redis key and queue of one deployment (lets tests and tenants share a Redis). */
 export function envPrefix(env: Env): string {
   const raw = envString(env, 'CRUCIBLE_PREFIX', 'crucible')!;

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { registerHttpMetrics } from './metrics.js';
@@ -19,8 +20,14 @@ export function createMetricsRegistry(app: string): Registry {
  */
 export async function registerHealthRoutes(
   app: FastifyInstance,
-  options: { checks: Record<string, ReadinessCheck>; registry: Registry },
+  options: {
+    checks: Record<string, ReadinessCheck>;
+    registry: Registry;
+    /** `METRICS_TOKEN`: `/metrics` answers 401 without `Authorization: Bearer <it>`. @defaultValue undefined (open) */
+    metricsToken?: string;
+  },
 ): Promise<void> {
+  const authorized = options.metricsToken === undefined ? () => true : bearerCheck(options.metricsToken);
   app.decorate('metrics', options.registry);
   registerHttpMetrics(app, options.registry);
   app.get('/health/live', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
@@ -38,10 +45,36 @@ export async function registerHealthRoutes(
     const ok = entries.every(([, v]) => v);
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
   });
-  app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
+  app.get('/metrics', { logLevel: 'warn' }, async (req, reply) => {
+    if (!authorized(req.headers.authorization)) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="metrics"')
+        .type('application/problem+json')
+        .send({
+          type: 'about:blank',
+          title: 'Unauthorized',
+          status: 401,
+          detail: 'Metrics need Authorization: Bearer <METRICS_TOKEN>',
+          code: 'UNAUTHORIZED',
+        });
+    }
     reply.header('content-type', options.registry.contentType);
     return options.registry.metrics();
   });
+}
+
+/**
+ * Compares digests, which have one length whatever was sent, so neither the token's length nor
+ * how much of a guess matched shows in the answer's timing.
+ */
+function bearerCheck(token: string): (header: string | undefined) => boolean {
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  const expected = digest(token);
+  return (header) => {
+    const sent = /^Bearer +(\S+)$/i.exec(header ?? '')?.[1];
+    return sent !== undefined && timingSafeEqual(digest(sent), expected);
+  };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
