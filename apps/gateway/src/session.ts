@@ -147,6 +147,12 @@ export class Session implements HubSubscriber {
   #batchBytes = 0;
   #batchTimer: NodeJS.Timeout | undefined;
   #pongDeadline: NodeJS.Timeout | undefined;
+  /** Bytes handed to the socket so far. */
+  #sentBytes = 0;
+  /** Of those, the bytes the client has proved it read: it answered a ping sent after them. */
+  #readBytes = 0;
+  /** `#sentBytes` when the ping that is not answered yet was sent. */
+  #pingedAt: number | undefined;
   #killTimer: NodeJS.Timeout | undefined;
   // Made on the first invalid frame: most sockets never send one.
   #invalidFrames: number[] | undefined;
@@ -379,7 +385,7 @@ export class Session implements HubSubscriber {
   #enqueue(raw: string, urgent: boolean, bytes?: Buffer): void {
     if (this.#closing || this.#socket.readyState !== this.#socket.OPEN) return;
     const { limits, metrics } = this.#context;
-    if (this.#socket.bufferedAmount + this.#batchBytes + raw.length > limits.maxBufferedBytes) {
+    if (this.#unreadBytes() + this.#batchBytes + raw.length > limits.maxBufferedBytes) {
       return this.#dropSlow();
     }
     if (urgent && bytes && !this.#batch?.length) {
@@ -425,8 +431,30 @@ export class Session implements HubSubscriber {
     metrics.slowDisconnects.inc();
     metrics.drops.inc({ reason: 'slow' }, (this.#batch?.length ?? 0) + 1);
     this.#batch = undefined;
-    log.warn({ connectionId: this.id, buffered: this.#socket.bufferedAmount }, 'closing a slow consumer');
+    log.warn(
+      { connectionId: this.id, unread: this.#unreadBytes(), buffered: this.#socket.bufferedAmount },
+      'closing a slow consumer',
+    );
     this.close(CloseCodes.SLOW, 'slow');
+  }
+
+  /**
+   * Bytes sent that the client has not shown it read. What the process still holds
+   * (`bufferedAmount`) is only part of it: the kernel's socket buffers at both ends take megabytes
+   * from a client that reads nothing before anything stays in the process. A pong answers a ping
+   * only once the client has read everything sent before that ping, so it confirms those bytes.
+   * A client that answers pings it was never sent confirms nothing real, so what the process holds
+   * is counted on its own too: its memory stays bounded whatever the client does.
+   */
+  #unreadBytes(): number {
+    return Math.max(this.#sentBytes - this.#readBytes, this.#socket.bufferedAmount);
+  }
+
+  /** Pings unless a ping is already unanswered: its pong will confirm what was sent before it. */
+  #probe(): void {
+    if (this.#pingedAt !== undefined) return;
+    this.#pingedAt = this.#sentBytes;
+    this.#socket.ping();
   }
 
   #error(code: ErrorCode, detail: string, channel?: string): void {
@@ -445,6 +473,9 @@ export class Session implements HubSubscriber {
   #write(data: string | Buffer): void {
     if (this.#closing || this.#socket.readyState !== this.#socket.OPEN) return;
     this.#socket.send(data, TEXT);
+    this.#sentBytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    // Half the bound unconfirmed: ask the client to confirm, so one that keeps up never reaches it.
+    if (this.#sentBytes - this.#readBytes > this.#context.limits.maxBufferedBytes / 2) this.#probe();
   }
 
   /**
@@ -459,13 +490,16 @@ export class Session implements HubSubscriber {
       this.#context.log.info({ connectionId: this.id }, 'heartbeat timed out');
       this.#socket.terminate();
     }, this.#context.limits.heartbeatTimeoutMs);
-    this.#socket.ping();
+    // A slow-consumer probe still unanswered serves as this ping: its pong proves the peer alive too.
+    this.#probe();
   }
 
   /** @internal The peer answered a ping (the socket's shared `pong` listener). */
   onPong(): void {
     clearTimeout(this.#pongDeadline);
     this.#pongDeadline = undefined;
+    if (this.#pingedAt !== undefined) this.#readBytes = this.#pingedAt;
+    this.#pingedAt = undefined;
   }
 
   /** @internal The socket failed (its shared `error` listener terminates it next). */

@@ -1,6 +1,6 @@
-import { Priority } from '@crucible/shared';
+import { Events, Priority, createMessage } from '@crucible/shared';
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { connect, createTest, h, metricValue, publish, startGateway, useHarness } from './harness.js';
 import type { TestClient } from './ws-client.js';
 
@@ -198,12 +198,77 @@ describe('slow consumers', () => {
         ),
       );
       // The reader that keeps up reads each round before the next: an in-process publisher would
-      // otherwise outrun every socket, not only the stalled one.
+      // otherwise outrun every socket, not only the stalled one. Its answer to a ping also waits
+      // for the gateway to hear its pongs, which confirm what it read: the bound counts bytes sent
+      // and not yet confirmed.
       received.push(...(await fast.nextN(round.length)).map((m) => m.data.n as number));
+      fast.send({ type: 'ping' });
+      expect(await fast.next()).toEqual({ type: 'pong' });
     }
     expect(received).toEqual(Array.from({ length: published }, (_, i) => i + 1));
 
     (slow.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+    // The close frame queues behind the unread data; the gateway drops the connection if the peer is too late.
+    expect([4008, 1006]).toContain((await slow.closed).code);
+    expect(await slowDisconnects()).toBe(1);
+    await expect
+      .poll(async () => metricValue(await metrics.metrics(), 'crucible_gateway_connections'))
+      .toBe(1);
+  });
+  it('closes a stalled client with 4008 once it leaves the bound unread, though the kernel still takes the bytes', async () => {
+    const metrics = new Registry();
+    const bound = 256 * 1024;
+    // A heartbeat far longer than the test: only the slow-consumer rule can close the stalled client.
+    const gateway = await startGateway({
+      metrics,
+      limits: { maxBufferedBytes: bound, heartbeatMs: 600_000, heartbeatTimeoutMs: 600_000 },
+    });
+    const channel = await ownTestChannel();
+    const slow = await connect(gateway, h.owner);
+    const fast = await connect(gateway, h.admin);
+    await subscribe(slow, channel);
+    await subscribe(fast, channel);
+    const stalled = (slow.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    stalled.pause();
+    // Even when the test fails: a socket left unread would hold up the gateway's close.
+    onTestFinished(() => stalled.resume());
+
+    // Progress events of a realistic size. Loopback's socket buffers alone take megabytes from a
+    // client that reads nothing, so counting only what the process still holds lets such a client
+    // take many times the bound before the rule sees any of it.
+    const payload = 'x'.repeat(400);
+    const slowDisconnects = async () =>
+      metricValue(await metrics.metrics(), 'crucible_gateway_slow_disconnects_total');
+    let published = 0;
+    // What the reader that keeps up was sent: the stalled one was sent the same.
+    let sentBytes = 0;
+    while ((await slowDisconnects()) === 0) {
+      expect(sentBytes, 'bytes sent to the stalled client, which is still open').toBeLessThan(2 * bound);
+      const round = Array.from({ length: 20 }, () => ++published);
+      await Promise.all(
+        round.map((n) =>
+          h.eventLog.publish(
+            createMessage({
+              event: Events.TEST_PROGRESS,
+              channel,
+              data: { n, payload },
+              userId: h.owner.id,
+              priority: Priority.NORMAL,
+            }),
+          ),
+        ),
+      );
+      const messages = await fast.nextN(round.length);
+      expect(messages.map((m) => m.data.n)).toEqual(round);
+      sentBytes += messages.reduce((sum, m) => sum + JSON.stringify(m).length, 0);
+      // As in the test above: the gateway has heard the reader's pongs before the next round.
+      fast.send({ type: 'ping' });
+      expect(await fast.next()).toEqual({ type: 'pong' });
+    }
+    // Closed only once the bound was passed, not before.
+    expect(sentBytes).toBeGreaterThan(bound);
+
+    stalled.resume();
     // The close frame queues behind the unread data; the gateway drops the connection if the peer is too late.
     expect([4008, 1006]).toContain((await slow.closed).code);
     expect(await slowDisconnects()).toBe(1);
