@@ -37,7 +37,7 @@ import type { Backplane, EmbeddedPostgres } from '@crucible/backplane';
 import type { FastifyBaseLogger } from 'fastify';
 import { gatewayPlugin } from '@crucible/gateway';
 import { Egress, envAllowlist } from '@crucible/shared/egress';
-import { createEngines, createTestWorker } from '@crucible/worker';
+import { ParserPool, createEngines, createTestWorker } from '@crucible/worker';
 import { LOG_REDACT, buildApi } from './app.js';
 import { envTrustProxy, loadAcceptBatch, loadAuthThrottle } from './env.js';
 import { DEFAULT_DASHBOARD_DIR } from './plugins/dashboard.js';
@@ -173,13 +173,18 @@ await app.register(gatewayPlugin, {
   apiKeys: new ApiKeysRepository(db.kysely),
   metrics: registry,
 });
+// Pages are parsed in threads: one hostile page must not freeze the API and gateway beside the worker.
+const parser = new ParserPool();
 const worker = createTestWorker({
   db,
   backplane,
   cache,
   concurrency: env.concurrency,
   logger: logger.child({ app: 'worker' }),
-  engines: createEngines(new Egress({ allowlist: env.targetAllowlist }), { stressLimits: env.stressLimits }),
+  engines: createEngines(new Egress({ allowlist: env.targetAllowlist }), {
+    stressLimits: env.stressLimits,
+    parser,
+  }),
 });
 await worker.ready;
 await app.listen({ port: env.port, host: env.host });
@@ -204,6 +209,7 @@ process.stdout.write(`${banner.join('\n')}\n`);
 handleShutdown(logger, async () => {
   await worker.close();
   await app.close();
+  await parser.close();
   await cache.close();
   await backplane.close();
   await db.close();

@@ -7,6 +7,7 @@ export type EngineErrorCode =
   | 'NO_ENGINE'
   | 'TARGET_UNREACHABLE'
   | 'TIMED_OUT'
+  | 'PARSE_LIMIT'
   | 'CANCELLED'
   | 'ABORTED';
 

@@ -32,6 +32,8 @@ export { runSeo } from './engines/seo.engine.js';
 export type { SeoResult } from './engines/seo.engine.js';
 export type { SeoCheck } from './parsing/seo-page.js';
 export type { PageCap } from './parsing/html.js';
+export { ParserPool } from './parsing/parser-pool.js';
+export type { ParserPoolOptions } from './parsing/parser-pool.js';
 export { runSecurity } from './engines/security.engine.js';
 export type { SecurityFinding, SecurityResult } from './engines/security.engine.js';
 export { parseTestConfig } from './config.js';

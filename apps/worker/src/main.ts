@@ -20,6 +20,7 @@ import { Egress } from '@crucible/shared/egress';
 import { createRedisBackplane } from '@crucible/backplane';
 import { createEngines } from './engines/registry.js';
 import { loadWorkerEnv } from './env.js';
+import { ParserPool } from './parsing/parser-pool.js';
 import { instrumentWorker } from './metrics.js';
 import { createTestWorker } from './worker.js';
 import type { TestWorker } from './worker.js';
@@ -69,6 +70,8 @@ await registerHealthRoutes(app, {
 });
 await app.listen({ host: env.host, port: env.healthPort });
 
+// Pages, stylesheets and JSON bodies are parsed in these threads, never on this event loop.
+const parser = new ParserPool();
 let testWorker: TestWorker | undefined;
 let stopping = false;
 
@@ -88,6 +91,7 @@ handleShutdown(
       return ExitCodes.DRAIN_TIMEOUT;
     }
     await app.close();
+    await parser.close();
     await cache.close();
     await backplane.close();
     await db.close();
@@ -110,6 +114,7 @@ if (!stopping) {
     logger,
     engines: createEngines(new Egress({ allowlist: env.targetAllowlist }), {
       stressLimits: { maxConnections: env.stressMaxConnections, maxDurationSec: env.stressMaxDurationSec },
+      parser,
     }),
     // Tests still running near the end of the bound are handed back to the queue in its last seconds.
     drainTimeoutMs: Math.max(0, proc.shutdownTimeoutMs - 5_000),

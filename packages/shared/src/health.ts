@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { registerHttpMetrics } from './metrics.js';
+import { registerEventLoopMetrics, registerHttpMetrics } from './metrics.js';
 
 /** A named dependency check; resolves true when the dependency answers. */
 export type ReadinessCheck = () => Promise<boolean>;
@@ -16,7 +16,7 @@ export function createMetricsRegistry(app: string): Registry {
 /**
  * `/health/live` (the process runs), `/health/ready` (every dependency answers; 503 otherwise, with
  * which one failed) and `/metrics` (Prometheus text) — the same on every app. The registry becomes
- * `app.metrics` and gets the HTTP latency histogram of every route.
+ * `app.metrics` and gets the HTTP latency histogram of every route and the event-loop delay.
  */
 export async function registerHealthRoutes(
   app: FastifyInstance,
@@ -30,6 +30,7 @@ export async function registerHealthRoutes(
   const authorized = options.metricsToken === undefined ? () => true : bearerCheck(options.metricsToken);
   app.decorate('metrics', options.registry);
   registerHttpMetrics(app, options.registry);
+  registerEventLoopMetrics(app, options.registry);
   app.get('/health/live', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
   app.get('/health/ready', { logLevel: 'warn' }, async (_req, reply) => {
     const entries = await Promise.all(

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
@@ -31,6 +32,49 @@ export function registerHttpMetrics(app: FastifyInstance, registry: Registry): v
       { method: request.method, route, status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+  });
+}
+
+/** Seconds; from a healthy loop (a few ms) to one held by a blocking call for minutes. */
+const EVENT_LOOP_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/**
+ * `crucible_event_loop_delay_seconds`, a histogram of the worst event-loop delay of each second
+ * (`perf_hooks.monitorEventLoopDelay`, sampled every 10 ms), and
+ * `crucible_event_loop_delay_max_seconds`, the worst since the app started. Unlike prom-client's
+ * `nodejs_eventloop_lag_*` gauges, which each scrape resets, nothing is lost between scrapes or
+ * to a second scraper: a loop blocked for 70 s is one observation of 70 s. Stops when `app` closes.
+ */
+export function registerEventLoopMetrics(app: FastifyInstance, registry: Registry): void {
+  const monitor = monitorEventLoopDelay({ resolution: 10 });
+  monitor.enable();
+  const delay = new Histogram({
+    name: 'crucible_event_loop_delay_seconds',
+    help: 'Worst event-loop delay of each second',
+    buckets: EVENT_LOOP_BUCKETS,
+    registers: [registry],
+  });
+  const worst = new Gauge({
+    name: 'crucible_event_loop_delay_max_seconds',
+    help: 'Worst event-loop delay since the app started',
+    registers: [registry],
+  });
+  worst.set(0);
+  let max = 0;
+  const sample = setInterval(() => {
+    // The monitor's max includes the sampling resolution itself; an idle loop reads ~10 ms.
+    const seconds = monitor.max / 1e9;
+    monitor.reset();
+    delay.observe(seconds);
+    if (seconds > max) {
+      max = seconds;
+      worst.set(max);
+    }
+  }, 1_000);
+  sample.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(sample);
+    monitor.disable();
   });
 }
 

@@ -1,9 +1,9 @@
-import { JSONPath } from 'jsonpath-plus';
 import type { ApiConfig } from '@crucible/shared';
 import type { Dispatcher } from 'undici';
 import { EngineError, abortReason, errorMessage, throwIfRefused } from '../errors.js';
 import type { EngineContext } from './engine.js';
-import { bodyText, checkedTarget, egressOf, header } from './support.js';
+import { bodyText, checkedTarget, egressOf, header, parserOf } from './support.js';
+import type { PathMatch } from '../parsing/json-select.js';
 
 const STEP_TIMEOUT_MS = 30_000;
 const STEP_MAX_BYTES = 2 * 1024 * 1024;
@@ -37,12 +37,6 @@ export interface ApiResult {
   totals: { steps: number; passed: number; failed: number; assertions: number; assertionsFailed: number };
   steps: StepResult[];
   summary: { passed: boolean; steps: number; failed: number };
-}
-
-/** A JSON path's first match, or undefined: `$.items[0].id`, `$..name`. Script filters are off. */
-export function jsonPath(data: unknown, path: string): unknown {
-  const found = JSONPath({ path, json: data as object, wrap: true, eval: false }) as unknown[];
-  return found[0];
 }
 
 /** Replaces `{{name}}` with captured variables; an unknown name is an error naming it. */
@@ -121,19 +115,25 @@ export async function runApi(url: string, config: ApiConfig, ctx: EngineContext)
       result.status = res.status;
       result.durationMs = res.timings.total;
       const text = bodyText(res, STEP_MAX_BYTES);
-      let json: unknown;
-      let jsonError: string | null = null;
-      try {
-        json = text === '' ? undefined : JSON.parse(text);
-      } catch (err) {
-        jsonError = errorMessage(err);
-      }
+      const a = step.assert ?? {};
+      const captures = Object.entries(step.capture ?? {});
+      const asserted = a.json ?? [];
+      const paths = [...captures.map(([, path]) => path), ...asserted.map(({ path }) => path)];
+      // The body is parsed (and searched) only when a path asks for it, and never on the event loop.
+      const selection =
+        paths.length === 0 ? null : await parserOf(ctx).run({ kind: 'json-select', text, paths }, ctx.signal);
+      /** The first match of the i-th path, undefined when none (or the body is not JSON). */
+      const match = (i: number): unknown => {
+        const found: PathMatch | undefined = selection?.matches[i];
+        if (found && 'error' in found) throw new Error(found.error);
+        return found?.value;
+      };
 
-      for (const [name, path] of Object.entries(step.capture ?? {})) {
-        const value = json === undefined ? undefined : jsonPath(json, path);
+      for (const [i, [name, path]] of captures.entries()) {
+        const value = match(i);
         if (value === undefined) {
           throw new Error(
-            jsonError
+            selection?.error
               ? `cannot capture ${name}: the body is not JSON`
               : `cannot capture ${name}: ${path} matched nothing`,
           );
@@ -142,7 +142,6 @@ export async function runApi(url: string, config: ApiConfig, ctx: EngineContext)
         result.captured[name] = value;
       }
 
-      const a = step.assert ?? {};
       const check = (name: string, expected: unknown, actual: unknown, passed: boolean) =>
         result.assertions.push({ check: name, expected, actual, passed });
       if (a.status !== undefined) check('status', a.status, res.status, res.status === a.status);
@@ -150,8 +149,8 @@ export async function runApi(url: string, config: ApiConfig, ctx: EngineContext)
         const actual = header(res, name.toLowerCase());
         check(`header:${name.toLowerCase()}`, expected, actual, actual !== null && actual.includes(expected));
       }
-      for (const { path, equals } of a.json ?? []) {
-        const actual = json === undefined ? undefined : jsonPath(json, path);
+      for (const [j, { path, equals }] of asserted.entries()) {
+        const actual = match(captures.length + j);
         check(`json:${path}`, equals, actual ?? null, isEqual(actual, equals));
       }
       if (a.bodyContains !== undefined) {

@@ -1,5 +1,6 @@
 import type { TestType } from '@crucible/shared';
 import type { Egress } from '@crucible/shared/egress';
+import type { ParserPool } from '../parsing/parser-pool.js';
 
 /** Reports progress: `pct` 0–100, a short stage name, and data worth showing live. */
 export type ProgressReporter = (pct: number, stage: string, data?: object) => Promise<void> | void;
@@ -13,6 +14,11 @@ export interface EngineContext {
    * (with `TARGET_ALLOWLIST`); tests supply their own.
    */
   http?: Egress;
+  /**
+   * Where documents, stylesheets and JSON bodies are parsed, off the event loop. The registry
+   * supplies the worker's; absent, a pool shared by the process.
+   */
+  parser?: ParserPool;
   /**
    * Live load figures of a stress test, once a second: the processor publishes them on
    * `stress-test-{testId}`. Absent, they only go to `progress`.

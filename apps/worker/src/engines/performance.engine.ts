@@ -5,9 +5,10 @@ import { EngineError, abortReason, errorMessage, throwIfRefused } from '../error
 import { roundMs, summarize } from '../stats.js';
 import type { PhaseSummary } from '../stats.js';
 import type { EngineContext } from './engine.js';
+import { parserOf } from './support.js';
 import { PAGE_MAX_ELEMENTS } from '../parsing/html.js';
 import type { PageCap } from '../parsing/html.js';
-import { PAGE_MAX_RESOURCES, fontUrls, referencedResources } from '../parsing/page-resources.js';
+import { PAGE_MAX_RESOURCES } from '../parsing/page-resources.js';
 import type { ResourceKind } from '../parsing/page-resources.js';
 
 /** Body bytes read per request at most: enough for any real page, bounded for the worker's memory. */
@@ -197,7 +198,8 @@ async function fetchResources(
           const css = decodeBody(res.body, res.headers['content-encoding'], RESOURCE_MAX_BYTES).toString(
             'utf8',
           );
-          for (const font of fontUrls(css, res.url)) {
+          const fonts = await parserOf(ctx).run({ kind: 'stylesheet-fonts', css, url: res.url }, ctx.signal);
+          for (const font of fonts) {
             if (seen.has(font)) continue;
             seen.add(font);
             queue.push({ url: font, kind: 'font' });
@@ -325,7 +327,10 @@ export async function runPerformance(
     resources: { max: PAGE_MAX_RESOURCES, reached: false },
   };
   if ((first.contentType ?? '').toLowerCase().includes('html')) {
-    const page = referencedResources(decoded.toString('utf8'), firstBody.finalUrl);
+    const page = await parserOf(ctx).run(
+      { kind: 'page-resources', html: decoded.toString('utf8'), url: firstBody.finalUrl },
+      ctx.signal,
+    );
     limits = page.limits;
     const referenced = page.resources;
     if (referenced.length > 0) {

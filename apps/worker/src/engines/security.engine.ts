@@ -2,9 +2,8 @@ import type { SecurityConfig } from '@crucible/shared';
 import type { TlsInfo } from '@crucible/shared/egress';
 import { EngineError, abortReason, errorMessage, throwIfRefused } from '../errors.js';
 import type { EngineContext } from './engine.js';
-import { bodyText, checkedTarget, egressOf, header } from './support.js';
+import { bodyText, checkedTarget, egressOf, header, parserOf } from './support.js';
 import { PAGE_MAX_ELEMENTS } from '../parsing/html.js';
-import { mixedContent } from '../parsing/mixed-content.js';
 import type { MixedContent } from '../parsing/mixed-content.js';
 import { PAGE_MAX_RESOURCES } from '../parsing/page-resources.js';
 
@@ -419,7 +418,10 @@ export async function runSecurity(
     resources: { max: PAGE_MAX_RESOURCES, reached: false },
   };
   if (https && /html/i.test(header(page, 'content-type') ?? '')) {
-    const mixed = mixedContent(bodyText(page, PAGE_MAX_BYTES), page.url);
+    const mixed = await parserOf(ctx).run(
+      { kind: 'mixed-content', html: bodyText(page, PAGE_MAX_BYTES), url: page.url },
+      ctx.signal,
+    );
     limits = mixed.limits;
     for (const m of mixed.found) {
       findings.push({

@@ -2,9 +2,8 @@ import type { SeoConfig } from '@crucible/shared';
 import type { Egress, EgressResponse } from '@crucible/shared/egress';
 import { EngineError, abortReason, errorMessage, throwIfRefused } from '../errors.js';
 import type { EngineContext } from './engine.js';
-import { bodyText, checkedTarget, egressOf, header } from './support.js';
+import { bodyText, checkedTarget, egressOf, header, parserOf } from './support.js';
 import type { PageCap } from '../parsing/html.js';
-import { analyzeHtml } from '../parsing/seo-page.js';
 import type { CheckStatus, LinkReport, SeoCheck } from '../parsing/seo-page.js';
 
 const PAGE_MAX_BYTES = 5 * 1024 * 1024;
@@ -118,7 +117,10 @@ export async function runSeo(url: string, config: SeoConfig, ctx: EngineContext)
     );
   }
   const pageUrl = new URL(page.url);
-  const { checks, links, linkReport, limits } = analyzeHtml(bodyText(page, PAGE_MAX_BYTES), page.url);
+  const { checks, links, linkReport, limits } = await parserOf(ctx).run(
+    { kind: 'seo-page', html: bodyText(page, PAGE_MAX_BYTES), url: page.url },
+    ctx.signal,
+  );
   if (page.status >= 400) {
     checks.unshift({
       id: 'status',

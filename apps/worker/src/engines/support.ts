@@ -1,11 +1,18 @@
 import { Egress, decodeBody } from '@crucible/shared/egress';
 import type { EgressResponse } from '@crucible/shared/egress';
 import { throwIfRefused } from '../errors.js';
+import { sharedParserPool } from '../parsing/parser-pool.js';
+import type { ParserPool } from '../parsing/parser-pool.js';
 import type { EngineContext } from './engine.js';
 
 /** The context's guard, or one that reaches public addresses only. */
 export function egressOf(ctx: EngineContext): Egress {
   return ctx.http ?? new Egress();
+}
+
+/** The context's parsing threads, or the process's shared pool. */
+export function parserOf(ctx: EngineContext): ParserPool {
+  return ctx.parser ?? sharedParserPool();
 }
 
 /** The target parsed and checked by the guard; a refused one fails the test at once (never retried). */

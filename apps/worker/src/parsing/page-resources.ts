@@ -1,4 +1,4 @@
-import { PAGE_MAX_ELEMENTS, loadCapped } from './html.js';
+import { PAGE_MAX_ELEMENTS, scanTags } from './html.js';
 import type { PageCap } from './html.js';
 
 export type ResourceKind = 'script' | 'stylesheet' | 'image' | 'font';
@@ -27,12 +27,30 @@ export function referencedResources(
     elements: { max: PAGE_MAX_ELEMENTS, reached: false },
     resources: { max: maxResources, reached: false },
   };
-  // Every element looked for below starts with one of these; a page without any (a trivial one)
-  // is not worth parsing.
-  if (!/<(?:script|link|img|source)[\s/>]/i.test(html)) return { resources: [], limits };
-  const { $, elements } = loadCapped(html);
-  limits.elements = elements;
-  const baseHref = $('base[href]').attr('href');
+  // Candidates by kind of element, each kind in document order: scripts, then <link>s, then images,
+  // then image sets (a page's resources are listed in that order).
+  const groups: [raw: string | undefined, kind: ResourceKind][][] = [[], [], [], []];
+  let baseHref: string | undefined;
+  let inPicture = 0;
+  limits.elements = scanTags(
+    html,
+    (name, attr) => {
+      if (name === 'base' && baseHref === undefined && attr.href !== undefined) baseHref = attr.href;
+      else if (name === 'script' && attr.src !== undefined) groups[0]!.push([attr.src, 'script']);
+      else if (name === 'link' && attr.href !== undefined) {
+        const kind = linkKind(attr);
+        if (kind) groups[1]!.push([attr.href, kind]);
+      } else if (name === 'picture') inPicture++;
+      if (name === 'img' && attr.src !== undefined) groups[2]!.push([attr.src, 'image']);
+      if ((name === 'img' || (name === 'source' && inPicture > 0)) && attr.srcset !== undefined) {
+        // The first candidate stands for the set: a browser downloads one of them, not all.
+        groups[3]!.push([attr.srcset.split(',')[0]?.trim().split(/\s+/)[0], 'image']);
+      }
+    },
+    (name) => {
+      if (name === 'picture' && inPicture > 0) inPicture--;
+    },
+  );
   let root = new URL(base);
   if (baseHref) {
     try {
@@ -62,23 +80,20 @@ export function referencedResources(
     seen.add(key);
     found.push({ url: key, kind });
   };
-  $('script[src]').each((_, el) => add($(el).attr('src'), 'script'));
-  $('link[href]').each((_, el) => {
-    const rel = ($(el).attr('rel') ?? '').toLowerCase().split(/\s+/);
-    const as = ($(el).attr('as') ?? '').toLowerCase();
-    if (rel.includes('stylesheet')) add($(el).attr('href'), 'stylesheet');
-    else if ((rel.includes('preload') || rel.includes('prefetch')) && as === 'font')
-      add($(el).attr('href'), 'font');
-    else if (rel.includes('preload') && as === 'script') add($(el).attr('href'), 'script');
-    else if (rel.includes('preload') && as === 'style') add($(el).attr('href'), 'stylesheet');
-    else if (rel.includes('preload') && as === 'image') add($(el).attr('href'), 'image');
-  });
-  $('img[src]').each((_, el) => add($(el).attr('src'), 'image'));
-  $('picture source[srcset], img[srcset]').each((_, el) => {
-    // The first candidate stands for the set: a browser downloads one of them, not all.
-    add($(el).attr('srcset')?.split(',')[0]?.trim().split(/\s+/)[0], 'image');
-  });
+  for (const group of groups) for (const [raw, kind] of group) add(raw, kind);
   return { resources: found, limits };
+}
+
+/** What a `<link>` makes a browser download, by its `rel` and `as`; undefined: nothing counted. */
+function linkKind(attr: Record<string, string>): ResourceKind | undefined {
+  const rel = (attr.rel ?? '').toLowerCase().split(/\s+/);
+  const as = (attr.as ?? '').toLowerCase();
+  if (rel.includes('stylesheet')) return 'stylesheet';
+  if ((rel.includes('preload') || rel.includes('prefetch')) && as === 'font') return 'font';
+  if (rel.includes('preload') && as === 'script') return 'script';
+  if (rel.includes('preload') && as === 'style') return 'stylesheet';
+  if (rel.includes('preload') && as === 'image') return 'image';
+  return undefined;
 }
 
 /** Font files referenced by `url(...)` in a stylesheet's @font-face rules. */
