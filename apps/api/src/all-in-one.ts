@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
   ConfigError,
+  ExitCodes,
   createLogger,
   createMetricsRegistry,
   createTokenService,
@@ -29,6 +30,8 @@ import {
 } from '@crucible/db';
 import {
   BULLMQ_SCHEMA,
+  DataDirInUseError,
+  claimDataDir,
   createEmbeddedBackplane,
   createRedisBackplane,
   startEmbeddedPostgres,
@@ -39,6 +42,7 @@ import { gatewayPlugin } from '@crucible/gateway';
 import { Egress, envAllowlist } from '@crucible/shared/egress';
 import { ParserPool, createEngines, createTestWorker } from '@crucible/worker';
 import { LOG_REDACT, buildApi } from './app.js';
+import { ensureDashboardBuilt } from './dashboard-build.js';
 import { envTrustProxy, loadAcceptBatch, loadAuthThrottle } from './env.js';
 import { DEFAULT_DASHBOARD_DIR } from './plugins/dashboard.js';
 
@@ -113,6 +117,23 @@ const logger = await createLogger({
   redact: [...LOG_REDACT, 'token', 'authorization'],
 });
 exitOnCrash(logger);
+
+const fromHere = relative(process.cwd(), env.dataDir);
+const dataDir = fromHere.startsWith('..') || isAbsolute(fromHere) ? env.dataDir : `./${fromHere}`;
+
+// Before anything slow: a second start on the same data folder says so at once, in one line.
+if (env.services.mode === 'embedded') {
+  try {
+    claimDataDir(env.dataDir);
+  } catch (err) {
+    if (!(err instanceof DataDirInUseError)) throw err;
+    console.error(
+      `crucible: the data folder ${dataDir} is in use by process ${err.pid} (another pnpm start?); stop it, or give this one its own CRUCIBLE_DATA_DIR`,
+    );
+    process.exit(ExitCodes.FAILURE);
+  }
+}
+await ensureDashboardBuilt();
 
 let embedded: EmbeddedPostgres | undefined;
 let databaseUrl: string;
@@ -190,8 +211,6 @@ await worker.ready;
 await app.listen({ port: env.port, host: env.host });
 
 const shown = env.host === '0.0.0.0' ? 'localhost' : env.host;
-const fromHere = relative(process.cwd(), env.dataDir);
-const dataDir = fromHere.startsWith('..') || isAbsolute(fromHere) ? env.dataDir : `./${fromHere}`;
 const banner = [
   `Crucible is running on http://${shown}:${env.port} (WebSocket: ws://${shown}:${env.port}/ws)`,
   env.services.mode === 'embedded'

@@ -15,6 +15,7 @@ import { cachePrefix } from '@crucible/shared/cache';
 import { createDb, migrateToLatest } from '@crucible/db';
 import { createRedisBackplane } from '@crucible/backplane';
 import { LOG_REDACT, buildApi } from './app.js';
+import { ensureDashboardBuilt } from './dashboard-build.js';
 import { DEFAULT_DASHBOARD_DIR } from './plugins/dashboard.js';
 import { loadApiEnv } from './env.js';
 
@@ -46,6 +47,7 @@ const cache = await backplane.createCache({
 // A build (`pnpm build`, the image) puts the dashboard beside the bundle; from source it is apps/web/dist.
 const bundledDashboard = fileURLToPath(new URL('./web', import.meta.url));
 const dashboardDir = existsSync(bundledDashboard) ? bundledDashboard : DEFAULT_DASHBOARD_DIR;
+if (dashboardDir === DEFAULT_DASHBOARD_DIR) await ensureDashboardBuilt();
 
 const app = await buildApi(
   {

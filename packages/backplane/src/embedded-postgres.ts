@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -202,27 +202,56 @@ export interface EmbeddedPostgres {
   close(): Promise<void>;
 }
 
-/**
- * Refuses to open a data folder another live process has open: two PGlite instances on one
- * folder would corrupt it. A lock left by a killed process is taken over.
- */
-function lockDataDir(dataDir: string): () => void {
-  const file = join(dataDir, 'crucible.pid');
-  try {
-    const pid = Number(readFileSync(file, 'utf8'));
-    if (pid && pid !== process.pid) {
-      try {
-        process.kill(pid, 0);
-        throw new Error(`${dataDir} is in use by process ${pid}; stop it first`);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-      }
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+/** The data folder is open in another live process (`code` DATA_DIR_IN_USE). */
+export class DataDirInUseError extends Error {
+  readonly code = 'DATA_DIR_IN_USE';
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
+    super(`${dataDir} is in use by process ${pid}; stop it first`);
   }
-  writeFileSync(file, String(process.pid));
-  return () => rmSync(file, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Claims a data folder for this process (`crucible.pid` in it), or throws DataDirInUseError when
+ * another live process holds it: two PGlite instances on one folder would corrupt it. A claim left
+ * by a killed process is taken over; claiming again from the holding process is a no-op. Returns
+ * the release. Call it before slow start-up work, so that a second start fails at once.
+ */
+export function claimDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, 'crucible.pid');
+  const release = () => rmSync(file, { force: true });
+  // Written whole under a name of its own, then linked into place: link() fails when the claim
+  // exists, so of two processes starting at once exactly one gets it, and no reader sees it empty.
+  const mine = join(dataDir, `crucible.pid.${process.pid}`);
+  writeFileSync(mine, String(process.pid));
+  try {
+    for (;;) {
+      try {
+        linkSync(mine, file);
+        return release;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const pid = Number(readFileSync(file, 'utf8'));
+      if (pid === process.pid) return release;
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) throw new DataDirInUseError(dataDir, pid);
+      rmSync(file, { force: true });
+    }
+  } finally {
+    rmSync(mine, { force: true });
+  }
 }
 
 /**
@@ -230,8 +259,7 @@ function lockDataDir(dataDir: string): () => void {
  * loopback port so `pg`, Kysely and BullMQ talk to it exactly as to a real server.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  mkdirSync(options.dataDir, { recursive: true });
-  const unlock = lockDataDir(options.dataDir);
+  const unlock = claimDataDir(options.dataDir);
   let db: PGlite;
   try {
     db = await PGlite.create(join(options.dataDir, 'pgdata'));

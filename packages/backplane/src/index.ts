@@ -1,4 +1,9 @@
-export { startEmbeddedPostgres, SessionScheduler } from './embedded-postgres.js';
+export {
+  DataDirInUseError,
+  SessionScheduler,
+  claimDataDir,
+  startEmbeddedPostgres,
+} from './embedded-postgres.js';
 export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './embedded-postgres.js';
 export { BULLMQ_SCHEMA, createEmbeddedBackplane, createRedisBackplane } from './backplane.js';
 export type {
