@@ -411,6 +411,31 @@ describe('lists, status and cleanup', () => {
     expect((await list(alice.token, 'status=weird')).status).toBe(400);
   });
 
+  it('names each test’s owner, and lets an admin list one owner’s tests by email', async () => {
+    const alices = (await submitOk(alice.token, { testType: 'seo', url: 'http://127.0.0.1:8080/a' })).testId;
+    const bobs = (await submitOk(bob.token, { testType: 'seo', url: 'http://127.0.0.1:8080/b' })).testId;
+    const list = (token: string, query = '') =>
+      api.app.inject({ method: 'GET', url: `/api/test/queue/jobs?${query}`, headers: auth(token) });
+    const owners = (res: { json(): { items: { testId: string; owner: unknown }[] } }) =>
+      res.json().items.map((i) => [i.testId, i.owner]);
+
+    expect(owners(await list(admin.token))).toEqual([
+      [bobs, { id: bob.id, email: 'bob@example.com' }],
+      [alices, { id: alice.id, email: 'alice@example.com' }],
+    ]);
+    expect(owners(await list(alice.token))).toEqual([[alices, { id: alice.id, email: 'alice@example.com' }]]);
+    expect(owners(await list(admin.token, 'owner=Bob@Example.com'))).toEqual([
+      [bobs, { id: bob.id, email: 'bob@example.com' }],
+    ]);
+    expect((await list(admin.token, 'owner=nobody@example.com')).json().items).toEqual([]);
+    // A user may name themselves, nobody else.
+    expect(owners(await list(alice.token, 'owner=alice@example.com'))).toHaveLength(1);
+    const refused = await list(alice.token, 'owner=bob@example.com');
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().detail).toBe("Only admins may list other users' tests");
+    expect((await list(admin.token, 'owner=not-an-email')).statusCode).toBe(400);
+  });
+
   it('counts the caller’s tests by status and the queue’s jobs and live workers', async () => {
     // Nothing listens there: once a worker runs them, the tests fail.
     const closed = await target();

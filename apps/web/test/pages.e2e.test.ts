@@ -294,4 +294,44 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
     await expect.poll(() => row.locator('.chip').textContent()).toBe('cancelled');
     await erin.context().close();
   });
+
+  async function register(email: string): Promise<string> {
+    const res = await fetch(`${origin}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: PASSWORD }),
+    });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { token: string }).token;
+  }
+
+  it('shows an admin whose each test is, and one owner’s tests on asking', async () => {
+    const frank = await register('frank@example.com');
+    const gina = await register('gina@example.com');
+    const franks = await submit(frank, { testType: 'seo', url: `${targetUrl}frank`, name: 'franks' });
+    const ginas = await submit(gina, { testType: 'seo', url: `${targetUrl}gina`, name: 'ginas' });
+    const admin = await signedIn('admin@example.com');
+    await admin.goto(`${origin}/tests`);
+    const owner = (id: string) => admin.locator(`[data-test-id="${id}"] [data-label="owner"]`).textContent();
+    await expect.poll(() => owner(franks)).toBe('frank@example.com');
+    expect(await owner(ginas)).toBe('gina@example.com');
+    expect(await admin.locator('thead th').allTextContents()).toContain('owner');
+
+    await admin.getByLabel('Owner').selectOption('gina@example.com');
+    await admin.waitForURL(`${origin}/tests?owner=gina%40example.com`);
+    await expect
+      .poll(() => admin.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.testId)))
+      .toEqual([ginas]);
+    await admin.screenshot({ path: join(SHOTS, 'tests-admin-owner.png'), fullPage: true });
+
+    // A user's own list needs no owner column.
+    const hank = await signedIn('hank@example.com');
+    await submit(await tokenOf(hank), { testType: 'seo', url: `${targetUrl}hank` });
+    await hank.goto(`${origin}/tests`);
+    await hank.locator('tbody tr').first().waitFor();
+    expect(await hank.locator('thead th').allTextContents()).not.toContain('owner');
+    expect(await hank.getByLabel('Owner').count()).toBe(0);
+    await hank.context().close();
+    await admin.context().close();
+  });
 });

@@ -203,6 +203,8 @@ export const ListQuery = Type.Object(
     url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
     /** Admins only: one user's tests. */
     userId: Type.Optional(Type.String({ format: 'uuid' })),
+    /** Admins only: the tests of the user with this email (case-insensitive). */
+    owner: Type.Optional(Type.String({ format: 'email', maxLength: 254 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   },
@@ -210,8 +212,18 @@ export const ListQuery = Type.Object(
 );
 export type ListQuery = Static<typeof ListQuery>;
 
+/** A test in a list, with whose it is (an admin's list holds everyone's). */
+export const TestListItem = Type.Composite([
+  TestView,
+  Type.Object({
+    /** null when the owner's account is gone. */
+    owner: Type.Union([Type.Object({ id: Type.String(), email: Type.String() }), Type.Null()]),
+  }),
+]);
+export type TestListItem = Static<typeof TestListItem>;
+
 export const ListResponse = Type.Object({
-  items: Type.Array(TestView),
+  items: Type.Array(TestListItem),
   nextCursor: Type.Union([Type.String(), Type.Null()]),
 });
 

@@ -24,8 +24,8 @@ const testDetailCache: RouteCacheConfig = {
 /**
  * A page of tests, per user and per query string (filters, cursor, limit): dropped by any status
  * change, creation, cancel, retry or deletion of a test it can show. A user's own list (or an
- * admin's `?userId=`) is tagged with that owner; an admin's list of everyone's tests with
- * `tests:all`, which every test's change invalidates. Progress does not invalidate: the TTL bounds
+ * admin's `?userId=`) is tagged with that owner; an admin's list of everyone's tests (or of an
+ * `?owner=` email) with `tests:all`, which every test's change invalidates. Progress does not invalidate: the TTL bounds
  * how old a running test's `progress` in a cached page can be (live progress is on the WebSocket).
  */
 export const testListCache: RouteCacheConfig = {
@@ -34,6 +34,7 @@ export const testListCache: RouteCacheConfig = {
     const user = userOf(request);
     const { userId } = request.query as ListQuery;
     if (user.role !== 'admin') return [TestCacheTags.owner(user.id)];
+    // `?owner=` names a user by email, whose id is not known here: everyone's changes drop it.
     return [userId ? TestCacheTags.owner(userId) : TestCacheTags.all];
   },
 };

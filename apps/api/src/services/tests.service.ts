@@ -577,7 +577,11 @@ export function createTestsService(deps: TestsServiceDeps) {
     },
 
     async list(user: AuthUser, query: ListQuery) {
-      if (query.userId && user.role !== 'admin' && query.userId !== user.id) {
+      const ownerEmail = query.owner?.trim().toLowerCase();
+      const other =
+        (query.userId !== undefined && query.userId !== user.id) ||
+        (ownerEmail !== undefined && ownerEmail !== user.email);
+      if (other && user.role !== 'admin') {
         throw new HttpProblem(403, 'FORBIDDEN', 'Forbidden', "Only admins may list other users' tests");
       }
       const page = await tests.list(user, {
@@ -585,11 +589,15 @@ export function createTestsService(deps: TestsServiceDeps) {
         testType: query.testType,
         urlContains: query.url,
         userId: query.userId,
+        ownerEmail,
         afterId: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
         limit: query.limit ?? 20,
       });
       return {
-        items: page.rows.map(toTestView),
+        items: page.rows.map((row) => ({
+          ...toTestView(row),
+          owner: row.user_id && row.owner_email ? { id: row.user_id, email: row.owner_email } : null,
+        })),
         nextCursor: page.nextAfterId === null ? null : encodeCursor(page.nextAfterId),
       };
     },

@@ -9,7 +9,8 @@ import { Events } from '@crucible/shared/events';
 import type { Envelope } from '@crucible/shared/envelope';
 import { StatusChip, VerdictChip } from '../components/status-chip';
 import { useChannel } from '../live-connection';
-import { api } from '../session';
+import { useStore } from '../lib/store';
+import { api, session } from '../session';
 
 const PAGE_SIZE = 20;
 const UNFINISHED = new Set<TestView['status']>(['queued', 'running']);
@@ -60,7 +61,18 @@ export function TestsListPage() {
     ? (query.type as Item['testType'])
     : undefined;
   const url = query.url || undefined;
+  const owner = query.owner || undefined;
   const cursor = query.cursor || undefined;
+  // An admin's list holds everyone's tests: it names each one's owner and can show one owner's.
+  const isAdmin = useStore(session)?.user.role === 'admin';
+  const [owners, setOwners] = useState<string[]>([]);
+  useEffect(() => {
+    if (!isAdmin) return;
+    api
+      .call('listUsers')
+      .then((users) => setOwners(users.items.map((u) => u.email).sort()))
+      .catch(() => setOwners([]));
+  }, [isAdmin]);
   const [items, setItems] = useState<Item[] | null>(null);
   const [nextCursor, setNextCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -76,7 +88,7 @@ export function TestsListPage() {
     const asked = ++generation.current;
     try {
       const page = await api.call('listTests', {
-        query: { status, testType, url, cursor, limit: PAGE_SIZE },
+        query: { status, testType, url, owner, cursor, limit: PAGE_SIZE },
       });
       if (asked !== generation.current) return;
       setItems(page.items);
@@ -85,7 +97,7 @@ export function TestsListPage() {
     } catch (err) {
       setError(err instanceof ApiError ? err.message : String(err));
     }
-  }, [status, testType, url, cursor]);
+  }, [status, testType, url, owner, cursor]);
   useEffect(() => void load(), [load]);
 
   // New tests and finished ones change the first page: reload it when the queue moves.
@@ -93,7 +105,14 @@ export function TestsListPage() {
 
   const setQuery = (changes: Record<string, string | undefined>, keepCursor = false) => {
     const next = new URLSearchParams();
-    const merged = { status, type: testType, url, cursor: keepCursor ? cursor : undefined, ...changes };
+    const merged = {
+      status,
+      type: testType,
+      url,
+      owner,
+      cursor: keepCursor ? cursor : undefined,
+      ...changes,
+    };
     for (const [key, value] of Object.entries(merged)) if (value) next.set(key, value);
     if (!keepCursor && !('cursor' in changes)) history.current = [];
     const text = next.toString();
@@ -111,7 +130,9 @@ export function TestsListPage() {
     setNotice(null);
     generation.current++;
     replace(
-      action === 'cancel' ? { ...item, status: 'cancelled' } : { ...item, status: 'queued', progress: 0 },
+      action === 'cancel'
+        ? { ...item, status: 'cancelled' }
+        : { ...item, status: 'queued', progress: 0, verdict: null },
     );
     try {
       if (action === 'cancel') await api.call('cancelTest', { params: { testId: item.testId } });
@@ -170,6 +191,24 @@ export function TestsListPage() {
             ))}
           </select>
         </div>
+        {isAdmin && (
+          <div>
+            <label for="filter-owner">Owner</label>
+            <select
+              id="filter-owner"
+              value={owner ?? ''}
+              onChange={(e) => setQuery({ owner: e.currentTarget.value || undefined })}
+            >
+              <option value="">anyone</option>
+              {/* A bookmarked owner beyond the newest users listed still shows as chosen. */}
+              {(owner && !owners.includes(owner) ? [owner, ...owners] : owners).map((email) => (
+                <option key={email} value={email}>
+                  {email}
+                </option>
+              ))}
+            </select>
+          </div>
+        )}
         <div class="grow">
           <label for="filter-url">URL contains</label>
           <input
@@ -193,7 +232,8 @@ export function TestsListPage() {
       )}
       {items && items.length === 0 && (
         <p>
-          No tests{status || testType || url ? ' match these filters' : ' yet'}. <a href="/new">Run one</a>.
+          No tests{status || testType || url || owner ? ' match these filters' : ' yet'}.{' '}
+          <a href="/new">Run one</a>.
         </p>
       )}
       {items && items.length > 0 && (
@@ -203,6 +243,7 @@ export function TestsListPage() {
               <tr>
                 <th scope="col">test</th>
                 <th scope="col">status</th>
+                {isAdmin && <th scope="col">owner</th>}
                 <th scope="col">created</th>
                 <th scope="col">
                   <span class="visually-hidden">actions</span>
@@ -223,6 +264,11 @@ export function TestsListPage() {
                     <StatusChip status={item.status} /> <VerdictChip verdict={item.verdict} />
                     {item.status === 'running' && <span class="muted small"> {item.progress}%</span>}
                   </td>
+                  {isAdmin && (
+                    <td data-label="owner" class="small">
+                      {item.owner?.email ?? '(deleted user)'}
+                    </td>
+                  )}
                   <td>{new Date(item.createdAt).toLocaleString()}</td>
                   <td class="row-actions">
                     {UNFINISHED.has(item.status) && (

@@ -53,6 +53,8 @@ export interface TestListFilter {
   urlContains?: string;
   /** Admins only: one user's tests. */
   userId?: string;
+  /** Admins only: the tests of the user with this (lower-case) email. */
+  ownerEmail?: string;
   /** The `id` of the last item of the previous page. */
   afterId?: string;
   limit: number;
@@ -601,19 +603,24 @@ export class TestsRepository {
   async list(
     viewer: Viewer,
     filter: TestListFilter,
-  ): Promise<{ rows: TestRow[]; nextAfterId: string | null }> {
-    let q = this.#db.selectFrom('test_queue').selectAll();
-    if (viewer.role !== 'admin') q = q.where('user_id', '=', viewer.id);
-    else if (filter.userId) q = q.where('user_id', '=', filter.userId);
-    if (filter.status) q = q.where('status', '=', filter.status);
-    if (filter.testType) q = q.where('test_type', '=', filter.testType);
+  ): Promise<{ rows: (TestRow & { owner_email: string | null })[]; nextAfterId: string | null }> {
+    let q = this.#db
+      .selectFrom('test_queue')
+      .leftJoin('users', 'users.id', 'test_queue.user_id')
+      .selectAll('test_queue')
+      .select('users.email as owner_email');
+    if (viewer.role !== 'admin') q = q.where('test_queue.user_id', '=', viewer.id);
+    else if (filter.userId) q = q.where('test_queue.user_id', '=', filter.userId);
+    if (filter.ownerEmail) q = q.where('users.email', '=', filter.ownerEmail);
+    if (filter.status) q = q.where('test_queue.status', '=', filter.status);
+    if (filter.testType) q = q.where('test_queue.test_type', '=', filter.testType);
     if (filter.urlContains) {
       const pattern = `%${filter.urlContains.replace(/[\\%_]/g, '\\$&')}%`;
-      q = q.where('url', 'ilike', pattern);
+      q = q.where('test_queue.url', 'ilike', pattern);
     }
-    if (filter.afterId) q = q.where('id', '<', filter.afterId);
+    if (filter.afterId) q = q.where('test_queue.id', '<', filter.afterId);
     const rows = await q
-      .orderBy('id', 'desc')
+      .orderBy('test_queue.id', 'desc')
       .limit(filter.limit + 1)
       .execute();
     const more = rows.length > filter.limit;
