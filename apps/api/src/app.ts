@@ -114,7 +114,17 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     logController: requestLogController(),
     bodyLimit: 1024 * 1024,
     trustProxy: options.trustProxy ?? false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    ajv: {
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        // A union tagged by a property (the test types) is checked on the branch its tag picks;
+        // `verbose` hands the error handler the schema, to name the allowed tags.
+        discriminator: true,
+        verbose: true,
+      },
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('user', null);
   registerProblemHandler(app);

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import { isConnectionError } from '@crucible/db';
 
 /** An error that becomes an `application/problem+json` response with a stable `code`. */
@@ -47,9 +47,8 @@ export function registerProblemHandler(app: FastifyInstance): void {
       if (error.headers) reply.headers(error.headers);
     } else if ('validation' in error && error.validation) {
       status = 400;
-      code = 'VALIDATION_ERROR';
       title = 'Bad Request';
-      detail = error.message;
+      ({ code, detail } = describeValidation(error.validation, error.validationContext, error.message));
     } else if ('statusCode' in error && error.statusCode && error.statusCode < 500) {
       status = error.statusCode;
       code = error.code ?? 'BAD_REQUEST';
@@ -87,6 +86,42 @@ export function registerProblemHandler(app: FastifyInstance): void {
         code: 'ROUTE_NOT_FOUND',
       }),
   );
+}
+
+/** A dotted path of where the error is, `config.steps.0.name`, or '' for the whole value. */
+const dotted = (instancePath: string) => instancePath.split('/').filter(Boolean).join('.');
+
+/**
+ * One line per bad request. Ajv, with `allErrors` off, stops at the first error, except that a
+ * union reports every branch; our unions are tagged (`DiscriminatedUnion`), so Ajv already checked
+ * only the branch the tag picks, and a missing or unknown tag is one error — said here as the
+ * allowed values. Errors inside a test's `config` keep the code `INVALID_CONFIG`.
+ */
+export function describeValidation(
+  errors: readonly FastifySchemaValidationError[],
+  context: string | undefined,
+  fallback: string,
+): { code: string; detail: string } {
+  const first = errors[0];
+  if (!first) return { code: 'VALIDATION_ERROR', detail: fallback };
+  const where = dotted(first.instancePath);
+  const code = where === 'config' || where.startsWith('config.') ? 'INVALID_CONFIG' : 'VALIDATION_ERROR';
+  if (first.keyword === 'discriminator') {
+    const { tag, tagValue } = first.params as { tag: string; tagValue?: unknown };
+    const branches = ((first as { parentSchema?: { oneOf?: unknown[] } }).parentSchema?.oneOf ?? []) as {
+      properties?: Record<string, { const?: unknown }>;
+    }[];
+    const allowed = branches.map((b) => b.properties?.[tag]?.const).filter((v) => typeof v === 'string');
+    const name = where ? `${where}.${tag}` : tag;
+    const got = tagValue === undefined ? 'is missing' : `${JSON.stringify(tagValue)} is not one of them`;
+    return { code, detail: `${name} must be one of: ${allowed.join(', ')} (${got})` };
+  }
+  const subject = where ? `${context ?? 'body'}.${where}` : (context ?? 'body');
+  if (first.keyword === 'additionalProperties') {
+    const { additionalProperty } = first.params as { additionalProperty: string };
+    return { code, detail: `${subject} has no property ${JSON.stringify(additionalProperty)}` };
+  }
+  return { code, detail: `${subject} ${first.message ?? 'is invalid'}` };
 }
 
 function statusTitle(status: number): string {

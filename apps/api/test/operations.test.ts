@@ -1,6 +1,7 @@
 import { validate } from '@readme/openapi-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiRoutes } from '@crucible/shared/api';
+import { TestCatalog } from '@crucible/shared';
 import { SECRET, startApi } from './helpers.js';
 
 /** The operator-facing surface of the API: its OpenAPI document and the queue board. */
@@ -49,10 +50,18 @@ describe('OpenAPI document', () => {
     }
     expect(doc.paths['/api/test/run'].post.security).toEqual([{ bearer: [] }]);
     expect(doc.paths['/api/auth/login'].post.security).toBeUndefined();
-    expect(doc.paths['/api/test/run'].post.requestBody.content['application/json'].schema.required).toEqual([
-      'testType',
-      'url',
-    ]);
+    // A submission is one object per test type, told apart by `testType`, with that type's config.
+    const body = doc.paths['/api/test/run'].post.requestBody.content['application/json'].schema;
+    expect(body.discriminator).toEqual({ propertyName: 'testType' });
+    expect(
+      body.oneOf.map((b: { properties: { testType: { enum: string[] } }; required: string[] }) => [
+        b.properties.testType.enum,
+        b.required,
+      ]),
+    ).toEqual(['performance', 'stress', 'api', 'seo', 'security'].map((t) => [[t], ['testType', 'url']]));
+    expect(Object.keys(body.oneOf[1].properties.config.properties)).toEqual(
+      Object.keys(TestCatalog.stress.configSchema.properties),
+    );
     expect(Object.keys(doc.paths['/health/ready'])).toEqual(['get']);
     expect(Object.keys(doc.paths).filter((p) => !/^\/(api|health)\/|^\/metrics$/.test(p))).toEqual([]);
   });

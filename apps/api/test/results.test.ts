@@ -46,9 +46,7 @@ async function detail(token: string, testId: string) {
 }
 
 async function completed(token: string, testId: string) {
-  await expect
-    .poll(async () => (await detail(token, testId)).status, { timeout: 20_000 })
-    .toBe('completed');
+  await expect.poll(async () => (await detail(token, testId)).status, { timeout: 20_000 }).toBe('completed');
   return detail(token, testId);
 }
 
@@ -96,9 +94,9 @@ describe('verdicts', () => {
       expect((await eventData(`test-progress-${testId}`, 'test:completed')).map((d) => d.verdict)).toEqual([
         verdict,
       ]);
-      expect(
-        (await eventData(`job-status-${testId}`, 'queue:job:completed')).map((d) => d.verdict),
-      ).toEqual([verdict]);
+      expect((await eventData(`job-status-${testId}`, 'queue:job:completed')).map((d) => d.verdict)).toEqual([
+        verdict,
+      ]);
     }
     const list = await api.app.inject({
       method: 'GET',
@@ -115,5 +113,54 @@ describe('verdicts', () => {
     const site = await target();
     const { testId } = await submitOk(alice.token, { testType: 'api', url: site.url });
     expect(await detail(alice.token, testId)).toMatchObject({ status: 'queued', verdict: null });
+  });
+});
+
+describe('a bad submission', () => {
+  const submit = (payload: Record<string, unknown>) =>
+    api.app.inject({ method: 'POST', url: '/api/test/run', headers: auth(alice.token), payload });
+
+  it('answers an unknown or missing test type in one line listing the allowed types', async () => {
+    const unknown = await submit({ testType: 'load', url: 'http://127.0.0.1:9/' });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json()).toEqual({
+      type: 'about:blank',
+      title: 'Bad Request',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      detail: 'testType must be one of: performance, stress, api, seo, security ("load" is not one of them)',
+    });
+    const missing = await submit({ url: 'http://127.0.0.1:9/' });
+    expect(missing.json().detail).toBe(
+      'testType must be one of: performance, stress, api, seo, security (is missing)',
+    );
+  });
+
+  it('names the one bad field of the config its type picks', async () => {
+    const outOfRange = await submit({
+      testType: 'stress',
+      url: 'http://127.0.0.1:9/',
+      config: { connections: 0 },
+    });
+    expect(outOfRange.statusCode).toBe(400);
+    expect(outOfRange.json()).toMatchObject({
+      code: 'INVALID_CONFIG',
+      detail: 'body.config.connections must be >= 1',
+    });
+    // A stress option on a performance test: that type's config has no such field.
+    const foreign = await submit({
+      testType: 'performance',
+      url: 'http://127.0.0.1:9/',
+      config: { connections: 5 },
+    });
+    expect(foreign.json()).toMatchObject({
+      code: 'INVALID_CONFIG',
+      detail: 'body.config has no property "connections"',
+    });
+    const noUrl = await submit({ testType: 'seo' });
+    expect(noUrl.json()).toMatchObject({
+      code: 'VALIDATION_ERROR',
+      detail: "body must have required property 'url'",
+    });
   });
 });

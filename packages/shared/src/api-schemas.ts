@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import type { Static } from '@sinclair/typebox';
-import { TestTypes } from './catalog.js';
+import type { SchemaOptions, Static, TObject, TUnion } from '@sinclair/typebox';
+import { TestCatalog, TestTypes } from './catalog.js';
+import type { TestType } from './catalog.js';
 
 /** Request and response schemas of the HTTP API: validation and the OpenAPI document come from here. */
 
@@ -69,16 +70,46 @@ const Status = Type.Union([
   Type.Literal('cancelled'),
 ]);
 
-export const RunTestBody = Type.Object(
-  {
-    testType: TestTypeSchema,
-    url: Type.String({ minLength: 1, maxLength: 2048 }),
-    priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, default: 5 })),
-    name: Type.Optional(Type.String({ maxLength: 200 })),
-    config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-  },
-  { additionalProperties: false },
-);
+/**
+ * One of several object schemas, picked by the value of their `key` property (a literal in each):
+ * an OpenAPI `oneOf` with a `discriminator`. The API's validator (Ajv's `discriminator` option)
+ * checks only the branch the key picks, so a bad body gets that branch's errors, and a bad key one
+ * error naming the allowed values.
+ */
+export function DiscriminatedUnion<T extends TObject[]>(
+  key: string,
+  variants: [...T],
+  options: SchemaOptions = {},
+) {
+  return Type.Unsafe<Static<TUnion<T>>>({
+    ...options,
+    type: 'object',
+    oneOf: variants,
+    discriminator: { propertyName: key },
+  });
+}
+
+/** What every submission has beside its `testType` and `config`. */
+export const RunTestFields = Type.Object({
+  url: Type.String({ minLength: 1, maxLength: 2048 }),
+  priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, default: 5 })),
+  name: Type.Optional(Type.String({ maxLength: 200 })),
+});
+
+const runTestVariant = <K extends TestType, C extends TObject>(testType: K, config: C) =>
+  Type.Object(
+    { testType: Type.Literal(testType), ...RunTestFields.properties, config: Type.Optional(config) },
+    { additionalProperties: false, title: `${testType} test` },
+  );
+
+/** `POST /api/test/run`: `config` is the catalogue's schema of the `testType` (catalog.ts). */
+export const RunTestBody = DiscriminatedUnion('testType', [
+  runTestVariant('performance', TestCatalog.performance.configSchema),
+  runTestVariant('stress', TestCatalog.stress.configSchema),
+  runTestVariant('api', TestCatalog.api.configSchema),
+  runTestVariant('seo', TestCatalog.seo.configSchema),
+  runTestVariant('security', TestCatalog.security.configSchema),
+]);
 export type RunTestBody = Static<typeof RunTestBody>;
 
 const NullableInteger = Type.Union([Type.Integer(), Type.Null()]);

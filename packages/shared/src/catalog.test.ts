@@ -12,7 +12,9 @@ describe('verdictOf', () => {
   it('judges a stress test by its thresholds only when it had some', () => {
     const threshold = { name: 'minRps', limit: 10, actual: 5, passed: false };
     expect(verdictOf('stress', { passed: false, thresholds: [threshold] })).toBe('failed');
-    expect(verdictOf('stress', { passed: true, thresholds: [{ ...threshold, passed: true }] })).toBe('passed');
+    expect(verdictOf('stress', { passed: true, thresholds: [{ ...threshold, passed: true }] })).toBe(
+      'passed',
+    );
     expect(verdictOf('stress', { passed: true, thresholds: [] })).toBe('none');
   });
 

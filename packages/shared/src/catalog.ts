@@ -189,7 +189,13 @@ export const TestCatalog = {
     verdict: apiVerdict,
   },
   // Findings and scores judge nothing by themselves (a threshold on them would: issue 21).
-  seo: { type: 'seo', configSchema: SeoConfig, timeoutMs: () => 120_000, attempts: 3, verdict: judgesNothing },
+  seo: {
+    type: 'seo',
+    configSchema: SeoConfig,
+    timeoutMs: () => 120_000,
+    attempts: 3,
+    verdict: judgesNothing,
+  },
   security: {
     type: 'security',
     configSchema: SecurityConfig,

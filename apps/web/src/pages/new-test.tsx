@@ -2,7 +2,7 @@ import { useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { Value } from '@sinclair/typebox/value';
 import { ApiError } from '@crucible/client';
-import { RunTestBody } from '@crucible/shared/api';
+import { RunTestFields } from '@crucible/shared/api';
 import { TestTypes } from '@crucible/shared/catalog';
 import type { TestType } from '@crucible/shared/catalog';
 import { buildConfig, configFields } from '../lib/config-form';
@@ -17,7 +17,7 @@ const DESCRIPTIONS: Record<TestType, string> = {
   seo: 'Title, description, headings, links, robots.txt, sitemap and more.',
   security: 'Security headers, cookies, TLS, CORS, methods, mixed content.',
 };
-const PRIORITY = RunTestBody.properties.priority;
+const PRIORITY = RunTestFields.properties.priority;
 
 /** A random key (crypto.randomUUID needs a secure context; a LAN http:// address is not one). */
 function newIdempotencyKey(): string {
@@ -128,12 +128,11 @@ function FieldInput({
 function bodyErrors(url: string, name: string, priority: number | undefined): FieldErrors {
   const errors: FieldErrors = {};
   const body = {
-    testType: 'performance',
     url,
     ...(name ? { name } : {}),
     ...(priority === undefined ? {} : { priority }),
   };
-  for (const error of Value.Errors(RunTestBody, body)) {
+  for (const error of Value.Errors(RunTestFields, body)) {
     const key = error.path.split('/').filter(Boolean)[0] ?? '';
     errors[key] ??= error.message;
   }
@@ -252,7 +251,7 @@ export function NewTestPage() {
             <label for="f-name">Name (optional)</label>
             <input
               id="f-name"
-              maxLength={RunTestBody.properties.name.maxLength}
+              maxLength={RunTestFields.properties.name.maxLength}
               value={name}
               aria-invalid={errors.name ? 'true' : undefined}
               onInput={(e) => setName(e.currentTarget.value)}
