@@ -22,7 +22,7 @@ import {
 } from '@crucible/db';
 import type { Db } from '@crucible/db';
 import type { Allowlist } from '@crucible/shared/egress';
-import { registerProblemHandler } from './errors.js';
+import { registerJsonParser, registerProblemHandler } from './errors.js';
 import { cachePlugin } from './plugins/cache.js';
 import { registerDashboard } from './plugins/dashboard.js';
 import { registerOpenApi } from './plugins/openapi.js';
@@ -128,6 +128,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('user', null);
   registerProblemHandler(app);
+  registerJsonParser(app);
   // First: the document is built from the routes registered after it.
   await registerOpenApi(app, packageJson.version);
 

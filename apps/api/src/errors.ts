@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import { isConnectionError } from '@crucible/db';
+import { JSON_MAX_DEPTH, exceedsJsonDepth } from '@crucible/shared';
 
 /** An error that becomes an `application/problem+json` response with a stable `code`. */
 export class HttpProblem extends Error {
@@ -32,6 +33,31 @@ export function isUnavailable(err: unknown): boolean {
   if (isConnectionError(err)) return true;
   // Redis, as ioredis words it.
   return /Stream isn't writeable|enableOfflineQueue|Connection is closed|ECONNREFUSED/i.test(err.message);
+}
+
+/**
+ * Fastify's JSON body parser (prototype poisoning refused), behind a bound on nesting depth: a body
+ * nested thousands deep would overflow the stack of whatever walks it (schema validation first),
+ * so it is refused with 400 `JSON_TOO_DEEP` before it is parsed.
+ */
+export function registerJsonParser(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (exceedsJsonDepth(body as string)) {
+      done(
+        new HttpProblem(
+          400,
+          'JSON_TOO_DEEP',
+          'Bad Request',
+          `the JSON body nests arrays and objects deeper than ${JSON_MAX_DEPTH} levels`,
+        ),
+        undefined,
+      );
+      return;
+    }
+    parse(request, body as string, done);
+  });
 }
 
 /** One error handler for the whole API: everything becomes problem+json, 5xx internals stay hidden. */

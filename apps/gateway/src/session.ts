@@ -1,4 +1,4 @@
-import { Events, Priority, createMessage } from '@crucible/shared';
+import { Events, JSON_MAX_DEPTH, Priority, createMessage, exceedsJsonDepth } from '@crucible/shared';
 import type { Envelope, EventLog } from '@crucible/shared';
 import type { FastifyBaseLogger } from 'fastify';
 // Types only: `ws` reaches this app through @fastify/websocket, not as a runtime dependency of its own.
@@ -24,6 +24,8 @@ export type ClientFrame =
 
 /** Validates one client text frame; a string result is the reason it was refused. */
 export function parseClientFrame(text: string): ClientFrame | string {
+  // Checked before parsing, as the API checks its bodies: no frame is walked thousands deep.
+  if (exceedsJsonDepth(text)) return `frame nests arrays and objects deeper than ${JSON_MAX_DEPTH} levels`;
   let frame: unknown;
   try {
     frame = JSON.parse(text);

@@ -306,6 +306,18 @@ describe('frames', () => {
     expect(await client.drain()).toEqual([]);
   });
 
+  it('refuses a frame nested deeper than 64 levels with an error frame naming the limit, and stays open', async () => {
+    const client = await connect(h.owner);
+    client.send(`{"type":"ping","pad":${'['.repeat(3_000)}${']'.repeat(3_000)}}`);
+    expect(await client.next()).toEqual({
+      type: 'error',
+      code: 'BAD_REQUEST',
+      detail: 'frame nests arrays and objects deeper than 64 levels',
+    });
+    client.send({ type: 'ping' });
+    expect(await client.next()).toEqual({ type: 'pong' });
+  });
+
   it('refuses a subscription past the per-connection channel limit', async () => {
     const client = await connect(h.owner);
     for (const channel of ['queue-updates', 'system-alerts']) {

@@ -16,3 +16,4 @@ export * from './connection-registry.js';
 export * from './ack-store.js';
 export * from './queue.js';
 export * from './group-commit.js';
+export * from './json-depth.js';
