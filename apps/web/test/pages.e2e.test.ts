@@ -38,7 +38,16 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
       // /slow answers only after a long while: a test of it stays running until cancelled.
       const delay = req.url?.startsWith('/slow') ? 20_000 : 0;
       const timer = setTimeout(() => {
-        if (req.url === '/missing') return void res.writeHead(404).end();
+        if (req.url?.startsWith('/missing')) return void res.writeHead(404).end();
+        if (req.url === '/app.js')
+          return void res.writeHead(200, { 'content-type': 'text/javascript' }).end('1');
+        if (req.url === '/page') {
+          res.writeHead(200, { 'content-type': 'text/html' });
+          return void res.end(
+            '<!doctype html><html lang="en"><head><title>a page</title><script src="/app.js"></script></head>' +
+              '<body><img src="/missing.png" alt="x"><a href="/">home</a> <a href="/missing">gone</a></body></html>',
+          );
+        }
         res.writeHead(200, { 'content-type': 'text/html' });
         res.end('<!doctype html><html lang="en"><head><title>target</title></head><body>hello</body></html>');
       }, delay);
@@ -333,5 +342,56 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
     expect(await hank.getByLabel('Owner').count()).toBe(0);
     await hank.context().close();
     await admin.context().close();
+  });
+
+  it('shows the score, sub-resources and broken links the API has, and a timeout with its URL', async () => {
+    const ivy = await signedIn('ivy@example.com');
+    const token = await tokenOf(ivy);
+    const page = `${targetUrl}page`;
+    const perf = await submit(token, { testType: 'performance', url: page, config: { iterations: 1 } });
+    const seo = await submit(token, { testType: 'seo', url: page });
+    const slow = `${targetUrl}slow/report?week=49`;
+    const timedOut = await submit(token, {
+      testType: 'performance',
+      url: slow,
+      config: { iterations: 1, timeoutMs: 1000 },
+    });
+    for (const id of [perf, seo]) expect(await settled(token, id)).toBe('completed');
+    expect(await settled(token, timedOut)).toBe('failed');
+
+    await ivy.goto(`${origin}/tests/${perf}`);
+    await ivy.getByRole('heading', { name: /^Score \d+\/100$/ }).waitFor();
+    expect(
+      await ivy.locator('.score-factors li').evaluateAll((li) => li.map((l) => l.dataset.factor)),
+    ).toEqual(['ttfb', 'total', 'weight', 'requests', 'compression', 'status']);
+    expect(await ivy.locator('[data-factor="status"] strong').textContent()).toBe('status 0/10');
+    await ivy.getByRole('heading', { name: 'Sub-resources (2)' }).waitFor();
+    expect(
+      await ivy
+        .locator('table.resources tbody tr')
+        .evaluateAll((rows) =>
+          rows.map((r) => [...(r as HTMLTableRowElement).cells].slice(0, 3).map((c) => c.textContent)),
+        ),
+    ).toEqual([
+      [`${targetUrl}app.js`, 'script', '200'],
+      [`${targetUrl}missing.png`, 'image', '404'],
+    ]);
+    await ivy.screenshot({ path: join(SHOTS, 'performance-score.png'), fullPage: true });
+
+    await ivy.goto(`${origin}/tests/${seo}`);
+    await ivy.getByRole('heading', { name: 'Broken links (1 of 2 checked)' }).waitFor();
+    expect(await ivy.locator('.broken-links li').allTextContents()).toEqual([`${targetUrl}missing → 404`]);
+    await ivy.screenshot({ path: join(SHOTS, 'seo-broken-links.png'), fullPage: true });
+
+    await ivy.goto(`${origin}/tests/${timedOut}`);
+    await expect
+      .poll(() => ivy.locator('p.error-text[role="alert"]').textContent())
+      .toBe(
+        `all 1 requests to ${slow} failed; first error: timed out after 1000 ms without a complete response`,
+      );
+    expect(await ivy.locator('progress').count()).toBe(0);
+    expect(await ivy.getByText('99%').count()).toBe(0);
+    await ivy.screenshot({ path: join(SHOTS, 'timed-out.png'), fullPage: true });
+    await ivy.context().close();
   });
 });

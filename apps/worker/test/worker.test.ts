@@ -226,7 +226,7 @@ describe.each(BACKPLANE_MODES)('test worker (%s)', (mode) => {
     expect(row?.completed_at).toBeInstanceOf(Date);
     const port = new URL(url).port;
     expect(row?.error_message).toBe(
-      `all 2 requests to http://127.0.0.1:${port} failed; first error: connect ECONNREFUSED 127.0.0.1:${port}`,
+      `all 2 requests to http://127.0.0.1:${port}/ failed; first error: connect ECONNREFUSED 127.0.0.1:${port}`,
     );
 
     const job = await harness.queue.getJob(testId);

@@ -259,7 +259,7 @@ describe('Egress connections (loopback only)', () => {
     expect(res.truncated).toBe(true);
     await expect(egress.request(`http://127.0.0.1:${slow.port}/`, { timeoutMs: 300 })).rejects.toMatchObject({
       code: 'TIMEOUT',
-      message: 'no complete response within 300 ms',
+      message: 'timed out after 300 ms without a complete response',
     });
   });
 

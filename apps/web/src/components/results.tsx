@@ -9,6 +9,81 @@ const ms = (v: unknown) => (typeof v === 'number' ? `${v.toFixed(1)} ms` : '—'
 
 const PHASES = ['dns', 'connect', 'tls', 'ttfb', 'download'] as const;
 
+const kib = (v: unknown) => (typeof v === 'number' ? `${(v / 1024).toFixed(1)} KiB` : '—');
+
+/** The 0–100 score and each factor's points, with what earned or lost them. */
+function PerformanceScore({ result }: { result: Obj }) {
+  if (typeof result.score !== 'number') return null;
+  const factors = arr(result.scoreFactors).filter(isObj);
+  return (
+    <section aria-labelledby="perf-score-heading">
+      <h2 id="perf-score-heading">Score {result.score}/100</h2>
+      <ul class="score-factors">
+        {factors.map((f) => (
+          <li key={String(f.name)} data-factor={String(f.name)}>
+            <strong>
+              {String(f.name)} {String(f.points)}/{String(f.max)}
+            </strong>{' '}
+            <span class="muted">{String(f.detail ?? '')}</span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/** The scripts, stylesheets, images and fonts the page references, each as it was fetched. */
+function PerformanceResources({ result }: { result: Obj }) {
+  const resources = isObj(result.resources) ? result.resources : null;
+  const items = arr(resources?.items).filter(isObj);
+  const total = isObj(resources?.total) ? resources.total : null;
+  return (
+    <section aria-labelledby="perf-resources-heading">
+      <h2 id="perf-resources-heading">Sub-resources ({items.length})</h2>
+      {items.length === 0 ? (
+        <p class="muted">The page references no scripts, stylesheets, images or fonts.</p>
+      ) : (
+        <>
+          {total && (
+            <p class="muted">
+              {String(total.fetched)} of {String(total.count)} fetched, {kib(total.bytes)} on the wire,{' '}
+              {String(total.failed)} failed
+            </p>
+          )}
+          <div class="table-wrap">
+            <table class="resources">
+              <thead>
+                <tr>
+                  <th scope="col">URL</th>
+                  <th scope="col">kind</th>
+                  <th scope="col">status</th>
+                  <th scope="col">size</th>
+                  <th scope="col">time</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((r, i) => {
+                  const failed =
+                    typeof r.error === 'string' || (typeof r.status === 'number' && r.status >= 400);
+                  return (
+                    <tr key={i} class={failed ? 'fail' : undefined}>
+                      <td class="break">{String(r.url)}</td>
+                      <td>{String(r.kind)}</td>
+                      <td>{typeof r.status === 'number' ? r.status : String(r.error ?? '—')}</td>
+                      <td>{kib(r.bytes)}</td>
+                      <td>{ms(r.durationMs)}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+    </section>
+  );
+}
+
 /** Each iteration's phases as consecutive bars on one time axis, and the medians per phase. */
 export function PerformanceResult({ result }: { result: Obj }) {
   const iterations = arr(result.iterations).filter(isObj);
@@ -16,75 +91,79 @@ export function PerformanceResult({ result }: { result: Obj }) {
   const scale = Math.max(1, ...totals);
   const summary = isObj(result.summary) ? result.summary : {};
   return (
-    <section aria-labelledby="perf-heading">
-      <h2 id="perf-heading">Timings</h2>
-      <ol class="waterfall" aria-label="Waterfall per iteration">
-        {iterations.map((it) => {
-          const timings = isObj(it.timings) ? it.timings : null;
-          let offset = 0;
-          return (
-            <li key={String(it.iteration)}>
-              <span class="wf-label">#{String(it.iteration)}</span>
-              {timings ? (
-                <span class="wf-track" title={`total ${ms(timings.total)}`}>
-                  {PHASES.map((phase) => {
-                    const value = Number(timings[phase]) || 0;
-                    const left = (offset / scale) * 100;
-                    offset += value;
-                    return (
-                      <span
-                        key={phase}
-                        class={`wf-bar wf-${phase}`}
-                        style={{ left: `${left}%`, width: `${(value / scale) * 100}%` }}
-                        title={`${phase} ${ms(value)}`}
-                      />
-                    );
-                  })}
-                </span>
-              ) : (
-                <span class="wf-error">{String(it.error ?? 'failed')}</span>
-              )}
-              <span class="wf-total">{timings ? `${ms(timings.total)} · ${String(it.status)}` : ''}</span>
-            </li>
-          );
-        })}
-      </ol>
-      <p class="legend" aria-hidden="true">
-        {PHASES.map((p) => (
-          <span key={p}>
-            <i class={`wf-${p}`} /> {p}
-          </span>
-        ))}
-      </p>
-      <div class="table-wrap">
-        <table>
-          <caption>Per phase over the successful requests</caption>
-          <thead>
-            <tr>
-              <th scope="col">phase</th>
-              <th scope="col">median</th>
-              <th scope="col">p95</th>
-              <th scope="col">min</th>
-              <th scope="col">max</th>
-            </tr>
-          </thead>
-          <tbody>
-            {[...PHASES, 'total'].map((phase) => {
-              const s = isObj(summary[phase]) ? (summary[phase] as Obj) : {};
-              return (
-                <tr key={phase}>
-                  <th scope="row">{phase}</th>
-                  <td>{ms(s.median)}</td>
-                  <td>{ms(s.p95)}</td>
-                  <td>{ms(s.min)}</td>
-                  <td>{ms(s.max)}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
-    </section>
+    <>
+      <PerformanceScore result={result} />
+      <section aria-labelledby="perf-heading">
+        <h2 id="perf-heading">Timings</h2>
+        <ol class="waterfall" aria-label="Waterfall per iteration">
+          {iterations.map((it) => {
+            const timings = isObj(it.timings) ? it.timings : null;
+            let offset = 0;
+            return (
+              <li key={String(it.iteration)}>
+                <span class="wf-label">#{String(it.iteration)}</span>
+                {timings ? (
+                  <span class="wf-track" title={`total ${ms(timings.total)}`}>
+                    {PHASES.map((phase) => {
+                      const value = Number(timings[phase]) || 0;
+                      const left = (offset / scale) * 100;
+                      offset += value;
+                      return (
+                        <span
+                          key={phase}
+                          class={`wf-bar wf-${phase}`}
+                          style={{ left: `${left}%`, width: `${(value / scale) * 100}%` }}
+                          title={`${phase} ${ms(value)}`}
+                        />
+                      );
+                    })}
+                  </span>
+                ) : (
+                  <span class="wf-error">{String(it.error ?? 'failed')}</span>
+                )}
+                <span class="wf-total">{timings ? `${ms(timings.total)} · ${String(it.status)}` : ''}</span>
+              </li>
+            );
+          })}
+        </ol>
+        <p class="legend" aria-hidden="true">
+          {PHASES.map((p) => (
+            <span key={p}>
+              <i class={`wf-${p}`} /> {p}
+            </span>
+          ))}
+        </p>
+        <div class="table-wrap">
+          <table>
+            <caption>Per phase over the successful requests</caption>
+            <thead>
+              <tr>
+                <th scope="col">phase</th>
+                <th scope="col">median</th>
+                <th scope="col">p95</th>
+                <th scope="col">min</th>
+                <th scope="col">max</th>
+              </tr>
+            </thead>
+            <tbody>
+              {[...PHASES, 'total'].map((phase) => {
+                const s = isObj(summary[phase]) ? (summary[phase] as Obj) : {};
+                return (
+                  <tr key={phase}>
+                    <th scope="row">{phase}</th>
+                    <td>{ms(s.median)}</td>
+                    <td>{ms(s.p95)}</td>
+                    <td>{ms(s.min)}</td>
+                    <td>{ms(s.max)}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      </section>
+      <PerformanceResources result={result} />
+    </>
   );
 }
 
@@ -114,6 +193,30 @@ function toFinding(v: unknown): Finding | null {
   };
 }
 
+/** seo: each link that was checked and is broken, with its status or error. */
+function BrokenLinks({ result }: { result: Obj }) {
+  const links = isObj(result.links) ? result.links : null;
+  if (!links) return null;
+  const broken = arr(links.broken).filter(isObj);
+  return (
+    <section aria-labelledby="broken-links-heading">
+      <h3 id="broken-links-heading">
+        Broken links ({broken.length} of {String(links.checked ?? 0)} checked)
+      </h3>
+      {broken.length > 0 && (
+        <ul class="broken-links">
+          {broken.map((l, i) => (
+            <li key={i}>
+              <span class="break">{String(l.url)}</span> →{' '}
+              <strong>{typeof l.status === 'number' ? l.status : String(l.error ?? 'no answer')}</strong>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
 /** seo checks and security findings, grouped by severity (most severe first), each with its fix. */
 export function Findings({ result }: { result: Obj }) {
   const findings = arr(result.findings ?? result.checks)
@@ -131,6 +234,7 @@ export function Findings({ result }: { result: Obj }) {
         {typeof result.score === 'number' ? ` · score ${result.score}/100` : ''}
       </h2>
       {groups.length === 0 && <p>No findings.</p>}
+      <BrokenLinks result={result} />
       {groups.map((group) => (
         <section
           key={group.severity}

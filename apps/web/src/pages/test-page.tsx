@@ -184,17 +184,20 @@ export function TestPage({ id }: { id: string }) {
           </div>
         )}
       </dl>
-      <ProgressBar
-        label={
-          finished
-            ? `Finished: ${test.status}`
-            : test.status === 'queued'
-              ? 'Waiting in the queue'
-              : 'Running'
-        }
-        value={test.status === 'completed' ? 100 : test.progress}
-        stage={finished ? '' : stage}
-      />
+      {/* How far a failed run got says nothing useful (a timed-out one reads 99 %): its error does. */}
+      {test.status !== 'failed' && (
+        <ProgressBar
+          label={
+            finished
+              ? `Finished: ${test.status}`
+              : test.status === 'queued'
+                ? 'Waiting in the queue'
+                : 'Running'
+          }
+          value={test.status === 'completed' ? 100 : test.progress}
+          stage={finished ? '' : stage}
+        />
+      )}
       {test.errorMessage && (
         <p role="alert" class="error-text">
           {test.errorMessage}

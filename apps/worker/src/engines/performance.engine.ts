@@ -315,7 +315,7 @@ export async function runPerformance(
     const first = iterations[0] as Extract<PerformanceIteration, { ok: false }>;
     throw new EngineError(
       'TARGET_UNREACHABLE',
-      `all ${count} requests to ${target.origin} failed; first error: ${first.error}`,
+      `all ${count} requests to ${target.toString()} failed; first error: ${first.error}`,
     );
   }
   const first = succeeded[0]!;

@@ -122,7 +122,7 @@ describe('runPerformance', () => {
     const rec = recorder();
     const run = runPerformance(`http://127.0.0.1:${port}/`, { iterations: 2 }, rec.ctx());
     await expect(run).rejects.toThrow(
-      `all 2 requests to http://127.0.0.1:${port} failed; first error: connect ECONNREFUSED 127.0.0.1:${port}`,
+      `all 2 requests to http://127.0.0.1:${port}/ failed; first error: connect ECONNREFUSED 127.0.0.1:${port}`,
     );
     expect(rec.calls.map((c) => c.data.error)).toEqual([
       `connect ECONNREFUSED 127.0.0.1:${port}`,
@@ -176,8 +176,9 @@ describe('runPerformance', () => {
   it('records a request that exceeds timeoutMs as failed', async () => {
     const site = await listen(() => {});
     const rec = recorder();
-    await expect(runPerformance(site.url, { iterations: 1, timeoutMs: 1000 }, rec.ctx())).rejects.toThrow(
-      'first error: no complete response within 1000 ms',
+    const url = `${site.url}/slow/page?x=1`;
+    await expect(runPerformance(url, { iterations: 1, timeoutMs: 1000 }, rec.ctx())).rejects.toThrow(
+      `all 1 requests to ${url} failed; first error: timed out after 1000 ms without a complete response`,
     );
     expect(rec.calls).toHaveLength(1);
   });

@@ -398,7 +398,10 @@ export class Egress {
     if (options.signal?.aborted) throw options.signal.reason;
     options.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const timer = setTimeout(
-      () => controller.abort(new EgressError('TIMEOUT', `no complete response within ${timeoutMs} ms`)),
+      () =>
+        controller.abort(
+          new EgressError('TIMEOUT', `timed out after ${timeoutMs} ms without a complete response`),
+        ),
       timeoutMs,
     );
     const signal = controller.signal;
