@@ -158,6 +158,8 @@ describe('built apps (pnpm build output) run like their images', () => {
       MIGRATE_ON_START: 'false',
       LOG_LEVEL: 'info',
       TARGET_ALLOWLIST: '127.0.0.1',
+      // The test's user registers itself (the api's default asks for an invitation).
+      REGISTRATION: 'open',
     };
   });
 

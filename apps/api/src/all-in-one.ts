@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
   ConfigError,
@@ -43,7 +44,7 @@ import { Egress, envAllowlist } from '@crucible/shared/egress';
 import { ParserPool, createEngines, createTestWorker } from '@crucible/worker';
 import { LOG_REDACT, buildApi } from './app.js';
 import { ensureDashboardBuilt } from './dashboard-build.js';
-import { envTrustProxy, loadAcceptBatch, loadAuthThrottle } from './env.js';
+import { envRegistration, envTrustProxy, loadAcceptBatch, loadAuthThrottle } from './env.js';
 import { DEFAULT_DASHBOARD_DIR } from './plugins/dashboard.js';
 
 /**
@@ -92,7 +93,8 @@ function loadAllInOneEnv(env: NodeJS.ProcessEnv = process.env) {
     services,
     targetAllowlistText: allowlist,
     port: envInt(env, 'PORT', 3000, { min: 0, max: 65535 }),
-    host: envHost(env),
+    // One machine's tool: only its own browser reaches it unless HOST opens it to the network.
+    host: envHost(env, '127.0.0.1'),
     metricsToken: envMetricsToken(env),
     concurrency: envInt(env, 'WORKER_CONCURRENCY', 5, { min: 1, max: 100 }),
     prefix: envPrefix(env),
@@ -104,6 +106,7 @@ function loadAllInOneEnv(env: NodeJS.ProcessEnv = process.env) {
     },
     acceptBatch: loadAcceptBatch(env),
     authThrottle: loadAuthThrottle(env),
+    registration: envRegistration(env),
     trustProxy: envTrustProxy(env),
   };
 }
@@ -175,6 +178,7 @@ const app = await buildApi(
     registry,
     queueBoard: { secret: env.jwtSecret },
     authThrottle: env.authThrottle,
+    registration: env.registration,
     trustProxy: env.trustProxy,
     metricsToken: env.metricsToken,
   },
@@ -210,9 +214,18 @@ const worker = createTestWorker({
 await worker.ready;
 await app.listen({ port: env.port, host: env.host });
 
-const shown = env.host === '0.0.0.0' ? 'localhost' : env.host;
+// What the socket is really bound to, not what was asked for.
+const bound = app.server.address() as AddressInfo;
+const everywhere = bound.address === '0.0.0.0' || bound.address === '::';
+const shown = everywhere ? 'localhost' : bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
 const banner = [
-  `Crucible is running on http://${shown}:${env.port} (WebSocket: ws://${shown}:${env.port}/ws)`,
+  `Crucible is running on http://${shown}:${bound.port} (WebSocket: ws://${shown}:${bound.port}/ws)`,
+  everywhere
+    ? `listening on every interface (${bound.address}): whoever can reach port ${bound.port} can use it`
+    : `listening on ${bound.address} only (HOST=0.0.0.0 opens it to other machines)`,
+  env.registration
+    ? `registration: ${env.registration} (REGISTRATION)`
+    : 'registration: open until the first account (the admin), then by invitation (REGISTRATION)',
   env.services.mode === 'embedded'
     ? `mode: embedded: data in ${dataDir} (PostgreSQL: PGlite, queue: BullMQ on it; nothing else to install)`
     : `mode: all-in-one on PostgreSQL ${new URL(env.services.databaseUrl).host} and Redis ${new URL(env.services.redisUrl).host}; secret in ${dataDir}`,

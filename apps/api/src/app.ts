@@ -15,6 +15,7 @@ import type { Cache } from '@crucible/shared/cache';
 import type { Backplane } from '@crucible/backplane';
 import {
   ApiKeysRepository,
+  InvitationsRepository,
   TestsRepository,
   UsersRepository,
   createAuthenticator,
@@ -37,6 +38,7 @@ import type { AuthThrottleOptions } from './services/auth-throttle.js';
 import { createTestsService } from './services/tests.service.js';
 import type { PositionOptions } from './services/tests.service.js';
 import type { GroupCommitOptions } from '@crucible/shared';
+import type { RegistrationMode } from '@crucible/shared/api';
 
 export interface ApiDeps {
   db: Db;
@@ -86,6 +88,11 @@ export interface BuildApiOptions {
   dashboardDir?: string;
   /** Where `/metrics` reads from; all-in-one shares it with the gateway. @defaultValue a new registry labelled `app="api"` */
   registry?: Registry;
+  /**
+   * Who may register (`REGISTRATION`): `open`, `invite` (with an admin's invitation) or `closed`.
+   * @defaultValue undefined: open until the first account exists (it becomes the admin), then invite
+   */
+  registration?: RegistrationMode;
   /** Throttling of sign-in, registration and API-key creation. @defaultValue AUTH_THROTTLE_DEFAULTS */
   authThrottle?: Partial<AuthThrottleOptions>;
   /**
@@ -180,9 +187,15 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     authenticate,
     tickets: deps.backplane.tickets,
     throttle: createAuthThrottle(deps.backplane, registry, options.authThrottle),
+    registration: options.registration,
   });
   await app.register(testsRoutes, { authenticate, service });
-  await app.register(adminRoutes, { authenticate, cache: deps.cache, users });
+  await app.register(adminRoutes, {
+    authenticate,
+    cache: deps.cache,
+    users,
+    invitations: new InvitationsRepository(deps.db.kysely),
+  });
   if (options.queueBoard) {
     await registerQueueBoard(app, {
       queue: deps.backplane.queue as QueueBoardOptions['queue'],

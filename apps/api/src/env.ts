@@ -13,6 +13,7 @@ import type { LogFormat } from '@crucible/shared';
 import { envAllowlist } from '@crucible/shared/egress';
 import type { Allowlist } from '@crucible/shared/egress';
 import ipaddr from 'ipaddr.js';
+import type { RegistrationMode } from '@crucible/shared/api';
 import type { AuthThrottleOptions } from './services/auth-throttle.js';
 
 export interface ApiEnv {
@@ -31,6 +32,8 @@ export interface ApiEnv {
   /** Group commit of submissions (DESIGN.md, "Accepting a test"). */
   acceptBatch: { maxBatch: number; windowMs: number; maxInFlight: number };
   authThrottle: AuthThrottleOptions;
+  /** Who may register (`REGISTRATION`). @defaultValue invite */
+  registration: RegistrationMode;
   /** Fastify's `trustProxy`: which proxies' `X-Forwarded-For` is believed. */
   trustProxy: TrustProxy;
 }
@@ -54,8 +57,21 @@ export function loadApiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
     targetAllowlist: envAllowlist(env),
     acceptBatch: loadAcceptBatch(env),
     authThrottle: loadAuthThrottle(env),
+    registration: envRegistration(env) ?? 'invite',
     trustProxy: envTrustProxy(env),
   };
+}
+
+/**
+ * `REGISTRATION`: `open` (anyone), `invite` (with an administrator's invitation) or `closed`;
+ * undefined when unset (all-in-one then opens registration until the first account exists).
+ */
+export function envRegistration(env: NodeJS.ProcessEnv = process.env): RegistrationMode | undefined {
+  const raw = envString(env, 'REGISTRATION');
+  if (raw === undefined) return undefined;
+  if (raw !== 'open' && raw !== 'invite' && raw !== 'closed')
+    throw new ConfigError('REGISTRATION', `must be open, invite or closed, got "${raw}"`);
+  return raw;
 }
 
 /** Throttling of the credential routes (README, "Accounts and sign-in"); api and all-in-one. */

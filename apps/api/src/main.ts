@@ -63,6 +63,7 @@ const app = await buildApi(
     dashboardDir,
     queueBoard: { secret: env.jwtSecret },
     authThrottle: env.authThrottle,
+    registration: env.registration,
     trustProxy: env.trustProxy,
     metricsToken: env.metricsToken,
   },

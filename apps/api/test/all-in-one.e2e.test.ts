@@ -40,7 +40,8 @@ describe('end to end: the all-in-one entry with DATABASE_URL and REDIS_URL (sing
       CRUCIBLE_DATA_DIR: dataDir,
       JWT_SECRET: '',
       PORT: String(port),
-      HOST: '127.0.0.1',
+      // HOST unset: the all-in-one server listens on loopback only by default.
+      HOST: '',
       TARGET_ALLOWLIST: '127.0.0.1',
     });
     await waitForReady(`${apiUrl}/health/ready`, proc, 60_000);
@@ -56,6 +57,15 @@ describe('end to end: the all-in-one entry with DATABASE_URL and REDIS_URL (sing
     rmSync(dataDir, { recursive: true, force: true });
     expect(code).toBe(0);
   }, 60_000);
+
+  it('listens on loopback only by default, and its banner says the address it is bound to', () => {
+    const port = new URL(apiUrl).port;
+    expect(proc.output()).toContain(
+      `Crucible is running on http://127.0.0.1:${port} (WebSocket: ws://127.0.0.1:${port}/ws)\n` +
+        'listening on 127.0.0.1 only (HOST=0.0.0.0 opens it to other machines)\n' +
+        'registration: open until the first account (the admin), then by invitation (REGISTRATION)\n',
+    );
+  });
 
   it('runs a test on the real services and says which mode it is in', async () => {
     expect(proc.output()).toContain('mode: all-in-one on PostgreSQL 127.0.0.1:5432 and Redis 127.0.0.1:6379');
@@ -90,11 +100,22 @@ describe('end to end: the all-in-one entry with DATABASE_URL and REDIS_URL (sing
   }, 60_000);
 
   it("serves bull-board to admins, listing the test's job, and to nobody else", async () => {
-    const registered = await fetch(`${apiUrl}/api/auth/register`, {
+    const register = (invitation?: string) =>
+      fetch(`${apiUrl}/api/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'other@example.com', password: 'a long enough password', invitation }),
+      });
+    // Once the admin exists, others need the admin's invitation.
+    expect((await register()).status).toBe(403);
+    const invited = await fetch(`${apiUrl}/api/admin/invitations`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'other@example.com', password: 'a long enough password' }),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+      body: JSON.stringify({ email: 'other@example.com' }),
     });
+    expect(invited.status).toBe(201);
+    const registered = await register(((await invited.json()) as { token: string }).token);
+    expect(registered.status).toBe(201);
     const { token: userToken } = (await registered.json()) as { token: string };
     expect((await openQueueBoard(apiUrl)).status).toBe(401);
     expect(await openQueueBoard(apiUrl, userToken)).toEqual({ status: 403, cookie: undefined });

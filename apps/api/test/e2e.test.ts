@@ -45,6 +45,8 @@ describe('end to end: api, worker and gateway as separate processes', () => {
       HOST: '127.0.0.1',
       METRICS_TOKEN: metricsToken,
       TARGET_ALLOWLIST: '127.0.0.1',
+      // Its users register themselves; invitations have their own tests (invitations.test.ts).
+      REGISTRATION: 'open',
     };
     Object.assign(ports, { api: port, gateway: gatewayPort, worker: workerPort });
     const api = startProcess('api', 'apps/api/src/main.ts', env);

@@ -93,6 +93,8 @@ describe('end to end: pnpm start in embedded mode (no PostgreSQL, no Redis)', ()
       CRUCIBLE_DATA_DIR: dataDir,
       PORT: String(port),
       HOST: '127.0.0.1',
+      // A second user registers itself; invitations have their own tests.
+      REGISTRATION: 'open',
       WORKER_CONCURRENCY: '1',
       LOG_LEVEL: 'warn',
     });

@@ -60,8 +60,10 @@ export async function startApi(
     { db, backplane, tokens, targetAllowlist: parseAllowlist('127.0.0.1'), cache },
     {
       ...options,
-      // Test files register their users from one address, more of them than a person would.
+      // Test files register their users from one address, more of them than a person would,
+      // without invitations unless they test those.
       authThrottle: { registrationsPerHour: 10_000, ...options.authThrottle },
+      registration: 'registration' in options ? options.registration : 'open',
     },
   );
   await app.ready();

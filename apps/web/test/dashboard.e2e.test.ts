@@ -66,6 +66,8 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
       PORT: String(port),
       HOST: '127.0.0.1',
       TARGET_ALLOWLIST: '127.0.0.1',
+      // Its users sign themselves up; invitations have their own tests.
+      REGISTRATION: 'open',
     });
     serverOrigin = `http://127.0.0.1:${port}`;
     await waitForReady(`${serverOrigin}/health/ready`, server);

@@ -68,6 +68,8 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
       PORT: String(port),
       HOST: '127.0.0.1',
       TARGET_ALLOWLIST: '127.0.0.1',
+      // Its users sign themselves up; invitations have their own tests.
+      REGISTRATION: 'open',
     });
     origin = `http://127.0.0.1:${port}`;
     await waitForReady(`${origin}/health/ready`, server);

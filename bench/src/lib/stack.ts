@@ -68,6 +68,8 @@ export async function startCrucible(
     HOST: '127.0.0.1',
     TARGET_ALLOWLIST: '127.0.0.1,localhost',
     LOG_LEVEL: 'warn',
+    // The benchmark's one user registers itself (the api's default asks for an invitation).
+    REGISTRATION: 'open',
   };
   const running: ChildApp[] = [];
   ctx.defer(() => Promise.all(running.map((p) => p.stop())));

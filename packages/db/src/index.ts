@@ -4,4 +4,5 @@ export * from './migrator.js';
 export * from './auth.js';
 export * from './repositories/users.repository.js';
 export * from './repositories/api-keys.repository.js';
+export * from './repositories/invitations.repository.js';
 export * from './repositories/tests.repository.js';

@@ -75,12 +75,26 @@ export interface IdempotencyKeysTable {
   created_at: Timestamp;
 }
 
+export interface InvitationsTable {
+  id: Generated<string>;
+  token_hash: string;
+  /** Only this email may register with it; null: anyone holding the token. */
+  email: string | null;
+  created_by: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: ColumnType<Date | null, never, Date | string | null>;
+  used_by: ColumnType<string | null, never, string | null>;
+  revoked_at: ColumnType<Date | null, never, Date | string | null>;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
   test_queue: TestQueueTable;
   test_attempts: TestAttemptsTable;
   idempotency_keys: IdempotencyKeysTable;
+  invitations: InvitationsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -90,4 +104,5 @@ export type TestRow = Selectable<TestQueueTable>;
 export type NewTestRow = Insertable<TestQueueTable>;
 export type TestRowUpdate = Updateable<TestQueueTable>;
 export type TestAttempt = Selectable<TestAttemptsTable>;
+export type Invitation = Selectable<InvitationsTable>;
 export type { Json };

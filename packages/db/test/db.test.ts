@@ -24,6 +24,7 @@ describe('database', () => {
     expect(applied.map((r) => r.migrationName)).toEqual([
       '2026_11_29_0001_initial',
       '2026_11_29_0100_queue_runs',
+      '2026_12_05_0100_invitations',
       '2026_12_05_0400_verdict',
     ]);
     expect(await migrationsApplied(dbs[0]!.kysely)).toBe(true);

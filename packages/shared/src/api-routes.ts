@@ -13,11 +13,15 @@ import {
   CleanupResponse,
   Credentials,
   IdempotencyHeaders,
+  InvitationCreate,
+  InvitationCreated,
+  InvitationsResponse,
   ListQuery,
   ListResponse,
   Problem,
   QueueStatusResponse,
   RegisterBody,
+  RegistrationInfo,
   RetryResponse,
   RunTestAccepted,
   RunTestBody,
@@ -35,6 +39,7 @@ import {
 export * from './api-schemas.js';
 
 export const ApiKeyParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+export const InvitationParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
 /** One HTTP route: what the API registers and what the typed client calls. */
 export interface ApiRoute {
@@ -55,7 +60,13 @@ export const ApiRoutes = {
   register: {
     method: 'POST',
     url: '/api/auth/register',
-    schema: { body: RegisterBody, response: { 201: AuthResponse, 400: Problem, 409: Problem } },
+    schema: { body: RegisterBody, response: { 201: AuthResponse, 400: Problem, 403: Problem, 409: Problem } },
+  },
+  /** Who may register here, so a sign-up form can ask for an invitation only when one is needed. */
+  registration: {
+    method: 'GET',
+    url: '/api/auth/registration',
+    schema: { response: { 200: RegistrationInfo } },
   },
   login: {
     method: 'POST',
@@ -127,6 +138,21 @@ export const ApiRoutes = {
     method: 'GET',
     url: '/api/admin/users',
     schema: { response: { 200: AdminUsersResponse, 403: Problem } },
+  },
+  createInvitation: {
+    method: 'POST',
+    url: '/api/admin/invitations',
+    schema: { body: InvitationCreate, response: { 201: InvitationCreated, 403: Problem } },
+  },
+  listInvitations: {
+    method: 'GET',
+    url: '/api/admin/invitations',
+    schema: { response: { 200: InvitationsResponse, 403: Problem } },
+  },
+  revokeInvitation: {
+    method: 'DELETE',
+    url: '/api/admin/invitations/:id',
+    schema: { params: InvitationParams, response: { 204: Type.Null(), 403: Problem, 404: Problem } },
   },
   /** Sets the short-lived, HttpOnly cookie that opens the queue board at /admin/queues to a browser. */
   openQueueBoard: {

@@ -38,10 +38,63 @@ export const RegisterBody = Type.Object(
       maxLength: 256,
       description: `At least ${PASSWORD_MIN_LENGTH} characters and not easy to guess (a common or breached password, a repeat, a sequence, the email): otherwise 400 WEAK_PASSWORD saying why. No rules about digits, symbols or case.`,
     }),
+    invitation: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          'The token of an invitation from an administrator; needed when registration is `invite`.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 export type RegisterBody = Static<typeof RegisterBody>;
+
+/** Who may register (`REGISTRATION`): anyone, holders of an invitation, or nobody. */
+export const RegistrationMode = Type.Union([
+  Type.Literal('open'),
+  Type.Literal('invite'),
+  Type.Literal('closed'),
+]);
+export type RegistrationMode = Static<typeof RegistrationMode>;
+export const RegistrationInfo = Type.Object({ mode: RegistrationMode });
+
+export const InvitationCreate = Type.Object(
+  {
+    email: Type.Optional(
+      Type.String({
+        format: 'email',
+        maxLength: 254,
+        description: 'Only this email may register with it; without it, whoever holds the token.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+/** The token is shown this once; only its hash is kept. */
+export const InvitationCreated = Type.Object({
+  invitationId: Type.String(),
+  token: Type.String(),
+  expiresAt: Type.String({ format: 'date-time' }),
+});
+const NullableDate = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+export const InvitationView = Type.Object({
+  id: Type.String(),
+  email: Type.Union([Type.String(), Type.Null()]),
+  status: Type.Union([
+    Type.Literal('pending'),
+    Type.Literal('used'),
+    Type.Literal('revoked'),
+    Type.Literal('expired'),
+  ]),
+  createdAt: Type.String({ format: 'date-time' }),
+  expiresAt: Type.String({ format: 'date-time' }),
+  usedAt: NullableDate,
+  revokedAt: NullableDate,
+});
+export type InvitationView = Static<typeof InvitationView>;
+export const InvitationsResponse = Type.Object({ items: Type.Array(InvitationView) });
 
 export const AuthResponse = Type.Object({ user: UserView, token: Type.String() });
 

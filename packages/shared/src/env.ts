@@ -55,9 +55,9 @@ export function envSecret(env: Env, name: string): string | undefined {
   return raw;
 }
 
-/** `HOST`: the interface an app listens on. @defaultValue 0.0.0.0 (every IPv4 interface) */
-export function envHost(env: Env): string {
-  return envString(env, 'HOST', '0.0.0.0')!;
+/** `HOST`: the interface an app listens on. @defaultValue `fallback`: 0.0.0.0 (every IPv4 interface) */
+export function envHost(env: Env, fallback = '0.0.0.0'): string {
+  return envString(env, 'HOST', fallback)!;
 }
 
 /**

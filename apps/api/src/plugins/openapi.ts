@@ -8,7 +8,7 @@ export const DOCS_PREFIX = '/docs';
 
 /** Routes anyone may call; every other `/api` route needs a bearer token or API key. */
 const PUBLIC_ROUTES = new Set<string>(
-  [ApiRoutes.register, ApiRoutes.login].map((r) => `${r.method} ${r.url}`),
+  [ApiRoutes.register, ApiRoutes.login, ApiRoutes.registration].map((r) => `${r.method} ${r.url}`),
 );
 
 /** The route table's names, as operation ids: `POST /api/test/run` is `runTest`. */

@@ -5,9 +5,11 @@ import type { ApiKeysRepository, Authenticate, User, UsersRepository } from '@cr
 import { HttpProblem } from '../errors.js';
 import { requireUser, userOf } from '../plugins/auth.js';
 import type { AuthThrottle } from '../services/auth-throttle.js';
+import { invitationTokenHash } from '../services/invitations.js';
 import { passwordProblem } from '../services/password-policy.js';
 import { dummyHash, hashPassword, verifyPassword } from '../services/passwords.js';
 import { ApiRoutes } from '@crucible/shared/api';
+import type { RegistrationMode } from '@crucible/shared/api';
 
 export interface AuthRoutesOptions {
   users: UsersRepository;
@@ -16,6 +18,8 @@ export interface AuthRoutesOptions {
   authenticate: Authenticate;
   tickets: TicketStore;
   throttle: AuthThrottle;
+  /** Who may register; undefined: anyone until the first account exists, then invitations only. */
+  registration?: RegistrationMode;
 }
 
 const view = (u: Pick<User, 'id' | 'email' | 'role'>) => ({ id: u.id, email: u.email, role: u.role });
@@ -23,10 +27,36 @@ const view = (u: Pick<User, 'id' | 'email' | 'role'>) => ({ id: u.id, email: u.e
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opts) => {
   const { users, apiKeys, tokens } = opts;
 
+  const registrationMode = async (): Promise<RegistrationMode> =>
+    opts.registration ?? ((await users.any()) ? 'invite' : 'open');
+
+  app.route({
+    ...ApiRoutes.registration,
+    handler: async () => ({ mode: await registrationMode() }),
+  });
+
   app.route({
     ...ApiRoutes.register,
     handler: async (request, reply) => {
       await opts.throttle.register(request.ip);
+      const mode = await registrationMode();
+      const invitation = request.body.invitation;
+      if (mode === 'closed') {
+        throw new HttpProblem(
+          403,
+          'REGISTRATION_CLOSED',
+          'Forbidden',
+          'Registration is closed on this server',
+        );
+      }
+      if (mode === 'invite' && !invitation) {
+        throw new HttpProblem(
+          403,
+          'INVITATION_REQUIRED',
+          'Forbidden',
+          'Registration on this server needs an invitation from an administrator',
+        );
+      }
       const email = request.body.email.trim().toLowerCase();
       const weak = await passwordProblem(request.body.password, [
         email,
@@ -34,9 +64,22 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         'crucible',
       ]);
       if (weak) throw new HttpProblem(400, 'WEAK_PASSWORD', 'Bad Request', weak);
-      const user = await users.create(email, await hashPassword(request.body.password));
-      if (!user)
+      const passwordHash = await hashPassword(request.body.password);
+      const created =
+        mode === 'invite'
+          ? await users.createInvited(email, passwordHash, invitationTokenHash(invitation!))
+          : ((await users.create(email, passwordHash)) ?? 'EMAIL_TAKEN');
+      if (created === 'INVITATION_INVALID') {
+        throw new HttpProblem(
+          403,
+          'INVITATION_INVALID',
+          'Forbidden',
+          'This invitation is unknown, used, revoked, expired or meant for another email',
+        );
+      }
+      if (created === 'EMAIL_TAKEN')
         throw new HttpProblem(409, 'EMAIL_TAKEN', 'Conflict', 'An account with this email already exists');
+      const user = created;
       return reply
         .code(201)
         .send({ user: view(user), token: tokens.sign({ sub: user.id, role: user.role }) });

@@ -1,6 +1,4 @@
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import { adjacencyGraphs, dictionary } from '@zxcvbn-ts/language-common';
-import { translations } from '@zxcvbn-ts/language-en';
+import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import { PASSWORD_MIN_LENGTH } from '@crucible/shared/api';
 
 /**
@@ -10,11 +8,23 @@ import { PASSWORD_MIN_LENGTH } from '@crucible/shared/api';
  */
 const MIN_SCORE = 3;
 
-let estimator: ZxcvbnFactory | undefined;
+let estimator: Promise<ZxcvbnFactory> | undefined;
 
-// Built on first use: the dictionaries take a moment to index and only registration needs them.
-function zxcvbn(): ZxcvbnFactory {
-  estimator ??= new ZxcvbnFactory({ dictionary, graphs: adjacencyGraphs, translations });
+// Loaded on first use: the dictionaries are megabytes that only registration needs, so a process
+// that never registers anyone (or is starting) does not pay for them.
+function zxcvbn(): Promise<ZxcvbnFactory> {
+  estimator ??= (async () => {
+    const [{ ZxcvbnFactory }, common, en] = await Promise.all([
+      import('@zxcvbn-ts/core'),
+      import('@zxcvbn-ts/language-common'),
+      import('@zxcvbn-ts/language-en'),
+    ]);
+    return new ZxcvbnFactory({
+      dictionary: common.dictionary,
+      graphs: common.adjacencyGraphs,
+      translations: en.translations,
+    });
+  })();
   return estimator;
 }
 
@@ -28,7 +38,7 @@ export async function passwordProblem(password: string, context: string[] = []):
   if (length < PASSWORD_MIN_LENGTH) {
     return `A password needs at least ${PASSWORD_MIN_LENGTH} characters (this one has ${length}); a few unrelated words make a good one.`;
   }
-  const result = await zxcvbn().check(password, context);
+  const result = await (await zxcvbn()).check(password, context);
   if (result.score >= MIN_SCORE) return undefined;
   const why = result.feedback.warning ?? 'It is made of common words or patterns that are guessed early.';
   return `This password is too easy to guess: ${why} Choose another; a few unrelated words make a good one.`;

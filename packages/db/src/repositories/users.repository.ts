@@ -1,6 +1,21 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Database, User } from '../types.js';
+import { InvitationsRepository } from './invitations.repository.js';
+
+/** Rolls the registration's transaction back: the account was not to be made. */
+class InvitationRefused extends Error {}
+
+async function insertUser(trx: Kysely<Database>, email: string, passwordHash: string) {
+  await sql`SELECT pg_advisory_xact_lock(hashtext('crucible:users:first-admin'))`.execute(trx);
+  const any = await trx.selectFrom('users').select('id').limit(1).executeTakeFirst();
+  return trx
+    .insertInto('users')
+    .values({ email, password_hash: passwordHash, role: any ? 'user' : 'admin' })
+    .onConflict((oc) => oc.column('email').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
 
 export class UsersRepository {
   readonly #db: Kysely<Database>;
@@ -14,16 +29,36 @@ export class UsersRepository {
    * the email is taken.
    */
   async create(email: string, passwordHash: string): Promise<User | undefined> {
-    return this.#db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(hashtext('crucible:users:first-admin'))`.execute(trx);
-      const any = await trx.selectFrom('users').select('id').limit(1).executeTakeFirst();
-      return trx
-        .insertInto('users')
-        .values({ email, password_hash: passwordHash, role: any ? 'user' : 'admin' })
-        .onConflict((oc) => oc.column('email').doNothing())
-        .returningAll()
-        .executeTakeFirst();
-    });
+    return this.#db.transaction().execute((trx) => insertUser(trx, email, passwordHash));
+  }
+
+  /**
+   * Creates a user with an invitation, in one transaction: the invitation is used only if the
+   * account is made, and the account is made only if the invitation was still good for it.
+   */
+  async createInvited(
+    email: string,
+    passwordHash: string,
+    invitationTokenHash: string,
+  ): Promise<User | 'EMAIL_TAKEN' | 'INVITATION_INVALID'> {
+    try {
+      return await this.#db.transaction().execute(async (trx) => {
+        const user = await insertUser(trx, email, passwordHash);
+        if (!user) return 'EMAIL_TAKEN' as const;
+        if (!(await new InvitationsRepository(trx).use(invitationTokenHash, email, user.id))) {
+          throw new InvitationRefused();
+        }
+        return user;
+      });
+    } catch (err) {
+      if (err instanceof InvitationRefused) return 'INVITATION_INVALID';
+      throw err;
+    }
+  }
+
+  /** Whether any account exists (registration is open until the first one, by default). */
+  async any(): Promise<boolean> {
+    return (await this.#db.selectFrom('users').select('id').limit(1).executeTakeFirst()) !== undefined;
   }
 
   findByEmail(email: string): Promise<User | undefined> {
