@@ -104,6 +104,10 @@ function loadAllInOneEnv(env: NodeJS.ProcessEnv = process.env) {
       maxConnections: envInt(env, 'STRESS_MAX_CONNECTIONS', 200, { min: 1, max: 10_000 }),
       maxDurationSec: envInt(env, 'STRESS_MAX_DURATION_SEC', 300, { min: 1, max: 3600 }),
     },
+    workspaceMaxStressConnections: envInt(env, 'WORKSPACE_MAX_STRESS_CONNECTIONS', 200, {
+      min: 1,
+      max: 100_000,
+    }),
     acceptBatch: loadAcceptBatch(env),
     authThrottle: loadAuthThrottle(env),
     registration: envRegistration(env),
@@ -210,6 +214,8 @@ const worker = createTestWorker({
     stressLimits: env.stressLimits,
     parser,
   }),
+  maxStressConnectionsPerOwner: env.workspaceMaxStressConnections,
+  maxStressConnectionsPerTest: env.stressLimits.maxConnections,
 });
 await worker.ready;
 await app.listen({ port: env.port, host: env.host });

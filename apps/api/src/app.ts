@@ -50,6 +50,7 @@ export interface ApiDeps {
     | 'eventLogOrderedWithQueue'
     | 'pubsub'
     | 'presence'
+    | 'stressConnections'
     | 'checks'
     | 'tickets'
     | 'createRateLimiter'
@@ -155,6 +156,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     eventLog: invalidatingEventLog(deps.backplane.eventLog, deps.cache),
     pubsub: deps.backplane.pubsub,
     presence: deps.backplane.presence,
+    stressConnections: deps.backplane.stressConnections,
     log: app.log,
     targetAllowlist: deps.targetAllowlist,
     groupCommit: deps.groupCommit,

@@ -222,6 +222,42 @@ describe('attempts and timeouts', () => {
   });
 });
 
+describe('stress connections per workspace', () => {
+  it('keeps a stress test queued, saying why, while its user’s others hold the connections; another user’s runs', async () => {
+    const site = await target();
+    await api.startWorker({ engines, concurrency: 3, maxStressConnectionsPerOwner: 150, stressRetryMs: 200 });
+    const config = { connections: 100 };
+    const first = await submitOk(alice.token, { testType: 'stress', url: site.url, config });
+    await expect.poll(async () => (await detail(alice.token, first.testId)).status).toBe('running');
+    const second = await submitOk(alice.token, { testType: 'stress', url: site.url, config });
+    // Bob's 100 are his own: they do not count against Alice's 150.
+    const other = await submitOk(bob.token, { testType: 'stress', url: site.url, config });
+    await expect.poll(async () => (await detail(bob.token, other.testId)).status).toBe('running');
+
+    await expect
+      .poll(async () => (await detail(alice.token, second.testId)).waitReason, { timeout: 15_000 })
+      .toBe(
+        "waiting for stress connections: this test needs 100, and 100 of the 150 one workspace's stress tests may hold at once are in use",
+      );
+    const waiting = await detail(alice.token, second.testId);
+    expect(waiting).toMatchObject({ status: 'queued', queuePosition: 1, attempts: [] });
+    expect(await events(`job-status-${second.testId}`)).toEqual(['queue:job:added', 'queue:job:waiting']);
+
+    // Once the first gives its connections back, the second runs with all it asked for.
+    expect((await post(alice.token, `/api/test/${first.testId}/cancel`)).statusCode).toBe(200);
+    await expect
+      .poll(async () => (await detail(alice.token, second.testId)).status, { timeout: 15_000 })
+      .toBe('running');
+    expect((await detail(alice.token, second.testId)).waitReason).toBeNull();
+    for (const [token, testId] of [
+      [alice.token, second.testId],
+      [bob.token, other.testId],
+    ] as const) {
+      expect((await post(token, `/api/test/${testId}/cancel`)).statusCode).toBe(200);
+    }
+  }, 90_000);
+});
+
 describe('cancel and retry', () => {
   it('aborts a running test on whichever worker runs it; its requests stop; 409 afterwards', async () => {
     const site = await target();

@@ -15,6 +15,7 @@ describe('loadWorkerEnv', () => {
       logLevel: 'info',
       targetAllowlist: { hosts: new Set(), cidrs: [] },
       stressMaxConnections: 200,
+      workspaceMaxStressConnections: 200,
       stressMaxDurationSec: 300,
       lockDurationMs: 30_000,
     });

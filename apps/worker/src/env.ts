@@ -31,6 +31,11 @@ export interface WorkerEnv {
   targetAllowlist: Allowlist;
   /** Most connections one stress test may open (`STRESS_MAX_CONNECTIONS`). @defaultValue 200 */
   stressMaxConnections: number;
+  /**
+   * Connections one workspace's (until workspaces exist: one user's) stress tests may hold at once
+   * (`WORKSPACE_MAX_STRESS_CONNECTIONS`); a test past it waits queued. @defaultValue 200
+   */
+  workspaceMaxStressConnections: number;
   /** Longest one stress test may run, ramp-up included (`STRESS_MAX_DURATION_SEC`). @defaultValue 300 */
   stressMaxDurationSec: number;
   /** A worker silent this long is presumed lost and its tests run again elsewhere. */
@@ -56,6 +61,10 @@ export function loadWorkerEnv(env: Record<string, string | undefined> = process.
     logLevel: logLevel as LogLevel,
     targetAllowlist: envAllowlist(env),
     stressMaxConnections: envInt(env, 'STRESS_MAX_CONNECTIONS', 200, { min: 1, max: 10_000 }),
+    workspaceMaxStressConnections: envInt(env, 'WORKSPACE_MAX_STRESS_CONNECTIONS', 200, {
+      min: 1,
+      max: 100_000,
+    }),
     stressMaxDurationSec: envInt(env, 'STRESS_MAX_DURATION_SEC', 300, { min: 1, max: 3600 }),
     lockDurationMs: envInt(env, 'WORKER_LOCK_DURATION_MS', 30_000, { min: 1_000, max: 600_000 }),
   };

@@ -9,7 +9,8 @@ export type EngineErrorCode =
   | 'TIMED_OUT'
   | 'PARSE_LIMIT'
   | 'CANCELLED'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'OVER_WORKSPACE_LIMIT';
 
 /**
  * A failure the engine or the processor understood. `retryable: false` (the default) means another

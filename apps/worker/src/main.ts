@@ -119,6 +119,8 @@ if (!stopping) {
     // Tests still running near the end of the bound are handed back to the queue in its last seconds.
     drainTimeoutMs: Math.max(0, proc.shutdownTimeoutMs - 5_000),
     lockDurationMs: env.lockDurationMs,
+    maxStressConnectionsPerOwner: env.workspaceMaxStressConnections,
+    maxStressConnectionsPerTest: env.stressMaxConnections,
   });
   instrumentWorker(testWorker.worker, registry);
   await testWorker.ready;

@@ -7,11 +7,19 @@ import {
   GroupCommit,
   Priority,
   TestCatalog,
+  TestTypes,
   channelName,
   createMessage,
   verdictOf,
 } from '@crucible/shared';
-import type { CatalogEntry, EventLog, TestJobData, TestType } from '@crucible/shared';
+import type {
+  CatalogEntry,
+  EventLog,
+  StressConfig,
+  StressConnectionStore,
+  TestJobData,
+  TestType,
+} from '@crucible/shared';
 import { isConnectionError } from '@crucible/db';
 import type { Fence, TestsRepository } from '@crucible/db';
 import { parseTestConfig } from './config.js';
@@ -49,6 +57,24 @@ export interface ProcessorDeps {
   progressWriteIntervalMs?: number;
   /** Clock of the progress interval, for tests. @defaultValue Date.now */
   now?: () => number;
+  /** The cap on what one owner's stress tests hold together. @defaultValue none (each test capped alone) */
+  stressConnections?: StressConnectionLimits;
+}
+
+/**
+ * Stress connections are capped per owner (a user until workspaces exist), not only per test: a
+ * stress test holds its connections in `store` while it runs, and one that would take its owner
+ * past `perOwner` stays queued (its job delayed, its row `queued`, its waiting reason noted) and
+ * asks again every `retryMs`. Its connections are never cut to fit.
+ */
+export interface StressConnectionLimits {
+  store: StressConnectionStore;
+  /** Connections one owner's running stress tests may hold together (`WORKSPACE_MAX_STRESS_CONNECTIONS`). */
+  perOwner: number;
+  /** What the engine holds one test to, whatever it asks (`STRESS_MAX_CONNECTIONS`). */
+  perTest: number;
+  /** How long a test that does not fit waits before it asks again. @defaultValue 1000 */
+  retryMs?: number;
 }
 
 /**
@@ -140,7 +166,12 @@ export function createProcessor(
     ((testType: TestType, config: Record<string, unknown>) =>
       (TestCatalog[testType] as CatalogEntry).timeoutMs(config));
 
-  return async (job, token, signal) => {
+  const runTest = async (
+    job: Job<TestJobData>,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+    refused?: EngineError,
+  ): Promise<ProcessOutcome> => {
     const { testId, testType, url, userId } = job.data;
     const run = job.data.run ?? 0;
     const log = logger.child({ testId, testType, run, job: job.id });
@@ -228,6 +259,7 @@ export function createProcessor(
         ],
         [jobChannel, Events.QUEUE_JOB_STARTED, { jobId: testId, testId, testType }, Priority.HIGH],
       );
+      if (refused) throw refused;
       const engine = engines[testType];
       if (!engine) throw new EngineError('NO_ENGINE', `test type ${testType} has no engine in this worker`);
       const config = parseTestConfig(testType, job.data.config);
@@ -354,7 +386,9 @@ export function createProcessor(
     }
 
     const verdict = verdictOf(testType, result);
-    if (!(await persist(() => finishes.submit({ fence, status: 'completed', fields: { result, verdict } })))) {
+    if (
+      !(await persist(() => finishes.submit({ fence, status: 'completed', fields: { result, verdict } })))
+    ) {
       alog.info('test ended by someone else before its result was stored');
       return { testId, status: 'skipped' };
     }
@@ -374,5 +408,69 @@ export function createProcessor(
       ],
     );
     return { testId, status: 'completed' };
+  };
+
+  const limits = deps.stressConnections;
+  if (!limits) return runTest;
+  const retryMs = limits.retryMs ?? 1_000;
+  return async (job, token, signal) => {
+    if (job.data.testType !== TestTypes.STRESS) return runTest(job, token, signal);
+    const { testId, userId } = job.data;
+    let connections: number;
+    try {
+      const config = parseTestConfig(TestTypes.STRESS, job.data.config) as StressConfig;
+      connections = Math.min(config.connections ?? 10, limits.perTest);
+    } catch {
+      // The attempt fails it as an invalid config, without holding anything.
+      return runTest(job, token, signal);
+    }
+    if (connections > limits.perOwner) {
+      return runTest(
+        job,
+        token,
+        signal,
+        new EngineError(
+          'OVER_WORKSPACE_LIMIT',
+          `this test needs ${connections} connections; one workspace's stress tests may hold ${limits.perOwner} at once`,
+        ),
+      );
+    }
+    // The owner is the user until workspaces exist; tests without one share one budget.
+    const owner = userId ?? 'no-owner';
+    const hold = await limits.store.reserve(owner, testId, connections, limits.perOwner);
+    if (!hold.granted) {
+      const reason =
+        `waiting for stress connections: this test needs ${connections}, and ${hold.inUse} of the ` +
+        `${limits.perOwner} one workspace's stress tests may hold at once are in use`;
+      // Kept a few retries past the next one, so it never lapses while the test still waits.
+      if (await limits.store.setWaiting(testId, reason, retryMs * 5 + 5_000)) {
+        logger.info({ testId, connections, inUse: hold.inUse }, 'stress test waits for connections');
+        // Its cached views drop, and watchers see why it has not started.
+        await eventLog
+          .publish(
+            createMessage({
+              event: Events.QUEUE_JOB_WAITING,
+              channel: channelName(Channels.JOB_STATUS, { jobId: testId }),
+              data: { jobId: testId, testId, testType: TestTypes.STRESS, waitReason: reason },
+              priority: Priority.HIGH,
+              userId,
+            }),
+          )
+          .catch((err: unknown) =>
+            logger.warn({ err, testId }, 'could not publish; the test waits all the same'),
+          );
+      }
+      await job.moveToDelayed(Date.now() + retryMs, token);
+      throw new DelayedError();
+    }
+    try {
+      return await runTest(job, token, signal);
+    } finally {
+      await limits.store
+        .release(owner, testId)
+        .catch((err: unknown) =>
+          logger.warn({ err, testId }, 'could not release stress connections; their lease lapses'),
+        );
+    }
   };
 }

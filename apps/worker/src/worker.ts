@@ -9,6 +9,7 @@ import { TestsRepository } from '@crucible/db';
 import type { Db } from '@crucible/db';
 import type { EngineRegistry } from './engines/engine.js';
 import { defaultEngines } from './engines/registry.js';
+import { DEFAULT_STRESS_LIMITS } from './engines/stress.engine.js';
 import { AbortReasons, createProcessor } from './processor.js';
 import type { ProcessOutcome } from './processor.js';
 import { createReconciler } from './reconciler.js';
@@ -19,7 +20,10 @@ export interface TestWorkerDeps {
    * Where the queue is consumed and re-filled, progress published, cancels heard (`CANCEL_TOPIC`)
    * and workers announced; the caller closes it after the worker.
    */
-  backplane: Pick<Backplane, 'createWorker' | 'queue' | 'eventLog' | 'pubsub' | 'presence'>;
+  backplane: Pick<
+    Backplane,
+    'createWorker' | 'queue' | 'eventLog' | 'pubsub' | 'presence' | 'stressConnections'
+  >;
   /**
    * The deployment's response cache: each status event drops the test's cached views before it goes
    * out (DESIGN.md, "Response cache"). Without it nothing is invalidated.
@@ -50,6 +54,15 @@ export interface TestWorkerDeps {
   progressWriteIntervalMs?: number;
   /** Clock of the progress interval, for tests. @defaultValue Date.now */
   now?: () => number;
+  /**
+   * Connections one owner's stress tests may hold together (`WORKSPACE_MAX_STRESS_CONNECTIONS`),
+   * held in the backplane's store; a test past it waits queued. @defaultValue 200
+   */
+  maxStressConnectionsPerOwner?: number;
+  /** What the stress engine holds one test to (`STRESS_MAX_CONNECTIONS`). @defaultValue 200 */
+  maxStressConnectionsPerTest?: number;
+  /** How long a stress test that does not fit waits before it asks again. @defaultValue 1 s */
+  stressRetryMs?: number;
 }
 
 export interface TestWorker {
@@ -95,6 +108,12 @@ export function createTestWorker(deps: TestWorkerDeps): TestWorker {
     onChange: () => status.notify(),
     progressWriteIntervalMs: deps.progressWriteIntervalMs,
     now: deps.now,
+    stressConnections: {
+      store: deps.backplane.stressConnections,
+      perOwner: deps.maxStressConnectionsPerOwner ?? DEFAULT_STRESS_LIMITS.maxConnections,
+      perTest: deps.maxStressConnectionsPerTest ?? DEFAULT_STRESS_LIMITS.maxConnections,
+      retryMs: deps.stressRetryMs,
+    },
   });
   const worker = deps.backplane.createWorker(processor, {
     concurrency,

@@ -11,12 +11,14 @@ import {
   MemoryEventLog,
   MemoryPresenceStore,
   MemoryPubSub,
+  MemoryStressConnectionStore,
   MemoryTicketStore,
   RedisAckStore,
   RedisConnectionRegistry,
   RedisEventLog,
   RedisPresenceStore,
   RedisPubSub,
+  RedisStressConnectionStore,
   RedisTicketStore,
   TEST_QUEUE_NAME,
   bullPrefix,
@@ -29,6 +31,7 @@ import type {
   PresenceStore,
   PubSub,
   ReadinessCheck,
+  StressConnectionStore,
   TestJobData,
   TicketStore,
 } from '@crucible/shared';
@@ -126,6 +129,8 @@ export interface Backplane {
   readonly connections: ConnectionRegistry;
   /** CRITICAL/HIGH messages sent and not yet acknowledged, for redelivery on resume. */
   readonly acks: AckStore;
+  /** Connections each owner's running stress tests hold, and why queued ones wait for them. */
+  readonly stressConnections: StressConnectionStore;
   /** Readiness of the backing services, by name (`/health/ready`). */
   readonly checks: Record<string, ReadinessCheck>;
   /** Resolves once the services answer (a process may start before Redis does). */
@@ -185,6 +190,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
       leaseMs: options.connectionLeaseMs,
     }),
     acks: new RedisAckStore(producer, { prefix: options.prefix }),
+    stressConnections: new RedisStressConnectionStore(producer, { prefix: options.prefix }),
     presence: new RedisPresenceStore(producer, options.prefix),
     createRateLimiter: ({ name, points, durationSec }) =>
       new RateLimiterRedis({
@@ -211,6 +217,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     async close() {
       await queue?.close();
       await this.connections.close();
+      await this.stressConnections.close();
       await pubsub.close();
       await Promise.allSettled([producer.quit(), workerConnection?.quit()]);
     },
@@ -277,6 +284,7 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
     tickets: new MemoryTicketStore(),
     connections: new MemoryConnectionRegistry(),
     acks: new MemoryAckStore(),
+    stressConnections: new MemoryStressConnectionStore(),
     presence: new MemoryPresenceStore(),
     createRateLimiter: (limiter) => {
       // Every caller of one name must see the same counters, as they would in Redis.

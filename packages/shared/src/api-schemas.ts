@@ -232,6 +232,11 @@ export const TestDetail = Type.Composite([
   Type.Object({
     queuePosition: NullableInteger,
     etaSeconds: NullableInteger,
+    /**
+     * Why a queued test has not started although workers are free: e.g. a stress test waiting
+     * until its workspace's other stress tests leave it enough connections. Null otherwise.
+     */
+    waitReason: Type.Union([Type.String(), Type.Null()]),
     attempts: Type.Array(AttemptView),
   }),
 ]);

@@ -10,6 +10,7 @@ export const Events = {
   QUEUE_JOB_PROGRESS: 'queue:job:progress',
   QUEUE_JOB_COMPLETED: 'queue:job:completed',
   QUEUE_JOB_FAILED: 'queue:job:failed',
+  QUEUE_JOB_WAITING: 'queue:job:waiting',
   QUEUE_STATUS_UPDATED: 'queue:status:updated',
   TEST_RECORD_CREATED: 'test-record:created',
   TEST_RECORD_UPDATED: 'test-record:updated',

@@ -13,6 +13,7 @@ export * from './logger.js';
 export * from './metrics.js';
 export * from './ws-ticket.js';
 export * from './connection-registry.js';
+export * from './stress-connections.js';
 export * from './ack-store.js';
 export * from './queue.js';
 export * from './group-commit.js';

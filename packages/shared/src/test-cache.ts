@@ -27,8 +27,9 @@ export const TestCacheTags = {
  * channel, then `queue:job:*` on its job channel — and invalidating on the first is enough: the
  * row was written before either, so anything cached after that invalidation already holds the new
  * status. The `queue:job:*` events invalidate only where no `test:*` event announces the change:
- * a job added (submit, retry) and an attempt that failed and will be retried (back to `queued`,
- * `retry_count` raised). Progress never invalidates (see DESIGN.md, "Response cache").
+ * a job added (submit, retry), an attempt that failed and will be retried (back to `queued`,
+ * `retry_count` raised), and a stress test that waits for connections (its `waitReason`). Progress
+ * never invalidates (see DESIGN.md, "Response cache").
  */
 const STATUS_EVENTS: ReadonlySet<string> = new Set<Events>([
   Events.TEST_STARTED,
@@ -36,6 +37,7 @@ const STATUS_EVENTS: ReadonlySet<string> = new Set<Events>([
   Events.TEST_FAILED,
   Events.TEST_CANCELLED,
   Events.QUEUE_JOB_ADDED,
+  Events.QUEUE_JOB_WAITING,
   Events.TEST_RECORD_CREATED,
   Events.TEST_RECORD_UPDATED,
   Events.TEST_RECORD_DELETED,

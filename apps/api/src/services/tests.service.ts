@@ -23,6 +23,7 @@ import type {
   PresenceStore,
   PubSub,
   Settled,
+  StressConnectionStore,
   TestType,
 } from '@crucible/shared';
 import type {
@@ -192,6 +193,8 @@ export interface TestsServiceDeps {
   pubsub: PubSub;
   /** Where live workers announce themselves (capacity for the ETA, the `workers` count). */
   presence: PresenceStore;
+  /** Why queued stress tests wait for connections (their `waitReason`). @defaultValue none noted */
+  stressConnections?: Pick<StressConnectionStore, 'waiting'>;
   log: { warn(obj: object, msg: string): void };
   /** Private hosts/ranges tests may target (`TARGET_ALLOWLIST`). @defaultValue none */
   targetAllowlist?: Allowlist;
@@ -234,6 +237,18 @@ export function createTestsService(deps: TestsServiceDeps) {
     if (row.status !== 'queued' && row.status !== 'running') return { queuePosition: null, etaSeconds: null };
     const [snapshot, cap] = await Promise.all([tests.queueSnapshot(row), capacity()]);
     return estimate(row, snapshot, cap);
+  }
+
+  /** Why a queued test has not started, when a worker noted it (stress connections). */
+  async function waitReasonOf(row: TestRow): Promise<string | null> {
+    if (row.status !== 'queued' || !deps.stressConnections) return null;
+    try {
+      return (await deps.stressConnections.waiting([row.test_id])).get(row.test_id) ?? null;
+    } catch (err) {
+      // A nicety like the estimate: unknown, not an error.
+      deps.log.warn({ err }, 'could not read why the test waits');
+      return null;
+    }
   }
 
   /** A queue that cannot be reached is a 503 (the caller decides what to undo). */
@@ -512,8 +527,12 @@ export function createTestsService(deps: TestsServiceDeps) {
     async detail(user: AuthUser, testId: string): Promise<TestDetail> {
       const row = await tests.findVisible(testId, user);
       if (!row) throw notFound();
-      const [where, attempts] = await Promise.all([whereIs(row), tests.attemptsOf(testId)]);
-      return { ...toTestView(row), ...where, attempts: attempts.map(toAttemptView) };
+      const [where, attempts, waitReason] = await Promise.all([
+        whereIs(row),
+        tests.attemptsOf(testId),
+        waitReasonOf(row),
+      ]);
+      return { ...toTestView(row), ...where, waitReason, attempts: attempts.map(toAttemptView) };
     },
 
     /**

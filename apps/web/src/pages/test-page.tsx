@@ -95,6 +95,12 @@ export function TestPage({ id }: { id: string }) {
   useChannel(isStress ? channelName(Channels.STRESS_TEST, { testId: id }) : null, {
     message: (m) => onStressData(m.data),
   });
+  // A queued stress test may wait for its workspace's connections: the reason comes with the test.
+  useChannel(isStress && test?.status === 'queued' ? channelName(Channels.JOB_STATUS, { jobId: id }) : null, {
+    message: (m) => {
+      if (m.event === Events.QUEUE_JOB_WAITING) void reload();
+    },
+  });
 
   if (error) {
     return (
@@ -169,6 +175,12 @@ export function TestPage({ id }: { id: string }) {
           <div>
             <dt>position in queue</dt>
             <dd>{test.queuePosition}</dd>
+          </div>
+        )}
+        {test.status === 'queued' && test.waitReason !== null && (
+          <div>
+            <dt>waiting</dt>
+            <dd role="status">{test.waitReason}</dd>
           </div>
         )}
         {!finished && test.etaSeconds !== null && (
