@@ -37,6 +37,8 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
   let browser: Browser;
   let dataDir: string;
   let alice: Page;
+  /** The first account's: everyone after it signs up with an invitation (REGISTRATION unset). */
+  let adminToken: string;
   let stressUrl: string;
   let perfUrl: string;
 
@@ -66,8 +68,6 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
       PORT: String(port),
       HOST: '127.0.0.1',
       TARGET_ALLOWLIST: '127.0.0.1',
-      // Its users sign themselves up; invitations have their own tests.
-      REGISTRATION: 'open',
     });
     serverOrigin = `http://127.0.0.1:${port}`;
     await waitForReady(`${serverOrigin}/health/ready`, server);
@@ -105,8 +105,17 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
     expect(code).toBe(0);
   });
 
+  /** Signs up through an invitation link, as anyone after the admin does. */
   async function signUp(page: Page, email: string) {
-    await page.goto(`${origin}/signup`);
+    const invited = await fetch(`${serverOrigin}/api/admin/invitations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+      body: JSON.stringify({ email }),
+    });
+    expect(invited.status).toBe(201);
+    const { token } = (await invited.json()) as { token: string };
+    await page.goto(`${origin}/signup?invite=${token}`);
+    expect(await page.getByLabel('Invitation').inputValue()).toBe(token);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Create account' }).click();
@@ -132,6 +141,7 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
       body: JSON.stringify({ email: 'admin@example.com', password: PASSWORD }),
     });
     expect(admin.status).toBe(201);
+    adminToken = ((await admin.json()) as { token: string }).token;
     alice = await newUser('alice@example.com');
 
     await alice.goto(`${origin}/new?type=stress`);
@@ -291,5 +301,48 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
       'tests',
     ]);
     await root.screenshot({ path: join(SHOTS, 'queue-board.png'), fullPage: true });
+  });
+
+  it('lets the admin invite someone: the link opens the sign-up form with the invitation, once', async () => {
+    const root = await (await browser.newContext()).newPage();
+    await root.goto(`${origin}/signin`);
+    await root.getByLabel('Email').fill('admin@example.com');
+    await root.getByLabel('Password').fill(PASSWORD);
+    await root.getByRole('button', { name: 'Sign in' }).click();
+    await root.getByRole('link', { name: 'Admin' }).click();
+    const invitations = root.getByRole('region', { name: 'Invitations' });
+    await invitations.getByLabel('For this email only (optional)').fill('carol@example.com');
+    await invitations.getByRole('button', { name: 'Create invitation' }).click();
+    const link = (await invitations.getByTestId('invitation-link').textContent())!;
+    expect(link).toMatch(new RegExp(`^${origin}/signup\\?invite=inv_[A-Za-z0-9_-]{43}$`));
+    await invitations.getByRole('button', { name: 'Create invitation' }).click();
+    await expect
+      .poll(() => invitations.locator('tbody tr td:nth-child(2)').allTextContents())
+      .toEqual(['pending', 'pending', 'used', 'used']);
+    await root.screenshot({ path: join(SHOTS, 'invitations.png'), fullPage: true });
+    await invitations.getByRole('button', { name: 'Revoke the invitation for anyone with the link' }).click();
+    await expect
+      .poll(() => invitations.locator('tbody tr td:nth-child(2)').allTextContents())
+      .toEqual(['revoked', 'pending', 'used', 'used']);
+
+    // Without an invitation nobody else gets in now that the admin exists.
+    const stranger = await (await browser.newContext()).newPage();
+    await stranger.goto(`${origin}/signup`);
+    await stranger.getByLabel('Invitation').waitFor();
+
+    const carol = await (await browser.newContext()).newPage();
+    await carol.goto(link);
+    await carol.getByLabel('Email').fill('carol@example.com');
+    await carol.getByLabel('Password').fill(PASSWORD);
+    await carol.getByRole('button', { name: 'Create account' }).click();
+    await carol.getByRole('button', { name: 'Sign out' }).waitFor();
+    // Used once: the same link refuses anyone after.
+    await stranger.goto(link);
+    await stranger.getByLabel('Email').fill('dave@example.com');
+    await stranger.getByLabel('Password').fill(PASSWORD);
+    await stranger.getByRole('button', { name: 'Create account' }).click();
+    await expect
+      .poll(() => stranger.getByRole('alert').textContent())
+      .toBe('This invitation is unknown, used, revoked, expired or meant for another email');
   });
 });

@@ -100,6 +100,138 @@ function QueueBoardLink() {
   );
 }
 
+type Invitation = ApiResponse<'listInvitations'>['items'][number];
+
+/**
+ * Who may join: an invitation is a link to the sign-up form with a single-use token in it, shown
+ * once, good for 7 days, optionally for one email only.
+ */
+function InvitationsSection() {
+  const [items, setItems] = useState<Invitation[] | null>(null);
+  const [email, setEmail] = useState('');
+  const [created, setCreated] = useState<{ link: string; email: string | null } | null>(null);
+  const [copied, setCopied] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const fail = (err: unknown) => setError(err instanceof ApiError ? err.message : String(err));
+  const load = () =>
+    api
+      .call('listInvitations')
+      .then((list) => setItems(list.items))
+      .catch(fail);
+  useEffect(() => void load(), []);
+
+  const create = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      const forEmail = email.trim() || null;
+      const invitation = await api.call('createInvitation', { body: forEmail ? { email: forEmail } : {} });
+      const link = `${location.origin}/signup?invite=${encodeURIComponent(invitation.token)}`;
+      setCreated({ link, email: forEmail });
+      setCopied(false);
+      setEmail('');
+      await load();
+    } catch (err) {
+      fail(err);
+    }
+  };
+
+  const revoke = async (invitation: Invitation) => {
+    setError(null);
+    try {
+      await api.call('revokeInvitation', { params: { id: invitation.id } });
+      await load();
+    } catch (err) {
+      fail(err);
+    }
+  };
+
+  const copy = async () => {
+    if (!created) return;
+    await navigator.clipboard.writeText(created.link);
+    setCopied(true);
+  };
+
+  return (
+    <section aria-labelledby="invitations-heading">
+      <h2 id="invitations-heading">Invitations</h2>
+      <p>Once the first account exists, others sign up with an invitation link from here.</p>
+      <form onSubmit={create} class="inline-form">
+        <label for="invite-email">For this email only (optional)</label>
+        <input
+          id="invite-email"
+          type="email"
+          maxLength={254}
+          value={email}
+          onInput={(e) => setEmail(e.currentTarget.value)}
+        />
+        <button type="submit">Create invitation</button>
+      </form>
+      {created && (
+        <div class="notice" role="status">
+          <p>
+            Send this link{created.email ? ` to ${created.email}` : ''}: it is shown only this once, works
+            once, for 7 days.
+          </p>
+          <p class="secret">
+            <code data-testid="invitation-link">{created.link}</code>{' '}
+            <button type="button" onClick={copy}>
+              {copied ? 'Copied' : 'Copy link'}
+            </button>{' '}
+            <button type="button" class="secondary" onClick={() => setCreated(null)}>
+              Done
+            </button>
+          </p>
+        </div>
+      )}
+      {error && (
+        <p role="alert" class="error-text">
+          {error}
+        </p>
+      )}
+      {items && items.length === 0 && <p>No invitations yet.</p>}
+      {items && items.length > 0 && (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">for</th>
+                <th scope="col">status</th>
+                <th scope="col">created</th>
+                <th scope="col">expires</th>
+                <th scope="col">
+                  <span class="visually-hidden">actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((invitation) => (
+                <tr key={invitation.id}>
+                  <td>{invitation.email ?? 'anyone with the link'}</td>
+                  <td>{invitation.status}</td>
+                  <td>{new Date(invitation.createdAt).toLocaleString()}</td>
+                  <td>{new Date(invitation.expiresAt).toLocaleString()}</td>
+                  <td>
+                    {invitation.status === 'pending' && (
+                      <button type="button" class="danger" onClick={() => revoke(invitation)}>
+                        Revoke
+                        <span class="visually-hidden">
+                          {' '}
+                          the invitation for {invitation.email ?? 'anyone with the link'}
+                        </span>
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
 function AdminsOnly() {
   return (
     <main>
@@ -138,6 +270,7 @@ export function AdminPage() {
         </p>
       )}
       <QueueBoardLink />
+      <InvitationsSection />
       {cache && <CacheSection stats={cache} />}
       {users && (
         <section aria-labelledby="users-heading">

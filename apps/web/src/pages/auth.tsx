@@ -1,17 +1,30 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { ApiError } from '@crucible/client';
 import { PASSWORD_MIN_LENGTH } from '@crucible/shared/api';
+import type { RegistrationMode } from '@crucible/shared/api';
 import { api, signIn } from '../session';
 
 /** Sign in and sign up share one form; `mode` picks the route. */
 export function AuthPage({ mode }: { mode: 'signin' | 'signup' }) {
-  const { route } = useLocation();
+  const { route, query } = useLocation();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
+  // An invitation link (`/signup?invite=…`) fills it in.
+  const [invitation, setInvitation] = useState(query.invite ?? '');
+  const [registration, setRegistration] = useState<RegistrationMode | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const signup = mode === 'signup';
+  const asksInvitation = signup && (registration === 'invite' || invitation !== '');
+
+  useEffect(() => {
+    if (!signup) return;
+    api
+      .call('registration')
+      .then((info) => setRegistration(info.mode))
+      .catch(() => setRegistration(null));
+  }, [signup]);
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -19,7 +32,11 @@ export function AuthPage({ mode }: { mode: 'signin' | 'signup' }) {
     setError(null);
     try {
       const body = { email, password };
-      const answer = signup ? await api.call('register', { body }) : await api.call('login', { body });
+      const answer = signup
+        ? await api.call('register', {
+            body: asksInvitation && invitation.trim() ? { ...body, invitation: invitation.trim() } : body,
+          })
+        : await api.call('login', { body });
       signIn(answer);
       route('/');
     } catch (err) {
@@ -61,6 +78,26 @@ export function AuthPage({ mode }: { mode: 'signin' | 'signup' }) {
             breached or patterned passwords are refused.
           </p>
         )}
+        {asksInvitation && (
+          <>
+            <label for="invitation">Invitation</label>
+            <input
+              id="invitation"
+              required
+              autoComplete="off"
+              maxLength={200}
+              value={invitation}
+              onInput={(e) => setInvitation(e.currentTarget.value)}
+              aria-describedby="invitation-hint"
+            />
+            <p id="invitation-hint" class="hint">
+              Registration here needs an invitation from an administrator; their link fills it in.
+            </p>
+          </>
+        )}
+        {signup && registration === 'closed' && (
+          <p role="status">Registration is closed on this server: ask its administrator for an account.</p>
+        )}
         {error && (
           <p id="auth-error" role="alert" class="error-text">
             {error}
@@ -77,7 +114,8 @@ export function AuthPage({ mode }: { mode: 'signin' | 'signup' }) {
           </>
         ) : (
           <>
-            New here? <a href="/signup">Create an account</a> (the first account becomes the admin).
+            New here? <a href="/signup">Create an account</a> (the first account becomes the admin; after it,
+            an administrator's invitation is needed unless this server lets anyone register).
           </>
         )}
       </p>
