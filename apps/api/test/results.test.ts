@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TestsRepository } from '@crucible/db';
 import { auth, register, startApi, startTarget } from './helpers.js';
 import type { Api } from './helpers.js';
 
@@ -161,6 +162,122 @@ describe('a bad submission', () => {
     expect(noUrl.json()).toMatchObject({
       code: 'VALIDATION_ERROR',
       detail: "body must have required property 'url'",
+    });
+  });
+});
+
+describe('run again', () => {
+  it('makes a new test linked to the original, whose result stays; only a finished test', async () => {
+    const site = await target();
+    const bob = await register(api, 'bob@example.com');
+    const { testId } = await submitOk(alice.token, {
+      testType: 'performance',
+      url: site.url,
+      name: 'home',
+      priority: 7,
+      config: { iterations: 1 },
+    });
+    const early = await api.app.inject({
+      method: 'POST',
+      url: `/api/test/${testId}/rerun`,
+      headers: auth(alice.token),
+    });
+    expect(early.statusCode).toBe(409);
+    expect(early.json().code).toBe('TEST_NOT_FINISHED');
+
+    await api.startWorker();
+    const first = await completed(alice.token, testId);
+    const notYours = await api.app.inject({
+      method: 'POST',
+      url: `/api/test/${testId}/rerun`,
+      headers: auth(bob.token),
+    });
+    expect(notYours.statusCode).toBe(404);
+
+    const res = await api.app.inject({
+      method: 'POST',
+      url: `/api/test/${testId}/rerun`,
+      headers: auth(alice.token),
+    });
+    expect(res.statusCode).toBe(202);
+    const again = res.json();
+    expect(Object.keys(again).sort()).toEqual(['etaSeconds', 'queuePosition', 'rerunOf', 'status', 'testId']);
+    expect(again.testId).not.toBe(testId);
+    expect(again.rerunOf).toBe(testId);
+    expect(again.status).toBe('queued');
+
+    const second = await completed(alice.token, again.testId);
+    expect(second).toMatchObject({
+      testType: 'performance',
+      url: site.url,
+      name: 'home',
+      priority: 7,
+      config: { iterations: 1 },
+      rerunOf: testId,
+      reruns: [],
+    });
+    // The original is untouched, and now lists its re-run (its cached detail was dropped).
+    const original = await detail(alice.token, testId);
+    expect(original).toMatchObject({ status: 'completed', rerunOf: null, reruns: [again.testId] });
+    expect(original.result).toEqual(first.result);
+    expect(original.completedAt).toBe(first.completedAt);
+  });
+
+  it('reads a test at /api/tests/:testId as at its queue job path', async () => {
+    const site = await target();
+    const { testId } = await submitOk(alice.token, { testType: 'seo', url: site.url });
+    const alias = await api.app.inject({
+      method: 'GET',
+      url: `/api/tests/${testId}`,
+      headers: auth(alice.token),
+    });
+    expect(alias.statusCode).toBe(200);
+    expect(alias.json()).toEqual(await detail(alice.token, testId));
+    const bob = await register(api, 'bob@example.com');
+    const other = await api.app.inject({
+      method: 'GET',
+      url: `/api/tests/${testId}`,
+      headers: auth(bob.token),
+    });
+    expect(other.statusCode).toBe(404);
+  });
+});
+
+describe('a lost worker', () => {
+  it('is announced as queue:job:failed (willRetry, worker-lost, attempt 2 of 3) before the next attempt starts', async () => {
+    const site = await target();
+    const { testId } = await submitOk(alice.token, {
+      testType: 'performance',
+      url: site.url,
+      config: { iterations: 1 },
+    });
+    // A worker started the test and died with it: the row says running, its attempt never closed.
+    const tests = new TestsRepository(api.db.kysely);
+    const [dead] = await tests.startAttempts([{ testId, run: 0 }]);
+    expect(dead).toMatchObject({ attempt: 1, lost_previous: false });
+
+    await api.startWorker();
+    const done = await completed(alice.token, testId);
+    expect(done.retryCount).toBe(1);
+    expect(done.attempts.map((a: { status: string }) => a.status)).toEqual(['lost', 'completed']);
+    const messages = (await api.eventLog.recover(`job-status-${testId}`, 0)).messages;
+    expect(messages.map((m) => m.event)).toEqual([
+      'queue:job:added',
+      'queue:job:failed',
+      'queue:job:started',
+      'queue:job:progress',
+      'queue:job:completed',
+    ]);
+    expect(messages[1]!.data).toEqual({
+      jobId: testId,
+      testId,
+      status: 'queued',
+      error: 'the worker running this test was lost',
+      reason: 'worker-lost',
+      willRetry: true,
+      retryCount: 1,
+      attempt: 2,
+      maxAttempts: 3,
     });
   });
 });

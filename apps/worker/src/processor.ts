@@ -248,8 +248,30 @@ export function createProcessor(
         });
       progressWrite = write;
     };
+    const maxAttempts = job.opts.attempts ?? (TestCatalog[testType] as CatalogEntry).attempts;
     let result: EngineResult;
     try {
+      if (started.lost_previous) {
+        // The worker of the previous attempt died (BullMQ found the job stalled): said before this
+        // attempt starts, so an open page drops the old attempt's progress instead of freezing on it.
+        alog.warn('the previous attempt was lost with its worker; running again');
+        await publish([
+          jobChannel,
+          Events.QUEUE_JOB_FAILED,
+          {
+            jobId: testId,
+            testId,
+            status: 'queued',
+            error: 'the worker running this test was lost',
+            reason: 'worker-lost',
+            willRetry: true,
+            retryCount: started.retry_count,
+            attempt: started.retry_count + 1,
+            maxAttempts,
+          },
+          Priority.HIGH,
+        ]);
+      }
       await publish(
         [
           progressChannel,
@@ -366,8 +388,11 @@ export function createProcessor(
             testId,
             status: 'queued',
             error: message,
+            reason: 'error',
             willRetry: true,
             retryCount: queued.retry_count,
+            attempt: queued.retry_count + 1,
+            maxAttempts,
           },
           Priority.HIGH,
         ]);

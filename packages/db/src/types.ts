@@ -46,6 +46,8 @@ export interface TestQueueTable {
   run: ColumnType<number, number | undefined, number>;
   /** What a completed test's own checks say (catalogue's `verdict`); null unless completed. */
   verdict: ColumnType<Verdict | null, Verdict | null | undefined, Verdict | null>;
+  /** The test this one runs again ("Run again"); null for a first submission. */
+  rerun_of: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   started_at: ColumnType<Date | null, never, Date | string | null>;
   completed_at: ColumnType<Date | null, never, Date | string | null>;

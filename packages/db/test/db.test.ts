@@ -26,13 +26,14 @@ describe('database', () => {
       '2026_11_29_0100_queue_runs',
       '2026_12_05_0100_invitations',
       '2026_12_05_0400_verdict',
+      '2026_12_05_0400_x_rerun_of',
     ]);
     expect(await migrationsApplied(dbs[0]!.kysely)).toBe(true);
     const again = await migrateToLatest(dbs[0]!.kysely);
     expect(again.results).toEqual([]);
   });
 
-  it('has the 20 columns of test_queue with timestamptz timestamps', async () => {
+  it('has the 21 columns of test_queue with timestamptz timestamps', async () => {
     const cols = await sql<{ column_name: string; data_type: string }>`
       select column_name, data_type from information_schema.columns
       where table_name = 'test_queue' and table_schema = current_schema() order by ordinal_position`.execute(
@@ -59,6 +60,7 @@ describe('database', () => {
       'attempt',
       'run',
       'verdict',
+      'rerun_of',
     ]);
     for (const c of cols.rows.filter((c) => c.column_name.endsWith('_at'))) {
       expect(c.data_type).toBe('timestamp with time zone');

@@ -22,11 +22,13 @@ import {
   QueueStatusResponse,
   RegisterBody,
   RegistrationInfo,
+  RerunResponse,
   RetryResponse,
   RunTestAccepted,
   RunTestBody,
   TestDetail,
   TestIdParams,
+  TestParams,
   UserView,
   WsTicket,
 } from './api-schemas.js';
@@ -104,6 +106,15 @@ export const ApiRoutes = {
     url: '/api/test/:testId/cancel',
     schema: { params: CancelParams, response: { 200: CancelResponse, 404: Problem, 409: Problem } },
   },
+  /** "Run again": a finished test submitted anew as a new test linked to it (`rerunOf`). */
+  rerunTest: {
+    method: 'POST',
+    url: '/api/test/:testId/rerun',
+    schema: {
+      params: TestParams,
+      response: { 202: RerunResponse, 400: Problem, 404: Problem, 409: Problem, 503: Problem },
+    },
+  },
   queueStatus: {
     method: 'GET',
     url: '/api/test/queue/status',
@@ -118,6 +129,12 @@ export const ApiRoutes = {
     method: 'GET',
     url: '/api/test/queue/jobs/:jobId',
     schema: { params: TestIdParams, response: { 200: TestDetail, 404: Problem } },
+  },
+  /** The same as `getTest`, at the path of the test resource rather than of its queue job. */
+  getTestById: {
+    method: 'GET',
+    url: '/api/tests/:testId',
+    schema: { params: TestParams, response: { 200: TestDetail, 404: Problem } },
   },
   retryTest: {
     method: 'POST',

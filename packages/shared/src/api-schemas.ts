@@ -204,6 +204,8 @@ export const TestView = Type.Object({
   status: Status,
   /** What the test's own checks say once it completed: `passed`, `failed` or `none` (nothing judged). */
   verdict: VerdictSchema,
+  /** The test this one runs again ("Run again"), or null. */
+  rerunOf: Type.Union([Type.String(), Type.Null()]),
   priority: Type.Integer(),
   progress: Type.Integer(),
   retryCount: Type.Integer(),
@@ -238,6 +240,8 @@ export const TestDetail = Type.Composite([
      */
     waitReason: Type.Union([Type.String(), Type.Null()]),
     attempts: Type.Array(AttemptView),
+    /** Tests that ran this one again ("Run again") that the caller may see, newest first (at most 20). */
+    reruns: Type.Array(Type.String()),
   }),
 ]);
 export type TestDetail = Static<typeof TestDetail>;
@@ -277,6 +281,15 @@ export const AdminUsersResponse = Type.Object({ items: Type.Array(AdminUserView)
 
 export const CancelParams = Type.Object({ testId: Type.String({ format: 'uuid' }) });
 export const CancelResponse = Type.Object({ testId: Type.String(), status: Type.Literal('cancelled') });
+/** 202 of "Run again": a new test, linked to the one it repeats. */
+export const RerunResponse = Type.Object({
+  testId: Type.String(),
+  rerunOf: Type.String(),
+  status: Status,
+  queuePosition: NullableInteger,
+  etaSeconds: NullableInteger,
+});
+export const TestParams = Type.Object({ testId: Type.String({ format: 'uuid' }) });
 export const RetryResponse = Type.Object({
   testId: Type.String(),
   status: Type.Literal('queued'),

@@ -17,7 +17,10 @@ const FINISHED = new Set(['completed', 'failed', 'cancelled']);
 /** A finished test's detail: cached until the test changes again (retry, cleanup). */
 const testDetailCache: RouteCacheConfig = {
   ttlMs: 5 * 60_000,
-  tags: (request) => [TestCacheTags.test((request.params as { jobId: string }).jobId)],
+  tags: (request) => {
+    const params = request.params as { jobId?: string; testId?: string };
+    return [TestCacheTags.test((params.jobId ?? params.testId)!)];
+  },
   when: (body) => FINISHED.has((body as TestView).status),
 };
 
@@ -97,6 +100,18 @@ export const testsRoutes: FastifyPluginAsyncTypebox<TestsRoutesOptions> = async 
     ...ApiRoutes.getTest,
     config: { cache: testDetailCache },
     handler: async (request) => service.detail(userOf(request), request.params.jobId),
+  });
+
+  app.route({
+    ...ApiRoutes.getTestById,
+    config: { cache: testDetailCache },
+    handler: async (request) => service.detail(userOf(request), request.params.testId),
+  });
+
+  app.route({
+    ...ApiRoutes.rerunTest,
+    handler: async (request, reply) =>
+      reply.code(202).send(await service.rerunAsNew(userOf(request), request.params.testId)),
   });
 
   app.route({

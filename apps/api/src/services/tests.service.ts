@@ -82,6 +82,7 @@ export function toTestView(row: TestRow): TestView {
     name: row.test_name,
     status: row.status,
     verdict: row.verdict,
+    rerunOf: row.rerun_of,
     priority: row.priority,
     progress: row.progress,
     retryCount: row.retry_count,
@@ -527,12 +528,13 @@ export function createTestsService(deps: TestsServiceDeps) {
     async detail(user: AuthUser, testId: string): Promise<TestDetail> {
       const row = await tests.findVisible(testId, user);
       if (!row) throw notFound();
-      const [where, attempts, waitReason] = await Promise.all([
+      const [where, attempts, waitReason, reruns] = await Promise.all([
         whereIs(row),
         tests.attemptsOf(testId),
         waitReasonOf(row),
+        tests.rerunsOf(testId, user),
       ]);
-      return { ...toTestView(row), ...where, waitReason, attempts: attempts.map(toAttemptView) };
+      return { ...toTestView(row), ...where, waitReason, attempts: attempts.map(toAttemptView), reruns };
     },
 
     /**
@@ -569,6 +571,49 @@ export function createTestsService(deps: TestsServiceDeps) {
         row.user_id,
       );
       status.notify();
+    },
+
+    /**
+     * "Run again": a finished test's type, URL, config, name and priority submitted as a NEW test of
+     * the caller's that points back at it (`rerunOf`), so both results stay and can be compared.
+     * The URL and config are checked again as at submission (the allowlist may have changed).
+     */
+    async rerunAsNew(user: AuthUser, testId: string) {
+      const original = await tests.findVisible(testId, user);
+      if (!original) throw notFound();
+      if (original.status === 'queued' || original.status === 'running') {
+        throw new HttpProblem(
+          409,
+          'TEST_NOT_FINISHED',
+          'Conflict',
+          'The test is still queued or running; run it again once it has finished',
+        );
+      }
+      const outcome = await committer.submit({
+        testId: randomUUID(),
+        testType: original.test_type,
+        testName: original.test_name,
+        url: validateTargetUrl(original.url, deps.targetAllowlist),
+        config: validateConfig(original.test_type, original.config),
+        priority: original.priority,
+        userId: user.id,
+        rerunOf: original.test_id,
+      });
+      if (!outcome.created) throw new Error('a re-run without an idempotency key was not created');
+      // The original's page lists its re-runs: its cached detail goes.
+      await publish(
+        Events.TEST_RECORD_UPDATED,
+        Channels.TEST_HISTORY_UPDATES,
+        { testId: original.test_id, rerunBy: outcome.row.test_id },
+        original.user_id,
+      );
+      return {
+        testId: outcome.row.test_id,
+        rerunOf: original.test_id,
+        status: outcome.row.status,
+        queuePosition: outcome.queuePosition,
+        etaSeconds: outcome.etaSeconds,
+      };
     },
 
     /** Runs a failed or cancelled test again as a new run; its earlier attempts stay in the history. */

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useLocation } from 'preact-iso';
 import { ApiError } from '@crucible/client';
 import type { ApiResponse } from '@crucible/client';
 import type { TestView } from '@crucible/shared/api';
@@ -27,6 +28,7 @@ function download(test: TestView) {
 }
 
 export function TestPage({ id }: { id: string }) {
+  const { route } = useLocation();
   const [test, setTest] = useState<ApiResponse<'getTest'> | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -116,11 +118,16 @@ export function TestPage({ id }: { id: string }) {
   if (!test) return <main aria-busy="true">Loading…</main>;
 
   const finished = FINISHED.has(test.status);
-  const act = async (action: 'cancel' | 'retry') => {
+  const act = async (action: 'cancel' | 'retry' | 'rerun') => {
     setActionError(null);
     try {
       if (action === 'cancel') await api.call('cancelTest', { params: { testId: test.testId } });
-      else {
+      else if (action === 'rerun') {
+        // A new test of its own: this one and its result stay, linked both ways.
+        const again = await api.call('rerunTest', { params: { testId: test.testId } });
+        route(`/tests/${again.testId}`);
+        return;
+      } else {
         await api.call('retryTest', { params: { jobId: test.testId } });
         // A new run draws its own load curve.
         setPoints([]);
@@ -189,6 +196,29 @@ export function TestPage({ id }: { id: string }) {
             <dd>~{test.etaSeconds} s</dd>
           </div>
         )}
+        {test.rerunOf && (
+          <div>
+            <dt>run again from</dt>
+            <dd>
+              <a href={`/tests/${test.rerunOf}`} data-testid="rerun-of">
+                earlier test
+              </a>
+            </dd>
+          </div>
+        )}
+        {test.reruns.length > 0 && (
+          <div>
+            <dt>run again as</dt>
+            <dd data-testid="reruns">
+              {test.reruns.map((r, i) => (
+                <span key={r}>
+                  {i > 0 && ', '}
+                  <a href={`/tests/${r}`}>{i === 0 ? 'latest re-run' : `re-run ${test.reruns.length - i}`}</a>
+                </span>
+              ))}
+            </dd>
+          </div>
+        )}
         {test.retryCount > 0 && (
           <div>
             <dt>retries</dt>
@@ -221,9 +251,14 @@ export function TestPage({ id }: { id: string }) {
             Cancel test
           </button>
         )}
-        {(test.status === 'failed' || test.status === 'cancelled') && (
-          <button type="button" onClick={() => act('retry')}>
+        {finished && (
+          <button type="button" onClick={() => act('rerun')}>
             Run again
+          </button>
+        )}
+        {(test.status === 'failed' || test.status === 'cancelled') && (
+          <button type="button" class="secondary" onClick={() => act('retry')}>
+            Retry
           </button>
         )}
         <button type="button" class="secondary" onClick={copyCurl}>

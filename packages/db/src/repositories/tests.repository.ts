@@ -11,6 +11,8 @@ export interface NewTest {
   config: Record<string, unknown>;
   priority: number;
   userId: string;
+  /** The test this one runs again. @defaultValue null */
+  rerunOf?: string | null;
 }
 
 /** A test of a batch ({@link TestsRepository.createMany}), with the idempotency key it was sent with. */
@@ -71,6 +73,9 @@ export interface QueueSnapshot {
   /** Mean seconds of the most recent completed tests of each type (types without history are absent). */
   meanSecByType: Partial<Record<TestType, number>>;
 }
+
+/** A test whose attempt just started; `lost_previous` when an earlier attempt's worker was lost. */
+export type StartedRow = TestRow & { lost_previous: boolean };
 
 /** What a finished attempt stores beside its status. */
 export interface FinishFields {
@@ -178,8 +183,9 @@ export class TestsRepository {
       ${col((t) => t.testId)}::uuid[], ${col((t) => t.testType)}::text[], ${col((t) => t.testName)}::text[],
       ${col((t) => t.url)}::text[], ${col((t) => JSON.stringify(t.config))}::jsonb[],
       ${col((t) => t.priority)}::smallint[], ${col((t) => t.userId)}::uuid[],
-      ${col((t) => t.idempotency?.key ?? null)}::text[], ${col((t) => t.idempotency?.requestHash ?? null)}::text[]
-    ) WITH ORDINALITY AS i(test_id, test_type, test_name, url, config, priority, user_id, key, request_hash, ord)`;
+      ${col((t) => t.idempotency?.key ?? null)}::text[], ${col((t) => t.idempotency?.requestHash ?? null)}::text[],
+      ${col((t) => t.rerunOf ?? null)}::uuid[]
+    ) WITH ORDINALITY AS i(test_id, test_type, test_name, url, config, priority, user_id, key, request_hash, rerun_of, ord)`;
     const keyed = tests.some((t) => t.idempotency);
     // Without keys: a plain multi-row insert. With keys: the keys are claimed in a CTE of the same
     // statement and only the tests whose key was won are inserted (the key's foreign key to its
@@ -196,15 +202,15 @@ export class TestsRepository {
               WHERE idempotency_keys.created_at < now() - interval '24 hours'
             RETURNING test_id
           )
-          INSERT INTO test_queue (test_id, test_type, test_name, url, config, priority, user_id)
-          SELECT test_id, test_type, test_name, url, config, priority, user_id FROM input
+          INSERT INTO test_queue (test_id, test_type, test_name, url, config, priority, user_id, rerun_of)
+          SELECT test_id, test_type, test_name, url, config, priority, user_id, rerun_of FROM input
           WHERE key IS NULL OR test_id IN (SELECT test_id FROM claimed)
           ORDER BY ord
           RETURNING *`.execute(this.#db)
       : await sql<TestRow>`
           WITH input AS (${input})
-          INSERT INTO test_queue (test_id, test_type, test_name, url, config, priority, user_id)
-          SELECT test_id, test_type, test_name, url, config, priority, user_id FROM input
+          INSERT INTO test_queue (test_id, test_type, test_name, url, config, priority, user_id, rerun_of)
+          SELECT test_id, test_type, test_name, url, config, priority, user_id, rerun_of FROM input
           ORDER BY ord
           RETURNING *`.execute(this.#db);
     const created = new Map(rows.map((r) => [r.test_id, r]));
@@ -373,10 +379,10 @@ export class TestsRepository {
    * {@link startAttempt} for several tests in one statement (a worker's group commit); one entry
    * per item, in order. Each test may appear once.
    */
-  async startAttempts(items: readonly { testId: string; run: number }[]): Promise<(TestRow | undefined)[]> {
+  async startAttempts(items: readonly { testId: string; run: number }[]): Promise<(StartedRow | undefined)[]> {
     if (items.length === 0) return [];
     const values = sql.join(items.map((i) => sql`(${i.testId}::uuid, ${i.run}::int)`));
-    const { rows } = await sql<TestRow>`
+    const { rows } = await sql<StartedRow>`
       WITH v (test_id, run) AS (VALUES ${values}),
       started AS (
         UPDATE test_queue q
@@ -402,7 +408,8 @@ export class TestsRepository {
         SELECT test_id, attempt, run, 'running' FROM started
         RETURNING test_id
       )
-      SELECT * FROM started`.execute(this.#db);
+      SELECT s.*, EXISTS (SELECT 1 FROM closed c WHERE c.test_id = s.test_id) AS lost_previous
+        FROM started s`.execute(this.#db);
     // As in startAttempt: attempts that committed while the statement waited for their rows.
     const later = rows.filter((r) => r.attempt > 1);
     if (later.length > 0) {
@@ -590,6 +597,14 @@ export class TestsRepository {
       .execute();
   }
 
+  /** The tests that ran this one again and the viewer may see, newest first (at most `limit`). */
+  async rerunsOf(testId: string, viewer: Viewer, limit = 20): Promise<string[]> {
+    let q = this.#db.selectFrom('test_queue').select('test_id').where('rerun_of', '=', testId);
+    if (viewer.role !== 'admin') q = q.where('user_id', '=', viewer.id);
+    const rows = await q.orderBy('id', 'desc').limit(limit).execute();
+    return rows.map((r) => r.test_id);
+  }
+
   attemptsOf(testId: string): Promise<TestAttempt[]> {
     return this.#db
       .selectFrom('test_attempts')
@@ -742,6 +757,7 @@ export class TestsRepository {
         config: JSON.stringify(test.config),
         priority: test.priority,
         user_id: test.userId,
+        rerun_of: test.rerunOf ?? null,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
