@@ -41,7 +41,7 @@ import type { Backplane, EmbeddedPostgres } from '@crucible/backplane';
 import type { FastifyBaseLogger } from 'fastify';
 import { gatewayPlugin } from '@crucible/gateway';
 import { Egress, envAllowlist } from '@crucible/shared/egress';
-import { ParserPool, createEngines, createTestWorker } from '@crucible/worker';
+import { ParserPool, createEngines, createTestWorker, drainNotice } from '@crucible/worker';
 import { LOG_REDACT, buildApi } from './app.js';
 import { ensureDashboardBuilt } from './dashboard-build.js';
 import { envRegistration, envTrustProxy, loadAcceptBatch, loadAuthThrottle } from './env.js';
@@ -116,7 +116,9 @@ function loadAllInOneEnv(env: NodeJS.ProcessEnv = process.env) {
 }
 
 const env = loadConfigOrExit(() => loadAllInOneEnv());
-const proc = loadConfigOrExit(() => loadProcessEnv(process.env, { shutdownTimeoutMs: 10_000 }));
+const proc = loadConfigOrExit(() => loadProcessEnv(process.env, { shutdownTimeoutMs: 15_000 }));
+// Running tests may take all but the last 5 s of the bound, which closing everything else needs.
+const drainTimeoutMs = Math.max(0, proc.shutdownTimeoutMs - 5_000);
 const logger = await createLogger({
   name: 'crucible',
   level: env.logLevel,
@@ -216,6 +218,7 @@ const worker = createTestWorker({
   }),
   maxStressConnectionsPerOwner: env.workspaceMaxStressConnections,
   maxStressConnectionsPerTest: env.stressLimits.maxConnections,
+  drainTimeoutMs,
 });
 await worker.ready;
 await app.listen({ port: env.port, host: env.host });
@@ -244,12 +247,19 @@ const banner = [
 ];
 process.stdout.write(`${banner.join('\n')}\n`);
 
-handleShutdown(logger, async () => {
-  await worker.close();
-  await app.close();
-  await parser.close();
-  await cache.close();
-  await backplane.close();
-  await db.close();
-  await embedded?.close();
-});
+// Ctrl-C: running tests get the drain to finish, and a second Ctrl-C hands them back at once (they
+// run again on the next start, no attempt used up); either way the stop is clean and exits 0.
+handleShutdown(
+  logger,
+  async () => {
+    if (worker.runningCount()) logger.info(drainNotice(worker.runningCount(), drainTimeoutMs));
+    await worker.close();
+    await app.close();
+    await parser.close();
+    await cache.close();
+    await backplane.close();
+    await db.close();
+    await embedded?.close();
+  },
+  { timeoutMs: proc.shutdownTimeoutMs, onRepeat: () => worker.handBack() },
+);

@@ -81,5 +81,5 @@ handleShutdown(
     await db.close();
     return closed ? ExitCodes.OK : ExitCodes.DRAIN_TIMEOUT;
   },
-  proc.shutdownTimeoutMs + 5_000,
+  { timeoutMs: proc.shutdownTimeoutMs },
 );

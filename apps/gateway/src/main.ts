@@ -99,7 +99,7 @@ handleShutdown(
     await db.close();
     return closed ? ExitCodes.OK : ExitCodes.DRAIN_TIMEOUT;
   },
-  proc.shutdownTimeoutMs + 5_000,
+  { timeoutMs: proc.shutdownTimeoutMs },
 );
 
 await app.listen({ port: env.port, host: env.host });

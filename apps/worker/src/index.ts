@@ -1,4 +1,4 @@
-export { createTestWorker } from './worker.js';
+export { createTestWorker, drainNotice } from './worker.js';
 export type { TestWorker, TestWorkerDeps } from './worker.js';
 export { AbortReasons, createProcessor } from './processor.js';
 export { createReconciler } from './reconciler.js';

@@ -22,7 +22,7 @@ import { createEngines } from './engines/registry.js';
 import { loadWorkerEnv } from './env.js';
 import { ParserPool } from './parsing/parser-pool.js';
 import { instrumentWorker } from './metrics.js';
-import { createTestWorker } from './worker.js';
+import { createTestWorker, drainNotice } from './worker.js';
 import type { TestWorker } from './worker.js';
 
 const env = loadConfigOrExit(() => loadWorkerEnv());
@@ -74,11 +74,14 @@ await app.listen({ host: env.host, port: env.healthPort });
 const parser = new ParserPool();
 let testWorker: TestWorker | undefined;
 let stopping = false;
+// Tests still running near the end of the bound are handed back to the queue in its last seconds.
+const drainTimeoutMs = Math.max(0, proc.shutdownTimeoutMs - 5_000);
 
 handleShutdown(
   logger,
   async () => {
     stopping = true;
+    if (testWorker?.runningCount()) logger.info(drainNotice(testWorker.runningCount(), drainTimeoutMs));
     // Running tests finish within the bound, or are handed back to the queue just before it ends;
     // if even that does not settle, the process exits with them running: their locks lapse and
     // another worker's stalled-job check takes them up again.
@@ -97,7 +100,7 @@ handleShutdown(
     await db.close();
     return ExitCodes.OK;
   },
-  proc.shutdownTimeoutMs + 10_000,
+  { timeoutMs: proc.shutdownTimeoutMs, graceMs: 10_000, onRepeat: () => testWorker?.handBack() },
 );
 
 // Jobs are taken only once the schema they write to is there (the migrate job may still run).
@@ -116,8 +119,7 @@ if (!stopping) {
       stressLimits: { maxConnections: env.stressMaxConnections, maxDurationSec: env.stressMaxDurationSec },
       parser,
     }),
-    // Tests still running near the end of the bound are handed back to the queue in its last seconds.
-    drainTimeoutMs: Math.max(0, proc.shutdownTimeoutMs - 5_000),
+    drainTimeoutMs,
     lockDurationMs: env.lockDurationMs,
     maxStressConnectionsPerOwner: env.workspaceMaxStressConnections,
     maxStressConnectionsPerTest: env.stressMaxConnections,

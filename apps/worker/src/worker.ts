@@ -76,6 +76,19 @@ export interface TestWorker {
    * and handed back to the queue (no attempt is used up), so another worker runs them.
    */
   close(): Promise<void>;
+  /** How many tests this worker is running now. */
+  runningCount(): number;
+  /**
+   * Ends the drain early: running tests are handed back to the queue at once (a second Ctrl-C),
+   * now if `close()` has begun, else as soon as it begins.
+   */
+  handBack(): void;
+}
+
+/** What a person stopping a worker with running tests is told (`pnpm start`, `pnpm start:worker`). */
+export function drainNotice(running: number, drainTimeoutMs: number): string {
+  const tests = running === 1 ? '1 running test' : `${running} running tests`;
+  return `finishing ${tests} (up to ${Math.ceil(drainTimeoutMs / 1000)} s; Ctrl-C again to hand ${running === 1 ? 'it' : 'them'} back now)`;
 }
 
 /** The BullMQ consumer of the test queue, with its cancel listener, heartbeat and reconciler. */
@@ -175,24 +188,29 @@ export function createTestWorker(deps: TestWorkerDeps): TestWorker {
   ready.catch((err: unknown) => log.error({ err }, 'worker failed to start'));
 
   let closing: Promise<void> | undefined;
+  let handBackNow!: () => void;
+  const handedBack = new Promise<'handed back'>((resolve) => (handBackNow = () => resolve('handed back')));
   return {
     worker,
     ready,
     reconcile,
+    runningCount: () => running.size,
+    handBack: () => handBackNow(),
     close() {
       closing ??= (async () => {
         clearInterval(reconcileTimer);
         const closed = worker.close();
         let timer: NodeJS.Timeout | undefined;
         const drained = await Promise.race([
-          closed.then(() => true),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(false), deps.drainTimeoutMs ?? 20_000);
+          closed.then(() => 'drained' as const),
+          handedBack,
+          new Promise<'timed out'>((resolve) => {
+            timer = setTimeout(() => resolve('timed out'), deps.drainTimeoutMs ?? 20_000);
           }),
         ]);
         clearTimeout(timer);
-        if (!drained) {
-          log.warn({ running: [...running] }, 'drain timed out; handing running tests back');
+        if (drained !== 'drained') {
+          log.warn({ running: [...running], drain: drained }, 'handing running tests back to the queue');
           worker.cancelAllJobs(AbortReasons.SHUTDOWN);
           await closed;
         }

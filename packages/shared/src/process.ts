@@ -14,20 +14,44 @@ export interface Logger {
 export const ExitCodes = { OK: 0, FAILURE: 1, DRAIN_TIMEOUT: 3, CONFIG: 78 } as const;
 export type ExitCode = (typeof ExitCodes)[keyof typeof ExitCodes];
 
+export interface ShutdownOptions {
+  /** The drain bound (`SHUTDOWN_TIMEOUT_MS`): logged as `timeoutMs` when the first signal arrives. */
+  timeoutMs: number;
+  /**
+   * Past the bound, how long `stop` may take to hand work back and close connections before the
+   * process exits 3 regardless. @defaultValue 5000
+   */
+  graceMs?: number;
+  /**
+   * A second SIGINT/SIGTERM while stopping (a second Ctrl-C): stop waiting for in-flight work, e.g.
+   * hand running tests back to the queue now. @defaultValue nothing: later signals are ignored
+   */
+  onRepeat?: () => void;
+}
+
 /**
- * SIGTERM/SIGINT: run `stop` once, within `timeoutMs`. Exits with what `stop` resolves to
- * (0 when it resolves nothing), 1 when it fails, 3 when it does not finish in time.
+ * SIGTERM/SIGINT: run `stop` once, within the bound. Exits with what `stop` resolves to (0 when it
+ * resolves nothing), 1 when it fails, 3 when it does not finish in time.
  */
-export function handleShutdown(log: Logger, stop: () => Promise<ExitCode | void>, timeoutMs = 30_000): void {
+export function handleShutdown(
+  log: Logger,
+  stop: () => Promise<ExitCode | void>,
+  options: ShutdownOptions,
+): void {
+  const { timeoutMs, graceMs = 5_000 } = options;
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) return;
+    if (stopping) {
+      log.info({ signal }, 'signal received again');
+      options.onRepeat?.();
+      return;
+    }
     stopping = true;
     log.info({ signal, timeoutMs }, 'shutting down');
     const timer = setTimeout(() => {
-      log.error({ timeoutMs }, 'shutdown timed out');
+      log.error({ timeoutMs, graceMs }, 'shutdown timed out');
       process.exit(ExitCodes.DRAIN_TIMEOUT);
-    }, timeoutMs);
+    }, timeoutMs + graceMs);
     timer.unref();
     stop().then(
       (code) => {
