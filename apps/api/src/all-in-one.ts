@@ -23,9 +23,10 @@ import {
 import { cachePrefix } from '@crucible/shared/cache';
 import {
   ApiKeysRepository,
+  SessionsRepository,
   TestsRepository,
-  UsersRepository,
   createAuthenticator,
+  createCredentialUses,
   createDb,
   migrateToLatest,
 } from '@crucible/db';
@@ -189,19 +190,25 @@ const app = await buildApi(
     metricsToken: env.metricsToken,
   },
 );
+const apiKeys = new ApiKeysRepository(db.kysely);
+const sessions = new SessionsRepository(db.kysely);
+// The gateway's upgrades are uses of their keys and sessions, as the api's requests are.
+const uses = createCredentialUses({
+  apiKeys,
+  sessions,
+  onError: (err) => logger.warn({ err }, 'recording credential use failed'),
+});
+app.addHook('onClose', async () => uses.flush());
 await app.register(gatewayPlugin, {
-  authenticate: createAuthenticator({
-    users: new UsersRepository(db.kysely),
-    apiKeys: new ApiKeysRepository(db.kysely),
-    tokens,
-  }),
+  authenticate: createAuthenticator({ apiKeys, sessions, uses, tokens }),
   tests: new TestsRepository(db.kysely),
   eventLog: backplane.eventLog,
   pubsub: backplane.pubsub,
   tickets: backplane.tickets,
   connections: backplane.connections,
   acks: backplane.acks,
-  apiKeys: new ApiKeysRepository(db.kysely),
+  apiKeys,
+  sessions,
   metrics: registry,
 });
 // Pages are parsed in threads: one hostile page must not freeze the API and gateway beside the worker.

@@ -16,9 +16,11 @@ import type { Backplane } from '@crucible/backplane';
 import {
   ApiKeysRepository,
   InvitationsRepository,
+  SessionsRepository,
   TestsRepository,
   UsersRepository,
   createAuthenticator,
+  createCredentialUses,
   migrationsApplied,
 } from '@crucible/db';
 import type { Db } from '@crucible/db';
@@ -32,9 +34,11 @@ import type { QueueBoardOptions } from './plugins/queue-board.js';
 import packageJson from '../package.json' with { type: 'json' };
 import { adminRoutes } from './routes/admin.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
+import { sessionsRoutes } from './routes/sessions.routes.js';
 import { testsRoutes } from './routes/tests.routes.js';
 import { createAuthThrottle } from './services/auth-throttle.js';
 import type { AuthThrottleOptions } from './services/auth-throttle.js';
+import { createSessionStarter } from './services/sessions.js';
 import { createTestsService } from './services/tests.service.js';
 import type { PositionOptions } from './services/tests.service.js';
 import type { GroupCommitOptions } from '@crucible/shared';
@@ -142,11 +146,20 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
 
   const users = new UsersRepository(deps.db.kysely);
   const apiKeys = new ApiKeysRepository(deps.db.kysely);
+  const sessions = new SessionsRepository(deps.db.kysely);
   const tests = new TestsRepository(deps.db.kysely);
-  const authenticate = createAuthenticator({
-    users,
+  // Last use of keys and sessions, written off the requests' path; what is noted goes out on close.
+  const uses = createCredentialUses({
     apiKeys,
+    sessions,
+    onError: (err) => app.log.warn({ err }, 'recording credential use failed'),
+  });
+  app.addHook('onClose', async () => uses.flush());
+  const authenticate = createAuthenticator({
+    apiKeys,
+    sessions,
     tokens: deps.tokens,
+    uses,
     cacheTtlMs: deps.authCacheTtlMs ?? 5_000,
   });
   const service = createTestsService({
@@ -185,12 +198,13 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   await app.register(authRoutes, {
     users,
     apiKeys,
-    tokens: deps.tokens,
     authenticate,
     tickets: deps.backplane.tickets,
     throttle: createAuthThrottle(deps.backplane, registry, options.authThrottle),
     registration: options.registration,
+    startSession: createSessionStarter({ sessions, tokens: deps.tokens }),
   });
+  await app.register(sessionsRoutes, { authenticate, sessions });
   await app.register(testsRoutes, { authenticate, service });
   await app.register(adminRoutes, {
     authenticate,

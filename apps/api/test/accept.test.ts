@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisBackplane } from '@crucible/backplane';
-import { ApiKeysRepository, UsersRepository, createAuthenticator } from '@crucible/db';
+import { ApiKeysRepository, SessionsRepository, createAuthenticator } from '@crucible/db';
 import { generateApiKey, hashApiKey } from '@crucible/shared';
 import { parseAllowlist } from '@crucible/shared/egress';
 import { buildApi } from '../src/app.js';
@@ -227,8 +227,8 @@ describe('authentication lookups', () => {
     let now = 1_000_000;
     const apiKeys = new ApiKeysRepository(api.db.kysely);
     const authenticate = createAuthenticator({
-      users: new UsersRepository(api.db.kysely),
       apiKeys,
+      sessions: new SessionsRepository(api.db.kysely),
       tokens: api.tokens,
       cacheTtlMs: 5_000,
       now: () => now,

@@ -118,10 +118,13 @@ describe('api', () => {
       keys.push(...batch);
     expect(keys).toHaveLength(1);
     expect(keys[0]).not.toContain(ticket);
+    // The ticket names the session it was bought with: signing that out closes the socket.
+    const { sid } = JSON.parse(Buffer.from(alice.token.split('.')[1]!, 'base64url').toString());
     expect(await api.tickets.consume(ticket)).toEqual({
       userId: alice.id,
       email: 'alice@example.com',
       role: 'user',
+      sessionId: sid,
     });
     expect(await api.tickets.consume(ticket)).toBeUndefined();
   });

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '@crucible/shared';
+import { SessionsRepository } from '@crucible/db';
 import { loadApiEnv } from '../src/env.js';
 import { auth, startApi } from './helpers.js';
 import type { Api } from './helpers.js';
@@ -99,7 +100,8 @@ describe('registration modes and invitations', () => {
       .values({ email: 'root@example.com', password_hash: 'x', role: 'admin' })
       .returning('id')
       .executeTakeFirstOrThrow();
-    return api!.tokens.sign({ sub: id, role: 'admin' });
+    const session = await new SessionsRepository(api!.db.kysely).create(id, {});
+    return api!.tokens.sign({ sub: id, role: 'admin', sid: session.id });
   }
 
   it('gives an invitation to exactly one of two registrations racing for it', async () => {

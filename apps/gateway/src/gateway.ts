@@ -40,6 +40,8 @@ export interface GatewayPluginOptions {
   tickets?: TicketStore;
   /** Which of these API keys are still active (`ApiKeysRepository` satisfies it); without it revocation is not watched. */
   apiKeys?: { activeIds(ids: string[]): Promise<Set<string>> };
+  /** Which of these sign-in sessions are still alive (`SessionsRepository` satisfies it); without it sign-out is not watched. */
+  sessions?: { activeIds(ids: string[]): Promise<Set<string>> };
   /** Per-user connection counts shared by every gateway. @defaultValue a MemoryConnectionRegistry (one process) */
   connections?: ConnectionRegistry;
   /** Unacknowledged CRITICAL/HIGH messages, shared by every gateway. @defaultValue a MemoryAckStore (one process) */
@@ -54,7 +56,7 @@ export interface GatewayPluginOptions {
   allowedOrigins?: string[];
   /** How long shutdown waits for clients to finish the close handshake before dropping them. @defaultValue 5000 */
   shutdownGraceMs?: number;
-  /** How often sockets opened with an API key check that it is still active. @defaultValue 15000 */
+  /** How often sockets check that their API key or session is still active. @defaultValue 15000 */
   revalidateMs?: number;
   /** How long a channel stays subscribed on the bus after its last local reader left. @defaultValue 2000 */
   unsubscribeDelayMs?: number;
@@ -216,24 +218,36 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
     Math.max(1, Math.floor(limits.heartbeatMs / HEARTBEAT_SLOTS)),
   );
 
-  // Revoking an API key must end its sockets: each gateway asks which of its keys are still active.
-  const revalidation = options.apiKeys
-    ? setInterval(() => {
-        const keyed = [...sessions].filter((s) => s.apiKeyId !== undefined);
-        if (keyed.length === 0) return;
-        const ids = [...new Set(keyed.map((s) => s.apiKeyId!))];
-        options.apiKeys!.activeIds(ids).then(
-          (active) => {
-            for (const session of keyed) {
-              if (active.has(session.apiKeyId!)) continue;
-              metrics.abuseDisconnects.inc({ reason: 'revoked' });
-              session.close(CloseCodes.REVOKED, 'credential revoked');
-            }
-          },
-          (err: unknown) => log.warn({ err }, 'checking API keys failed; retrying on the next tick'),
-        );
-      }, options.revalidateMs ?? 15_000)
-    : undefined;
+  // Revoking an API key or signing a session out must end its sockets: each gateway asks which of
+  // the credentials its sockets hold are still active.
+  const credentialChecks = [
+    {
+      store: options.apiKeys,
+      of: (s: Session) => s.apiKeyId,
+      what: 'API keys',
+      reason: 'credential revoked',
+    },
+    { store: options.sessions, of: (s: Session) => s.sessionId, what: 'sessions', reason: 'session ended' },
+  ];
+  const revalidate = () => {
+    for (const { store, of, what, reason } of credentialChecks) {
+      if (!store) continue;
+      const held = [...sessions].filter((s) => of(s) !== undefined);
+      if (held.length === 0) continue;
+      store.activeIds([...new Set(held.map((s) => of(s)!))]).then(
+        (active) => {
+          for (const session of held) {
+            if (active.has(of(session)!)) continue;
+            metrics.abuseDisconnects.inc({ reason: 'revoked' });
+            session.close(CloseCodes.REVOKED, reason);
+          }
+        },
+        (err: unknown) => log.warn({ err }, `checking ${what} failed; retrying on the next tick`),
+      );
+    }
+  };
+  const revalidation =
+    options.apiKeys || options.sessions ? setInterval(revalidate, options.revalidateMs ?? 15_000) : undefined;
 
   await app.register(websocket, {
     options: { maxPayload: limits.maxFrameBytes },
@@ -274,7 +288,13 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
     if (typeof query.ticket === 'string') {
       const subject = await options.tickets?.consume(query.ticket);
       return subject
-        ? { id: subject.userId, email: subject.email, role: subject.role, apiKeyId: subject.apiKeyId }
+        ? {
+            id: subject.userId,
+            email: subject.email,
+            role: subject.role,
+            apiKeyId: subject.apiKeyId,
+            sessionId: subject.sessionId,
+          }
         : undefined;
     }
     return options.authenticate(
@@ -320,6 +340,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
         id: connectionId,
         user: { id: user.id, role: user.role },
         apiKeyId: user.apiKeyId,
+        sessionId: user.sessionId,
         socket,
         context,
         heartbeatSlot: nextHeartbeatSlot++ % HEARTBEAT_SLOTS,

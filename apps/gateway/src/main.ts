@@ -1,8 +1,9 @@
 import {
   ApiKeysRepository,
+  SessionsRepository,
   TestsRepository,
-  UsersRepository,
   createAuthenticator,
+  createCredentialUses,
   createDb,
   migrateToLatest,
   migrationsApplied,
@@ -50,9 +51,17 @@ const backplane = createRedisBackplane({
   onError: (err) => logger.error({ err }, 'redis error'),
 });
 const apiKeys = new ApiKeysRepository(db.kysely);
-const authenticate = createAuthenticator({
-  users: new UsersRepository(db.kysely),
+const sessions = new SessionsRepository(db.kysely);
+// An upgrade is a use of its key or session, noted as the api notes requests.
+const uses = createCredentialUses({
   apiKeys,
+  sessions,
+  onError: (err) => logger.warn({ err }, 'recording credential use failed'),
+});
+const authenticate = createAuthenticator({
+  apiKeys,
+  sessions,
+  uses,
   tokens: createTokenService(env.jwtSecret),
   // As the api does (DESIGN.md, "Auth"): a user's sockets opened together read the row once, and
   // upgrades stop queueing on the database (held that long, their garbage outlives young collections).
@@ -82,6 +91,7 @@ await app.register(gatewayPlugin, {
   connections: backplane.connections,
   acks: backplane.acks,
   apiKeys,
+  sessions,
   metrics: registry,
   limits: env.limits,
   allowedOrigins: env.allowedOrigins,
@@ -95,6 +105,7 @@ handleShutdown(
   async () => {
     // Closing Fastify closes every socket with 1001 first (the plugin's preClose).
     const closed = await settlesWithin(app.close(), proc.shutdownTimeoutMs);
+    await uses.flush();
     await backplane.close();
     await db.close();
     return closed ? ExitCodes.OK : ExitCodes.DRAIN_TIMEOUT;

@@ -94,6 +94,8 @@ export interface SessionOptions {
   user: Reader;
   /** The API key the socket authenticated with, if any: revoking it closes the socket. */
   apiKeyId: string | undefined;
+  /** The sign-in session the socket authenticated with, if any: signing it out closes the socket. */
+  sessionId: string | undefined;
   socket: WebSocket;
   context: SessionContext;
   /** Which of the gateway's heartbeat groups pings this session. */
@@ -102,7 +104,7 @@ export interface SessionOptions {
 
 /** Close codes the gateway uses beyond the standard ones. */
 export const CloseCodes = {
-  /** The API key (or ticket's key) the socket authenticated with was revoked. */
+  /** The API key or sign-in session (or a ticket's) the socket authenticated with was revoked. */
   REVOKED: 4001,
   /** The client did not read fast enough: its send queue passed `maxBufferedBytes`. */
   SLOW: 4008,
@@ -140,6 +142,7 @@ export class Session implements HubSubscriber {
   readonly id: string;
   readonly user: Reader;
   readonly apiKeyId: string | undefined;
+  readonly sessionId: string | undefined;
   readonly heartbeatSlot: number;
   readonly #socket: WebSocket;
   readonly #context: SessionContext;
@@ -166,6 +169,7 @@ export class Session implements HubSubscriber {
     this.id = options.id;
     this.user = options.user;
     this.apiKeyId = options.apiKeyId;
+    this.sessionId = options.sessionId;
     this.heartbeatSlot = options.heartbeatSlot;
     this.#socket = options.socket;
     this.#context = options.context;

@@ -1,7 +1,7 @@
 import { generateApiKey, hashApiKey } from '@crucible/shared';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { connect, h, metricValue, startGateway, tokenOf, track, useHarness } from './harness.js';
+import { connect, h, metricValue, signIn, startGateway, tokenOf, track, useHarness } from './harness.js';
 import { TestClient } from './ws-client.js';
 
 useHarness();
@@ -74,6 +74,37 @@ describe('API key revocation', () => {
     kept.send({ type: 'ping' });
     expect(await kept.next()).toEqual({ type: 'pong' });
     expect(await TestClient.refusal(`${gateway.url}?token=${keys[0]}`)).toMatchObject({ status: 401 });
+  });
+});
+
+describe('sign-out', () => {
+  it('closes the sockets of a session that signed out (4001) and leaves the user’s other sessions open', async () => {
+    const gateway = await startGateway({ revalidateMs: 100 });
+    const [signingOut, staying] = [await signIn(h.owner), await signIn(h.owner)];
+    const viaToken = track(await TestClient.connect(`${gateway.url}?token=${signingOut.token}`));
+    // A ticket bought with the session's token carries the session too.
+    const { ticket } = await h.tickets.issue({
+      userId: h.owner.id,
+      email: h.owner.email,
+      role: 'user',
+      sessionId: signingOut.sessionId,
+    });
+    const viaTicket = track(await TestClient.connect(`${gateway.url}?ticket=${ticket}`));
+    const kept = track(
+      await TestClient.connect(gateway.url, { headers: { authorization: `Bearer ${staying.token}` } }),
+    );
+    for (const client of [viaToken, viaTicket, kept])
+      expect((await client.next()).event).toBe('connection:established');
+
+    expect(await h.sessions.revoke(h.owner.id, signingOut.sessionId)).toBe(true);
+    expect(await viaToken.closed).toEqual({ code: 4001, reason: 'session ended' });
+    expect(await viaTicket.closed).toEqual({ code: 4001, reason: 'session ended' });
+    kept.send({ type: 'ping' });
+    expect(await kept.next()).toEqual({ type: 'pong' });
+    // The authenticator's cache is off here (TTL 0): the ended session is refused at once.
+    expect(await TestClient.refusal(`${gateway.url}?token=${signingOut.token}`)).toMatchObject({
+      status: 401,
+    });
   });
 });
 

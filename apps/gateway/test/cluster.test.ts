@@ -121,8 +121,8 @@ distributedOnly('presence across gateways (distributed mode only: they share Red
 
 describe('shutdown with an upgrade in flight', () => {
   it('takes no place and publishes nothing after its close resolves', async () => {
-    const { createAuthenticator, UsersRepository } = await import('@crucible/db');
-    const real = createAuthenticator({ users: new UsersRepository(h.db.kysely), apiKeys: h.apiKeys, tokens });
+    const { createAuthenticator } = await import('@crucible/db');
+    const real = createAuthenticator({ apiKeys: h.apiKeys, sessions: h.sessions, tokens });
     let entered!: () => void;
     const authenticating = new Promise<void>((resolve) => (entered = resolve));
     let letThrough!: () => void;

@@ -56,6 +56,7 @@ describe('upgrade authentication', () => {
     const forged = createTokenService('another-secret-that-is-also-long-enough-987654').sign({
       sub: h.owner.id,
       role: 'admin',
+      sid: '4f9d6c1e-8a2b-4c3d-9e5f-0a1b2c3d4e5f',
     });
     expect((await TestClient.refusal(`${baseUrl}?token=${forged}`)).status).toBe(401);
     expect(

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import {
   ApiKeysRepository,
+  SessionsRepository,
   TestsRepository,
   UsersRepository,
   createAuthenticator,
@@ -101,6 +102,7 @@ export const h = {
   db: undefined as unknown as Db,
   tests: undefined as unknown as TestsRepository,
   apiKeys: undefined as unknown as ApiKeysRepository,
+  sessions: undefined as unknown as SessionsRepository,
   admin: undefined as unknown as User,
   owner: undefined as unknown as User,
   stranger: undefined as unknown as User,
@@ -190,11 +192,16 @@ export function useHarness(): void {
     await migrateToLatest(h.db.kysely);
     h.tests = new TestsRepository(h.db.kysely);
     h.apiKeys = new ApiKeysRepository(h.db.kysely);
+    h.sessions = new SessionsRepository(h.db.kysely);
     const users = new UsersRepository(h.db.kysely);
     // The first user of an empty database is the admin.
     h.admin = (await users.create('admin@example.test', 'unused-hash'))!;
     h.owner = (await users.create('owner@example.test', 'unused-hash'))!;
     h.stranger = (await users.create('stranger@example.test', 'unused-hash'))!;
+    sessionIds.clear();
+    for (const user of [h.admin, h.owner, h.stranger]) {
+      sessionIds.set(user.id, (await h.sessions.create(user.id, { userAgent: 'gateway-test' })).id);
+    }
   });
 
   afterAll(async () => {
@@ -263,15 +270,12 @@ export async function startGateway(options: StartOptions = {}): Promise<GatewayH
   }
   const subscriberClientId = subscriber ? Number(await subscriber.client('ID')) : -1;
   await app.register(gatewayPlugin, {
-    authenticate: createAuthenticator({
-      users: new UsersRepository(h.db.kysely),
-      apiKeys: h.apiKeys,
-      tokens,
-    }),
+    authenticate: createAuthenticator({ apiKeys: h.apiKeys, sessions: h.sessions, tokens }),
     tests: h.tests,
     eventLog: h.eventLog,
     tickets: h.tickets,
     apiKeys: h.apiKeys,
+    sessions: h.sessions,
     ...stores,
     unsubscribeDelayMs: 0,
     ...options,
@@ -310,8 +314,20 @@ export async function startGateway(options: StartOptions = {}): Promise<GatewayH
   return handle;
 }
 
+/** The sign-in session of each of the file's users (admin, owner, stranger), made with them. */
+const sessionIds = new Map<string, string>();
+
+/** A token of the user's sign-in session (one per user per file; a test that ends it starts another). */
 export function tokenOf(user: User): string {
-  return tokens.sign({ sub: user.id, role: user.role });
+  const sid = sessionIds.get(user.id);
+  if (!sid) throw new Error(`${user.email} has no session`);
+  return tokens.sign({ sub: user.id, role: user.role, sid });
+}
+
+/** Starts another sign-in session of the user; answers its id and token. */
+export async function signIn(user: User): Promise<{ sessionId: string; token: string }> {
+  const { id } = await h.sessions.create(user.id, { userAgent: 'gateway-test' });
+  return { sessionId: id, token: tokens.sign({ sub: user.id, role: user.role, sid: id }) };
 }
 
 /** Closed after the test. */

@@ -1,7 +1,8 @@
 import { hashApiKey, isApiKey } from '@crucible/shared';
 import type { Role, TokenService } from '@crucible/shared';
 import type { ApiKeysRepository } from './repositories/api-keys.repository.js';
-import type { UsersRepository } from './repositories/users.repository.js';
+import type { SessionsRepository } from './repositories/sessions.repository.js';
+import { UseRecorder } from './use-recorder.js';
 
 export interface AuthUser {
   id: string;
@@ -9,16 +10,43 @@ export interface AuthUser {
   role: Role;
   /** Set when the request authenticated with an API key rather than a session token. */
   apiKeyId?: string;
+  /** Set when the request authenticated with a session token: the session it names. */
+  sessionId?: string;
 }
 
 /** Resolves a bearer credential (session token or API key) to the current user. */
 export interface Authenticate {
   (credential: string | undefined): Promise<AuthUser | undefined>;
   /**
-   * Drops remembered answers at once (this process): every one, or those of one API key or user.
-   * Other processes forget them within the cache's TTL.
+   * Drops remembered answers at once (this process): every one, or those of one API key, session
+   * or user. Other processes forget them within the cache's TTL.
    */
-  forget(match?: { apiKeyId?: string; userId?: string }): void;
+  forget(match?: { apiKeyId?: string; sessionId?: string; userId?: string }): void;
+}
+
+/** Where every successful authentication notes its credential's use (see {@link UseRecorder}). */
+export interface CredentialUses {
+  apiKeys: UseRecorder;
+  sessions: UseRecorder;
+  /** Writes what is noted; call it when the process stops. */
+  flush(): Promise<void>;
+}
+
+/** Last-use recorders over the keys' and sessions' tables, at most one write a minute per credential. */
+export function createCredentialUses(deps: {
+  apiKeys: Pick<ApiKeysRepository, 'recordUse'>;
+  sessions: Pick<SessionsRepository, 'recordUse'>;
+  onError?: (err: unknown) => void;
+}): CredentialUses {
+  const apiKeys = new UseRecorder((uses) => deps.apiKeys.recordUse(uses), { onError: deps.onError });
+  const sessions = new UseRecorder((uses) => deps.sessions.recordUse(uses), { onError: deps.onError });
+  return {
+    apiKeys,
+    sessions,
+    flush: async () => {
+      await Promise.all([apiKeys.flush(), sessions.flush()]);
+    },
+  };
 }
 
 /** Credentials remembered at most; the oldest go first. */
@@ -26,14 +54,17 @@ const CACHE_MAX = 10_000;
 
 /**
  * Resolves a bearer credential (session token or API key) to the current user; used by api and
- * gateway. The user row is read for every credential not seen within `cacheTtlMs`: a revoked key,
- * a role change or a deleted account takes effect within that time in every process (at once in
- * the process that revoked, through `forget`). Unknown credentials are never remembered.
+ * gateway. The key's or session's row (with its user) is read for every credential not seen within
+ * `cacheTtlMs`: a revoked key, a signed-out or idle session, a role change or a deleted account
+ * takes effect within that time in every process (at once in the process that revoked, through
+ * `forget`). Unknown credentials are never remembered.
  */
 export function createAuthenticator(deps: {
-  users: UsersRepository;
-  apiKeys: ApiKeysRepository;
+  apiKeys: Pick<ApiKeysRepository, 'findUserByKeyHash'>;
+  sessions: Pick<SessionsRepository, 'findUser'>;
   tokens: TokenService;
+  /** Told of every credential that authenticates (remembered or not). @defaultValue none */
+  uses?: Pick<CredentialUses, 'apiKeys' | 'sessions'>;
   /** How long a resolved credential is remembered. @defaultValue 0 (never: every call reads the row) */
   cacheTtlMs?: number;
   /** Clock, for tests. @defaultValue Date.now */
@@ -61,24 +92,32 @@ export function createAuthenticator(deps: {
     if (!credential || credential.length > 4096) return undefined;
     if (isApiKey(credential)) {
       const keyHash = hashApiKey(credential);
-      return lookup(`key:${keyHash}`, async () => {
+      const user = await lookup(`key:${keyHash}`, async () => {
         const user = await deps.apiKeys.findUserByKeyHash(keyHash);
         return user && { id: user.id, email: user.email, role: user.role, apiKeyId: user.api_key_id };
       });
+      if (user) deps.uses?.apiKeys.record(user.apiKeyId!);
+      return user;
     }
-    // The token is verified every time (signature, expiry); only its user's row is remembered.
+    // The token is verified every time (signature, expiry); only its session's row is remembered.
     const claims = deps.tokens.verify(credential);
     if (!claims) return undefined;
-    return lookup(`user:${claims.sub}`, async () => {
-      const user = await deps.users.findById(claims.sub);
-      return user && { id: user.id, email: user.email, role: user.role };
+    const user = await lookup(`session:${claims.sid}`, async () => {
+      const user = await deps.sessions.findUser(claims.sid);
+      // A session is its user's only: a token naming another's session is forged or stale.
+      return user?.id === claims.sub
+        ? { id: user.id, email: user.email, role: user.role, sessionId: claims.sid }
+        : undefined;
     });
+    if (user) deps.uses?.sessions.record(claims.sid);
+    return user;
   } as Authenticate;
   authenticate.forget = (match) => {
     if (!match) return cache.clear();
     for (const [key, { user }] of cache) {
       if (
         (match.apiKeyId !== undefined && user.apiKeyId === match.apiKeyId) ||
+        (match.sessionId !== undefined && user.sessionId === match.sessionId) ||
         (match.userId !== undefined && user.id === match.userId)
       ) {
         cache.delete(key);

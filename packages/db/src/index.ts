@@ -5,4 +5,6 @@ export * from './auth.js';
 export * from './repositories/users.repository.js';
 export * from './repositories/api-keys.repository.js';
 export * from './repositories/invitations.repository.js';
+export * from './repositories/sessions.repository.js';
+export * from './use-recorder.js';
 export * from './repositories/tests.repository.js';

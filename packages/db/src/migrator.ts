@@ -3,6 +3,7 @@ import type { Kysely, Migration, MigrationProvider, MigrationResultSet } from 'k
 import * as initial from './migrations/2026_11_29_0001_initial.js';
 import * as queueRuns from './migrations/2026_11_29_0100_queue_runs.js';
 import * as invitations from './migrations/2026_12_05_0100_invitations.js';
+import * as sessions from './migrations/2026_12_05_0200_sessions.js';
 import * as verdict from './migrations/2026_12_05_0400_verdict.js';
 import * as rerunOf from './migrations/2026_12_05_0400_x_rerun_of.js';
 
@@ -11,6 +12,7 @@ const migrations: Record<string, Migration> = {
   '2026_11_29_0001_initial': initial,
   '2026_11_29_0100_queue_runs': queueRuns,
   '2026_12_05_0100_invitations': invitations,
+  '2026_12_05_0200_sessions': sessions,
   '2026_12_05_0400_verdict': verdict,
   '2026_12_05_0400_x_rerun_of': rerunOf,
 };

@@ -25,6 +25,17 @@ export interface ApiKeysTable {
   revoked_at: ColumnType<Date | null, never, Date | string | null>;
 }
 
+export interface SessionsTable {
+  id: Generated<string>;
+  user_id: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  user_agent: string | null;
+  ip: string | null;
+  revoked_at: ColumnType<Date | null, never, Date | string | null>;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 export interface TestQueueTable {
   id: Generated<string>;
   test_id: string;
@@ -93,6 +104,7 @@ export interface InvitationsTable {
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
+  sessions: SessionsTable;
   test_queue: TestQueueTable;
   test_attempts: TestAttemptsTable;
   idempotency_keys: IdempotencyKeysTable;
@@ -102,6 +114,7 @@ export interface Database {
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;
 export type ApiKey = Selectable<ApiKeysTable>;
+export type SessionRow = Selectable<SessionsTable>;
 export type TestRow = Selectable<TestQueueTable>;
 export type NewTestRow = Insertable<TestQueueTable>;
 export type TestRowUpdate = Updateable<TestQueueTable>;

@@ -26,6 +26,7 @@ import {
   RetryResponse,
   RunTestAccepted,
   RunTestBody,
+  SessionView,
   TestDetail,
   TestIdParams,
   TestParams,
@@ -42,6 +43,7 @@ export * from './api-schemas.js';
 
 export const ApiKeyParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 export const InvitationParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+export const SessionParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
 /** One HTTP route: what the API registers and what the typed client calls. */
 export interface ApiRoute {
@@ -76,6 +78,28 @@ export const ApiRoutes = {
     schema: { body: Credentials, response: { 200: AuthResponse, 401: Problem } },
   },
   me: { method: 'GET', url: '/api/auth/me', schema: { response: { 200: UserView } } },
+  /** Ends the session of the calling token, at once for the api and its sockets within 15 s. */
+  logout: {
+    method: 'POST',
+    url: '/api/auth/logout',
+    schema: { response: { 204: Type.Null(), 400: Problem } },
+  },
+  /** Ends every session of the caller ("sign out everywhere"), the calling one included. */
+  logoutAll: {
+    method: 'POST',
+    url: '/api/auth/logout-all',
+    schema: { response: { 204: Type.Null() } },
+  },
+  listSessions: {
+    method: 'GET',
+    url: '/api/auth/sessions',
+    schema: { response: { 200: Type.Array(SessionView) } },
+  },
+  revokeSession: {
+    method: 'DELETE',
+    url: '/api/auth/sessions/:id',
+    schema: { params: SessionParams, response: { 204: Type.Null(), 404: Problem } },
+  },
   wsTicket: { method: 'POST', url: '/api/auth/ws-ticket', schema: { response: { 201: WsTicket } } },
   createApiKey: {
     method: 'POST',

@@ -101,6 +101,21 @@ export const AuthResponse = Type.Object({ user: UserView, token: Type.String() }
 /** A single-use credential for `GET /ws?ticket=…` (browsers cannot send headers on a WebSocket). */
 export const WsTicket = Type.Object({ ticket: Type.String(), expiresInMs: Type.Integer() });
 
+/** A live sign-in session, as its user sees it on the account page. */
+export const SessionView = Type.Object({
+  id: Type.String(),
+  /** The `User-Agent` the session signed in with (the device), if it sent one. */
+  userAgent: Type.Union([Type.String(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+  /** Last use, to about a minute. */
+  lastSeenAt: Type.String({ format: 'date-time' }),
+  /** The absolute end of the session; unused for 12 h, it ends before. */
+  expiresAt: Type.String({ format: 'date-time' }),
+  /** The session of the request that asked. */
+  current: Type.Boolean(),
+});
+
 export const ApiKeyCreate = Type.Object(
   { name: Type.String({ minLength: 1, maxLength: 100 }) },
   { additionalProperties: false },

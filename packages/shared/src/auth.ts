@@ -7,7 +7,14 @@ export type Role = (typeof Roles)[keyof typeof Roles];
 export interface TokenClaims {
   sub: string;
   role: Role;
+  /** The session (a `sessions` row) the token belongs to: signing out revokes it. */
+  sid: string;
 }
+
+/** A session ends after this long without use; every use moves the deadline (sliding). */
+export const SESSION_IDLE_MS = 12 * 60 * 60 * 1000;
+/** A session ends this long after sign-in, however much it is used (the token's `exp`). */
+export const SESSION_MAX_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** API keys are `crk_` + 32 random bytes; only their SHA-256 is stored (they are high-entropy, unlike passwords). */
 export const API_KEY_PREFIX = 'crk_';
@@ -24,8 +31,12 @@ export function isApiKey(token: string): boolean {
   return token.startsWith(API_KEY_PREFIX);
 }
 
-/** Session tokens: HS256 JWTs signed with JWT_SECRET, shared by api and gateway. */
-export function createTokenService(secret: string, expiresInMs = 7 * 24 * 60 * 60 * 1000) {
+/**
+ * Session tokens: HS256 JWTs signed with JWT_SECRET, shared by api and gateway. A token is only the
+ * name of a session: whether that session is still alive (not signed out, not idle) is its row's
+ * business, read by the authenticator.
+ */
+export function createTokenService(secret: string, expiresInMs = SESSION_MAX_MS) {
   if (secret.length < 32) throw new Error('JWT_SECRET must be at least 32 characters');
   const sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: expiresInMs, iss: 'crucible' });
   // Verified tokens are remembered (fast-jwt's LRU, keyed by a hash of the token, never beyond the
@@ -39,15 +50,22 @@ export function createTokenService(secret: string, expiresInMs = 7 * 24 * 60 * 6
     cacheTTL: 60_000,
   });
   return {
-    sign: (claims: TokenClaims): string => sign({ sub: claims.sub, role: claims.role }),
-    /** Returns the claims, or undefined for any invalid, expired or foreign token. */
+    sign: (claims: TokenClaims): string => sign({ sub: claims.sub, role: claims.role, sid: claims.sid }),
+    /**
+     * Returns the claims, or undefined for any invalid, expired or foreign token, and for tokens
+     * issued before sessions existed (no `sid`: nothing could revoke them).
+     */
     verify: (token: string): TokenClaims | undefined => {
       try {
-        const payload = verify(token) as { sub?: unknown; role?: unknown };
-        if (typeof payload.sub !== 'string' || (payload.role !== 'user' && payload.role !== 'admin')) {
+        const payload = verify(token) as { sub?: unknown; role?: unknown; sid?: unknown };
+        if (
+          typeof payload.sub !== 'string' ||
+          typeof payload.sid !== 'string' ||
+          (payload.role !== 'user' && payload.role !== 'admin')
+        ) {
           return undefined;
         }
-        return { sub: payload.sub, role: payload.role };
+        return { sub: payload.sub, role: payload.role, sid: payload.sid };
       } catch {
         return undefined;
       }

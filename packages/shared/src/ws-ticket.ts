@@ -9,6 +9,8 @@ export interface TicketSubject {
   role: Role;
   /** Set when the ticket was bought with an API key, so revoking the key closes the socket. */
   apiKeyId?: string;
+  /** Set when the ticket was bought with a session token, so signing that session out closes the socket. */
+  sessionId?: string;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { generateApiKey, hashApiKey } from '@crucible/shared';
-import type { TicketStore, TokenService } from '@crucible/shared';
+import type { TicketStore } from '@crucible/shared';
 import type { ApiKeysRepository, Authenticate, User, UsersRepository } from '@crucible/db';
 import { HttpProblem } from '../errors.js';
 import { requireUser, userOf } from '../plugins/auth.js';
@@ -8,24 +8,25 @@ import type { AuthThrottle } from '../services/auth-throttle.js';
 import { invitationTokenHash } from '../services/invitations.js';
 import { passwordProblem } from '../services/password-policy.js';
 import { dummyHash, hashPassword, verifyPassword } from '../services/passwords.js';
+import type { StartSession } from '../services/sessions.js';
 import { ApiRoutes } from '@crucible/shared/api';
 import type { RegistrationMode } from '@crucible/shared/api';
 
 export interface AuthRoutesOptions {
   users: UsersRepository;
   apiKeys: ApiKeysRepository;
-  tokens: TokenService;
   authenticate: Authenticate;
   tickets: TicketStore;
   throttle: AuthThrottle;
   /** Who may register; undefined: anyone until the first account exists, then invitations only. */
   registration?: RegistrationMode;
+  startSession: StartSession;
 }
 
 const view = (u: Pick<User, 'id' | 'email' | 'role'>) => ({ id: u.id, email: u.email, role: u.role });
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opts) => {
-  const { users, apiKeys, tokens } = opts;
+  const { users, apiKeys, startSession } = opts;
 
   const registrationMode = async (): Promise<RegistrationMode> =>
     opts.registration ?? ((await users.any()) ? 'invite' : 'open');
@@ -80,9 +81,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       if (created === 'EMAIL_TAKEN')
         throw new HttpProblem(409, 'EMAIL_TAKEN', 'Conflict', 'An account with this email already exists');
       const user = created;
-      return reply
-        .code(201)
-        .send({ user: view(user), token: tokens.sign({ sub: user.id, role: user.role }) });
+      return reply.code(201).send({ user: view(user), token: await startSession(user, request) });
     },
   });
 
@@ -97,7 +96,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         throw new HttpProblem(401, 'INVALID_CREDENTIALS', 'Unauthorized', 'Email or password is wrong');
       }
       await attempt.succeeded();
-      return { user: view(user), token: tokens.sign({ sub: user.id, role: user.role }) };
+      return { user: view(user), token: await startSession(user, request) };
     },
   });
 
@@ -116,6 +115,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
           email: user.email,
           role: user.role,
           ...(user.apiKeyId ? { apiKeyId: user.apiKeyId } : {}),
+          ...(user.sessionId ? { sessionId: user.sessionId } : {}),
         });
         return reply.code(201).send({ ticket: issued.ticket, expiresInMs: issued.expiresInMs });
       },

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { UsersRepository, createDb } from '@crucible/db';
+import { SessionsRepository, UsersRepository, createDb } from '@crucible/db';
 import {
   Channels,
   Events,
@@ -55,14 +55,15 @@ export async function rssBytes(pid: number): Promise<number> {
 }
 
 /**
- * `count` users in the stack's database with a session token each, signed by the shared token
- * service with the secret the gateways get: sockets authenticate as they do in production.
+ * `count` users in the stack's database with a signed-in session and its token each, signed by the
+ * shared token service with the secret the gateways get: sockets authenticate as they do in production.
  * (The default limit is 10 sockets per user, so 10,000 sockets need 1,000 users.)
  */
 export async function makeUsers(ctx: BenchContext, stack: CrucibleStack, count: number): Promise<string[]> {
   const db = createDb(stack.databaseUrl);
   ctx.defer(() => db.close());
   const users = new UsersRepository(db.kysely);
+  const sessions = new SessionsRepository(db.kysely);
   const tokens = createTokenService(stack.env.JWT_SECRET!);
   const out: string[] = [];
   for (let i = 0; i < count; i += 50) {
@@ -71,7 +72,10 @@ export async function makeUsers(ctx: BenchContext, stack: CrucibleStack, count: 
         users.create(`bench-ws-${i + k}@example.com`, 'not-a-password-hash'),
       ),
     );
-    for (const user of batch) out.push(tokens.sign({ sub: user!.id, role: user!.role }));
+    const started = await Promise.all(batch.map((user) => sessions.create(user!.id, { userAgent: 'bench' })));
+    batch.forEach((user, k) =>
+      out.push(tokens.sign({ sub: user!.id, role: user!.role, sid: started[k]!.id })),
+    );
   }
   return out;
 }

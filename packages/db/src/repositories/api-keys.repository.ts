@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { ApiKey, Database, User } from '../types.js';
 
@@ -63,7 +64,15 @@ export class ApiKeysRepository {
     return new Set(rows.map((r) => r.id));
   }
 
-  async touch(id: string): Promise<void> {
-    await this.#db.updateTable('api_keys').set({ last_used_at: new Date() }).where('id', '=', id).execute();
+  /** Moves the keys' last use forward (never back) to the given times, in one statement. */
+  async recordUse(uses: ReadonlyMap<string, Date>): Promise<void> {
+    if (uses.size === 0) return;
+    const ids = [...uses.keys()];
+    const ats = [...uses.values()].map((at) => at.toISOString());
+    await sql`
+      UPDATE api_keys AS k SET last_used_at = u.at
+      FROM unnest(${ids}::uuid[], ${ats}::timestamptz[]) AS u(id, at)
+      WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)
+    `.execute(this.#db);
   }
 }
