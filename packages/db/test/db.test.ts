@@ -25,12 +25,26 @@ describe('database', () => {
       '2026_11_29_0001_initial',
       '2026_11_29_0100_queue_runs',
       '2026_12_05_0100_invitations',
+      '2026_12_05_0200_sessions',
       '2026_12_05_0400_verdict',
       '2026_12_05_0400_x_rerun_of',
     ]);
     expect(await migrationsApplied(dbs[0]!.kysely)).toBe(true);
     const again = await migrateToLatest(dbs[0]!.kysely);
     expect(again.results).toEqual([]);
+  });
+
+  it('applies a migration dated before one the database already has (they land from parallel branches)', async () => {
+    const db = dbs[0]!.kysely;
+    // As a data folder that ran 0400_verdict before 0200_sessions landed.
+    await sql`DROP TABLE sessions`.execute(db);
+    await sql`DELETE FROM kysely_migration WHERE name = '2026_12_05_0200_sessions'`.execute(db);
+    expect(await migrationsApplied(db)).toBe(false);
+    const result = await migrateToLatest(db);
+    expect(result.results?.map((r) => [r.migrationName, r.status])).toEqual([
+      ['2026_12_05_0200_sessions', 'Success'],
+    ]);
+    expect(await migrationsApplied(db)).toBe(true);
   });
 
   it('has the 21 columns of test_queue with timestamptz timestamps', async () => {
