@@ -10,6 +10,7 @@ import { ProgressBar } from '../components/progress-bar';
 import { StatusChip, VerdictChip } from '../components/status-chip';
 import { StressCharts } from '../components/stress-charts';
 import { TestResult, storedStressPoints } from '../components/results';
+import { afterFailedAttempt } from '../lib/attempts';
 import { curlForTest } from '../lib/curl';
 import { addPoint, toStressPoint } from '../lib/stress-series';
 import type { StressPoint } from '../lib/stress-series';
@@ -35,6 +36,8 @@ export function TestPage({ id }: { id: string }) {
   const [stage, setStage] = useState('');
   const [points, setPoints] = useState<StressPoint[]>([]);
   const [copied, setCopied] = useState(false);
+  /** Why the progress went back to 0 (a lost worker, a crashed attempt); cleared once the test ends. */
+  const [notice, setNotice] = useState<string | null>(null);
 
   const reload = useCallback(async () => {
     try {
@@ -55,6 +58,7 @@ export function TestPage({ id }: { id: string }) {
     setError(null);
     setStage('');
     setPoints([]);
+    setNotice(null);
     void reload();
   }, [reload]);
 
@@ -83,6 +87,7 @@ export function TestPage({ id }: { id: string }) {
       case Events.TEST_FAILED:
       case Events.TEST_CANCELLED:
         setStage('');
+        setNotice(null);
         void reload();
         return;
     }
@@ -97,10 +102,19 @@ export function TestPage({ id }: { id: string }) {
   useChannel(isStress ? channelName(Channels.STRESS_TEST, { testId: id }) : null, {
     message: (m) => onStressData(m.data),
   });
-  // A queued stress test may wait for its workspace's connections: the reason comes with the test.
-  useChannel(isStress && test?.status === 'queued' ? channelName(Channels.JOB_STATUS, { jobId: id }) : null, {
+  useChannel(known && !FINISHED.has(test.status) ? channelName(Channels.JOB_STATUS, { jobId: id }) : null, {
     message: (m) => {
-      if (m.event === Events.QUEUE_JOB_WAITING) void reload();
+      // A queued stress test may wait for its workspace's connections: the reason comes with the test.
+      if (m.event === Events.QUEUE_JOB_WAITING && isStress && test?.status === 'queued') void reload();
+      setTest((t) => {
+        const retried = t && !FINISHED.has(t.status) ? afterFailedAttempt(t, m) : null;
+        if (!retried) return t;
+        setNotice(retried.notice);
+        setStage('');
+        // The next attempt draws its own load curve.
+        setPoints([]);
+        return retried.test;
+      });
     },
   });
 
@@ -226,6 +240,11 @@ export function TestPage({ id }: { id: string }) {
           </div>
         )}
       </dl>
+      {notice && !finished && (
+        <p role="status" class="notice-line" data-testid="attempt-notice">
+          {notice}
+        </p>
+      )}
       {/* How far a failed run got says nothing useful (a timed-out one reads 99 %): its error does. */}
       {test.status !== 'failed' && (
         <ProgressBar
