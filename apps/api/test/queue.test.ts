@@ -477,7 +477,7 @@ describe('lists, status and cleanup', () => {
     const closed = await target();
     await closed.close();
     const a = await submitOk(alice.token, { testType: 'performance', url: closed.url });
-    await submitOk(alice.token, { testType: 'performance', url: closed.url });
+    const b = await submitOk(alice.token, { testType: 'performance', url: closed.url });
     await submitOk(bob.token, { testType: 'performance', url: closed.url });
     await post(alice.token, `/api/test/${a.testId}/cancel`);
 
@@ -488,6 +488,21 @@ describe('lists, status and cleanup', () => {
     expect(await status()).toEqual({
       user: { queued: 1, running: 0, completed: 0, failed: 0, cancelled: 1 },
       queue: { waiting: 2, active: 0, delayed: 0, workers: 0 },
+      // The caller's unfinished tests, with why each waits.
+      tests: [
+        {
+          testId: b.testId,
+          testType: 'performance',
+          name: null,
+          url: new URL(closed.url).toString(),
+          status: 'queued',
+          priority: 5,
+          progress: 0,
+          queuePosition: 1,
+          etaSeconds: null,
+          waitReason: 'no worker is online',
+        },
+      ],
     });
     // Everyone may read queue-updates: it carries the global counts and nothing about any user.
     await expect

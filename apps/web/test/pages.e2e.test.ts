@@ -396,4 +396,35 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
     await ivy.screenshot({ path: join(SHOTS, 'timed-out.png'), fullPage: true });
     await ivy.context().close();
   });
+
+  it('lists the caller’s running and queued tests on the Queue page, with why each waits', async () => {
+    const jack = await signedIn('jack@example.com');
+    const token = await tokenOf(jack);
+    // Five slow tests fill the all-in-one's five worker slots; the sixth waits for one.
+    const slow: string[] = [];
+    for (let i = 1; i <= 6; i++) {
+      slow.push(
+        await submit(token, { testType: 'performance', url: `${targetUrl}slow/${i}`, name: `slow ${i}` }),
+      );
+    }
+    await jack.goto(`${origin}/queue`);
+    const items = jack.locator('ol.waiting > li');
+    const line = (id: string) => jack.locator(`ol.waiting [data-test-id="${id}"] .small`).textContent();
+    await expect
+      .poll(() => items.evaluateAll((li) => li.map((l) => l.querySelector('.chip')!.textContent)), {
+        timeout: 60_000,
+      })
+      .toEqual(['running', 'running', 'running', 'running', 'running', 'queued']);
+    expect(await items.evaluateAll((li) => li.map((l) => l.dataset.testId))).toEqual(slow);
+    await expect
+      .poll(() => line(slow[5]!))
+      .toMatch(/^position 1 · done in ~\d+ s · every worker slot is busy \(5 of 5\)$/);
+    expect(await jack.locator(`ol.waiting [data-test-id="${slow[5]}"] a`).getAttribute('href')).toBe(
+      `/tests/${slow[5]}`,
+    );
+    await jack.screenshot({ path: join(SHOTS, 'queue-waiting.png'), fullPage: true });
+    for (const id of slow) await cancel(token, id);
+    await expect.poll(() => jack.getByText('None: every test of yours has finished.').count()).toBe(1);
+    await jack.context().close();
+  });
 });

@@ -358,6 +358,22 @@ export const QueueStatusResponse = Type.Object({
     delayed: Type.Integer(),
     workers: Type.Integer(),
   }),
+  /** The caller's running tests, then their queued ones in the order they will start (at most 20). */
+  tests: Type.Array(
+    Type.Object({
+      testId: Type.String(),
+      testType: TestTypeSchema,
+      name: Type.Union([Type.String(), Type.Null()]),
+      url: Type.String(),
+      status: Type.Union([Type.Literal('queued'), Type.Literal('running')]),
+      priority: Type.Integer(),
+      progress: Type.Integer(),
+      queuePosition: NullableInteger,
+      etaSeconds: NullableInteger,
+      /** Why a queued test has not started yet (as in the test's detail, or from the queue); null when running. */
+      waitReason: Type.Union([Type.String(), Type.Null()]),
+    }),
+  ),
 });
 
 export const CleanupQuery = Type.Object(

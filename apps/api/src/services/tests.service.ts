@@ -39,6 +39,7 @@ import type { Allowlist } from '@crucible/shared/egress';
 import type { TestQueue } from '@crucible/backplane';
 import { HttpProblem, isUnavailable, notFound } from '../errors.js';
 import { estimate } from './estimate.js';
+import { whyQueued } from './wait-reason.js';
 import { QueuePositions } from './queue-positions.js';
 import type { Placement, PositionOptions } from './queue-positions.js';
 import type { ListQuery, RunTestBody, TestDetail, TestView } from '@crucible/shared/api';
@@ -130,6 +131,9 @@ export function requestHash(body: RunTestBody): string {
     .update(JSON.stringify(canonical(normalised)))
     .digest('hex');
 }
+
+/** How many of the caller's unfinished tests the queue status lists. */
+const UNFINISHED_SHOWN = 20;
 
 /** Cursors are opaque to clients: the id of the page's last row. */
 const encodeCursor = (id: string) => Buffer.from(`v1:${id}`).toString('base64url');
@@ -250,6 +254,31 @@ export function createTestsService(deps: TestsServiceDeps) {
       deps.log.warn({ err }, 'could not read why the test waits');
       return null;
     }
+  }
+
+  /** The caller's running and queued tests, each with where it stands and why it waits. */
+  async function unfinished(user: AuthUser) {
+    const rows = await tests.unfinishedOf(user.id, UNFINISHED_SHOWN);
+    if (rows.length === 0) return [];
+    const cap = await capacity();
+    return Promise.all(
+      rows.map(async (row) => {
+        const [snapshot, noted] = await Promise.all([tests.queueSnapshot(row), waitReasonOf(row)]);
+        const where = estimate(row, snapshot, cap);
+        return {
+          testId: row.test_id,
+          testType: row.test_type,
+          name: row.test_name,
+          url: row.url,
+          status: row.status as 'queued' | 'running',
+          priority: row.priority,
+          progress: row.progress,
+          ...where,
+          // A worker's own note (a stress test waiting for connections) says more than the queue.
+          waitReason: noted ?? whyQueued(row.status, where.queuePosition, cap, snapshot.running.length),
+        };
+      }),
+    );
   }
 
   /** A queue that cannot be reached is a 503 (the caller decides what to undo). */
@@ -667,11 +696,12 @@ export function createTestsService(deps: TestsServiceDeps) {
     },
 
     async queueStatus(user: AuthUser) {
-      const [mine, counts] = await Promise.all([
+      const [mine, counts, waiting] = await Promise.all([
         tests.countByStatus(user.id),
         readQueueCounts(queue, registry),
+        unfinished(user),
       ]);
-      return { user: mine, queue: counts };
+      return { user: mine, queue: counts, tests: waiting };
     },
 
     async cleanup(user: AuthUser, olderThanHours: number, all: boolean): Promise<number> {

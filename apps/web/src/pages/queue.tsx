@@ -3,6 +3,7 @@ import { ApiError } from '@crucible/client';
 import type { ApiResponse } from '@crucible/client';
 import { Channels } from '@crucible/shared/channels';
 import { Events } from '@crucible/shared/events';
+import { StatusChip } from '../components/status-chip';
 import { useChannel } from '../live-connection';
 import { api } from '../session';
 
@@ -20,6 +21,37 @@ function Counts({ id, title, counts }: { id: string; title: string; counts: Reco
           </div>
         ))}
       </dl>
+    </section>
+  );
+}
+
+/** The caller's running and queued tests: where each stands, when it should finish, why it waits. */
+function Waiting({ tests }: { tests: Status['tests'] }) {
+  return (
+    <section aria-labelledby="h-waiting">
+      <h2 id="h-waiting">Your running and queued tests</h2>
+      {tests.length === 0 ? (
+        <p class="muted">None: every test of yours has finished.</p>
+      ) : (
+        <ol class="waiting">
+          {tests.map((t) => (
+            <li key={t.testId} data-test-id={t.testId}>
+              <a href={`/tests/${t.testId}`}>{t.name || t.url}</a> <StatusChip status={t.status} />{' '}
+              <span class="type-tag">{t.testType}</span>
+              <div class="muted small">
+                {[
+                  t.queuePosition === null ? null : `position ${t.queuePosition}`,
+                  t.status === 'running' ? `${t.progress}%` : null,
+                  t.etaSeconds === null ? null : `done in ~${t.etaSeconds} s`,
+                  t.waitReason,
+                ]
+                  .filter(Boolean)
+                  .join(' · ')}
+              </div>
+            </li>
+          ))}
+        </ol>
+      )}
     </section>
   );
 }
@@ -58,6 +90,7 @@ export function QueuePage() {
       )}
       {status && (
         <>
+          <Waiting tests={status.tests} />
           <Counts id="user" title="Your tests" counts={status.user} />
           <Counts id="queue" title="All tests" counts={status.queue} />
         </>

@@ -643,6 +643,20 @@ export class TestsRepository {
     return { rows, nextAfterId: more ? rows.at(-1)!.id : null };
   }
 
+  /** The user's queued and running tests, running first, then in the order they will start. */
+  unfinishedOf(userId: string, limit: number): Promise<TestRow[]> {
+    return this.#db
+      .selectFrom('test_queue')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('status', 'in', ['queued', 'running'])
+      .orderBy(sql`status = 'running'`, 'desc')
+      .orderBy('priority', 'desc')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+  }
+
   /** The user's tests by status, every status present (0 when none). */
   async countByStatus(userId: string): Promise<StatusCounts> {
     const rows = await this.#db
