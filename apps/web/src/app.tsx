@@ -2,7 +2,7 @@ import { LocationProvider, Route, Router, useLocation } from 'preact-iso';
 import { useEffect } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import { AdminPage } from './pages/admin';
-import { ApiKeysPage } from './pages/api-keys';
+import { AccountPage } from './pages/account';
 import { AuthPage } from './pages/auth';
 import { NewTestPage } from './pages/new-test';
 import { QueuePage } from './pages/queue';
@@ -10,7 +10,7 @@ import { TestPage } from './pages/test-page';
 import { TestsListPage } from './pages/tests-list';
 import { useLiveState } from './live-connection';
 import { useStore } from './lib/store';
-import { session, signOut } from './session';
+import { endSession, session } from './session';
 
 function Redirect({ to }: { to: string }) {
   const { route } = useLocation();
@@ -52,7 +52,7 @@ function Header() {
           {link('/tests', 'Tests')}
           {link('/new', 'New test')}
           {link('/queue', 'Queue')}
-          {link('/keys', 'API keys')}
+          {link('/account', 'Account')}
           {current.user.role === 'admin' && link('/admin', 'Admin')}
         </nav>
       )}
@@ -64,8 +64,8 @@ function Header() {
             <button
               type="button"
               class="link"
-              onClick={() => {
-                signOut();
+              onClick={async () => {
+                await endSession();
                 route('/signin');
               }}
             >
@@ -102,7 +102,9 @@ const guarded =
 const Home = () => <Redirect to={session.get() ? '/tests' : '/signin'} />;
 const SignInRoute = () => <AuthPage mode="signin" />;
 const SignUpRoute = () => <AuthPage mode="signup" />;
-const KeysRoute = guarded(ApiKeysPage);
+const AccountRoute = guarded(AccountPage);
+// The account page was the API-keys page: old links and bookmarks still land on it.
+const KeysRoute = () => <Redirect to="/account" />;
 const NewRoute = guarded(NewTestPage);
 const TestRoute = guarded(({ id }: { id: string }) => <TestPage id={id} />);
 const TestsRoute = guarded(TestsListPage);
@@ -121,6 +123,7 @@ export function App() {
           <Route path="/" component={Home} />
           <Route path="/signin" component={SignInRoute} />
           <Route path="/signup" component={SignUpRoute} />
+          <Route path="/account" component={AccountRoute} />
           <Route path="/keys" component={KeysRoute} />
           <Route path="/new" component={NewRoute} />
           <Route path="/tests" component={TestsRoute} />

@@ -3,7 +3,7 @@ import type { Envelope } from '@crucible/shared/envelope';
 import { connectLive } from './lib/live';
 import type { Live, LiveState } from './lib/live';
 import { createStore } from './lib/store';
-import { api, session } from './session';
+import { api, session, signOut } from './session';
 
 /** The signed-in user's one WebSocket, opened on sign-in and closed on sign-out. */
 export const live = createStore<Live | null>(null);
@@ -23,7 +23,9 @@ function follow(token: string | null) {
   if (token === openFor) return;
   live.get()?.close();
   openFor = token;
-  live.set(token ? connectLive(wsUrl(), { credential: ticket }) : null);
+  // The gateway closes the socket of a session that ended (signed out on another device, or
+  // everywhere): this browser is signed out too, rather than showing a page that can do nothing.
+  live.set(token ? connectLive(wsUrl(), { credential: ticket, onRevoked: signOut }) : null);
 }
 follow(session.get()?.token ?? null);
 session.subscribe((s) => follow(s?.token ?? null));

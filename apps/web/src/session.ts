@@ -31,6 +31,20 @@ export function signOut(): void {
   session.set(null);
 }
 
+/**
+ * Signs out: the server ends the session (its token stops working everywhere), then this browser
+ * forgets it. Forgotten here even when the server cannot be told: the user asked to be signed out
+ * on this device, and a token this browser no longer holds cannot be used from it.
+ */
+export async function endSession(): Promise<void> {
+  try {
+    await api.call('logout');
+  } catch {
+    // Already ended (401) or unreachable: nothing more this browser can do about it.
+  }
+  signOut();
+}
+
 /** The dashboard's one HTTP client: same origin, the session's token, signed out on a 401. */
 export const api = new ApiClient({
   token: () => session.get()?.token,

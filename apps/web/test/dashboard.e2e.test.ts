@@ -345,4 +345,62 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
       .poll(() => stranger.getByRole('alert').textContent())
       .toBe('This invitation is unknown, used, revoked, expired or meant for another email');
   });
+
+  it('shows where a user is signed in, signs one device out (its page too) and then every one', async () => {
+    const phoneContext = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      userAgent:
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+    });
+    const phone = await phoneContext.newPage();
+    await phone.goto(`${origin}/signin`);
+    await phone.getByLabel('Email').fill('alice@example.com');
+    await phone.getByLabel('Password').fill(PASSWORD);
+    await phone.getByRole('button', { name: 'Sign in' }).click();
+    await phone.waitForURL(`${origin}/tests`);
+    const tokenOf = async (page: Page) =>
+      (await page.evaluate(() => JSON.parse(localStorage.getItem('crucible.session')!))).token as string;
+    const me = async (token: string) =>
+      (await fetch(`${serverOrigin}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status;
+    const [laptopToken, phoneToken] = [await tokenOf(alice), await tokenOf(phone)];
+
+    await alice.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+    await alice.waitForURL(`${origin}/account`);
+    const sessions = alice.getByRole('region', { name: 'Where you are signed in' });
+    await expect
+      .poll(() => sessions.locator('tbody tr td:first-child').allTextContents())
+      .toContain('Safari 17 on iOS');
+    expect(await sessions.locator('tbody tr').count()).toBe(2);
+    expect(await sessions.locator('tbody tr', { hasText: 'now (this device)' }).count()).toBe(1);
+    await alice.screenshot({ path: join(SHOTS, 'account.png'), fullPage: true });
+
+    // The phone is signed out from the laptop: its token stops working, and its open page goes to
+    // the sign-in page by itself once the gateway closes its socket.
+    await sessions.getByRole('button', { name: 'Sign out Safari 17 on iOS' }).click();
+    await expect.poll(() => sessions.locator('tbody tr').count()).toBe(1);
+    expect(await me(phoneToken)).toBe(401);
+    await phone.waitForURL(`${origin}/signin`, { timeout: 60_000 });
+    expect(await phone.evaluate(() => localStorage.getItem('crucible.session'))).toBeNull();
+
+    alice.once('dialog', (dialog) => void dialog.accept());
+    await sessions.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await alice.waitForURL(`${origin}/signin`);
+    expect(await me(laptopToken)).toBe(401);
+    await phoneContext.close();
+  });
+
+  it('ends the session on the server when the user signs out from the header', async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${origin}/signin`);
+    await page.getByLabel('Email').fill('bob@example.com');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${origin}/tests`);
+    const token = (await page.evaluate(() => JSON.parse(localStorage.getItem('crucible.session')!))).token;
+    const me = () => fetch(`${serverOrigin}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await me()).status).toBe(200);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${origin}/signin`);
+    expect((await me()).status).toBe(401);
+  });
 });

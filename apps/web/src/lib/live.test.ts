@@ -147,4 +147,21 @@ describe('the live connection', () => {
     expect(live.state).toBe('closed');
     expect(gw.sockets).toHaveLength(1);
   });
+
+  it('reports a revoked credential (the session was signed out elsewhere) and does not reconnect', async () => {
+    const gw = await gateway();
+    server = gw.server;
+    let revoked = 0;
+    live = connectLive(gw.url, {
+      credential: ticket,
+      maxReconnectMs: 40,
+      WebSocket: WebSocket as never,
+      onRevoked: () => revoked++,
+    });
+    await expect.poll(() => live!.state).toBe('open');
+    gw.sockets[0]!.close(4001, 'session ended');
+    await expect.poll(() => live!.state).toBe('closed');
+    expect(revoked).toBe(1);
+    expect(gw.sockets).toHaveLength(1);
+  });
 });

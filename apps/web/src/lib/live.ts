@@ -31,7 +31,12 @@ export interface LiveOptions {
   maxReconnectMs?: number;
   /** @defaultValue globalThis.WebSocket */
   WebSocket?: WebSocketConstructor;
+  /** The gateway closed the socket because its credential was revoked (4001: signed out elsewhere). @defaultValue none */
+  onRevoked?: () => void;
 }
+
+/** The gateway's close code for a revoked credential (DESIGN.md, "WebSocket protocol"). */
+const REVOKED = 4001;
 
 export function connectLive(url: string, options: LiveOptions): Live {
   const listeners = new Set<(state: LiveState) => void>();
@@ -48,7 +53,10 @@ export function connectLive(url: string, options: LiveOptions): Live {
     ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
   });
   socket.on('open', () => setState('open'));
-  socket.on('close', ({ willReconnect }) => setState(willReconnect ? 'reconnecting' : 'closed'));
+  socket.on('close', ({ code, willReconnect }) => {
+    setState(willReconnect ? 'reconnecting' : 'closed');
+    if (code === REVOKED) options.onRevoked?.();
+  });
 
   return {
     get state() {
