@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@crucible/db/testing';
 import { DroppingProxy } from './proxy';
@@ -43,7 +42,6 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
   let perfUrl: string;
 
   beforeAll(async () => {
-    await build({ root: join(REPO_ROOT, 'apps/web'), logLevel: 'warn' });
     target = createServer((req, res) => {
       // /slow answers only after a long while: a test of it stays running until cancelled.
       const delay = req.url?.startsWith('/slow') ? 20_000 : 0;
@@ -70,7 +68,8 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
       TARGET_ALLOWLIST: '127.0.0.1',
     });
     serverOrigin = `http://127.0.0.1:${port}`;
-    await waitForReady(`${serverOrigin}/health/ready`, server);
+    // The server builds the dashboard first when its sources changed, one process at a time.
+    await waitForReady(`${serverOrigin}/health/ready`, server, 110_000);
     proxy = new DroppingProxy(port);
     origin = `http://127.0.0.1:${await proxy.listen()}`;
 

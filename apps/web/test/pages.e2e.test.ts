@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@crucible/db/testing';
 import { REDIS_URL, REPO_ROOT, deletePrefix, freePort, startAllInOne, waitForReady } from './server';
@@ -33,7 +32,6 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
   let dataDir: string;
 
   beforeAll(async () => {
-    await build({ root: join(REPO_ROOT, 'apps/web'), logLevel: 'warn' });
     target = createServer((req, res) => {
       // /slow answers only after a long while: a test of it stays running until cancelled.
       const delay = req.url?.startsWith('/slow') ? 20_000 : 0;
@@ -72,7 +70,8 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
       REGISTRATION: 'open',
     });
     origin = `http://127.0.0.1:${port}`;
-    await waitForReady(`${origin}/health/ready`, server);
+    // The server builds the dashboard first when its sources changed, one process at a time.
+    await waitForReady(`${origin}/health/ready`, server, 110_000);
     // The first account of a database is the admin.
     const admin = await fetch(`${origin}/api/auth/register`, {
       method: 'POST',
