@@ -21,6 +21,9 @@ type Item = ApiResponse<'listTests'>['items'][number];
 export function statusAfter(message: Envelope, current: Item['status']): Item['status'] {
   const data = (message.data ?? {}) as { status?: Item['status']; willRetry?: boolean };
   switch (message.event) {
+    // A new run (a retry): the channel's history holds the previous run's end before it.
+    case Events.QUEUE_JOB_ADDED:
+      return 'queued';
     case Events.QUEUE_JOB_STARTED:
     case Events.QUEUE_JOB_PROGRESS:
       return current === 'queued' ? 'running' : current;
@@ -35,15 +38,30 @@ export function statusAfter(message: Envelope, current: Item['status']): Item['s
 }
 
 /** Follows one unfinished test's job channel while its row is on screen. */
-function LiveRow({ item, onChange }: { item: Item; onChange: (next: Item) => void }) {
+function LiveRow({
+  item,
+  onChange,
+  paused,
+}: {
+  item: Item;
+  onChange: (next: Item) => void;
+  /** While a retry is being accepted: the channel's history would still end with the old run. */
+  paused: boolean;
+}) {
   const latest = useRef(item);
   latest.current = item;
-  useChannel(UNFINISHED.has(item.status) ? channelName(Channels.JOB_STATUS, { jobId: item.testId }) : null, {
+  const follow = UNFINISHED.has(item.status) && !paused;
+  useChannel(follow ? channelName(Channels.JOB_STATUS, { jobId: item.testId }) : null, {
     message: (m) => {
       const data = (m.data ?? {}) as { progress?: number; verdict?: Item['verdict'] };
       const current = latest.current;
       const status = statusAfter(m, current.status);
-      const progress = status === 'completed' ? 100 : Math.max(current.progress, data.progress ?? 0);
+      const progress =
+        status === 'completed'
+          ? 100
+          : m.event === Events.QUEUE_JOB_ADDED
+            ? 0
+            : Math.max(current.progress, data.progress ?? 0);
       const verdict = status === 'completed' ? (data.verdict ?? current.verdict) : null;
       if (status !== current.status || progress !== current.progress || verdict !== current.verdict)
         onChange({ ...current, status, progress, verdict });
@@ -126,9 +144,11 @@ export function TestsListPage() {
    * The row shows the action's outcome at once (a retried test is queued, and its row then
    * follows the test's events); it goes back if the API refuses.
    */
+  const [retrying, setRetrying] = useState<string | null>(null);
   const act = async (item: Item, action: 'cancel' | 'retry') => {
     setNotice(null);
     generation.current++;
+    if (action === 'retry') setRetrying(item.testId);
     replace(
       action === 'cancel'
         ? { ...item, status: 'cancelled' }
@@ -142,6 +162,8 @@ export function TestsListPage() {
     } catch (err) {
       replace(item);
       setNotice(err instanceof ApiError ? err.message : String(err));
+    } finally {
+      if (action === 'retry') setRetrying(null);
     }
   };
 
@@ -254,7 +276,7 @@ export function TestsListPage() {
               {items.map((item) => (
                 <tr key={item.testId} data-test-id={item.testId}>
                   <td>
-                    <LiveRow item={item} onChange={replace} />
+                    <LiveRow item={item} onChange={replace} paused={retrying === item.testId} />
                     <a href={`/tests/${item.testId}`}>{item.name || item.url}</a>
                     <div class="muted small">
                       <span class="type-tag">{item.testType}</span> {item.name ? item.url : ''}
