@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { TestsRepository } from '@crucible/db';
 import { auth, register, startApi, startTarget } from './helpers.js';
 import type { Api } from './helpers.js';
@@ -278,6 +279,40 @@ describe('a lost worker', () => {
       retryCount: 1,
       attempt: 2,
       maxAttempts: 3,
+    });
+  });
+});
+
+describe('the ETA of a running test', () => {
+  it('is "stalled" once nothing was written for the lock duration, never ~0 s', async () => {
+    const site = await target();
+    const { testId } = await submitOk(alice.token, {
+      testType: 'stress',
+      url: site.url,
+      config: { durationSec: 60 },
+    });
+    // A worker started it 20 s ago and wrote its last progress then: a 60-s test has 40 s left.
+    const tests = new TestsRepository(api.db.kysely);
+    await tests.startAttempts([{ testId, run: 0 }]);
+    // The row's trigger stamps updated_at on every write: set aside to backdate it, as time would.
+    const backdate = (startedSec: number, writtenSec: number) =>
+      api.db.kysely.transaction().execute(async (trx) => {
+        await sql`SET LOCAL session_replication_role = replica`.execute(trx);
+        await sql`UPDATE test_queue SET started_at = now() - ${startedSec} * interval '1 second',
+              updated_at = now() - ${writtenSec} * interval '1 second' WHERE test_id = ${testId}`.execute(
+          trx,
+        );
+      });
+    await backdate(20, 20);
+    const running = await detail(alice.token, testId);
+    expect(running).toMatchObject({ status: 'running', stalled: false });
+    expect([39, 40]).toContain(running.etaSeconds);
+    // Its worker died: 31 s without a write, past the 30-s lock.
+    await backdate(51, 31);
+    expect(await detail(alice.token, testId)).toMatchObject({
+      status: 'running',
+      etaSeconds: null,
+      stalled: true,
     });
   });
 });

@@ -249,6 +249,8 @@ export const TestDetail = Type.Composite([
   Type.Object({
     queuePosition: NullableInteger,
     etaSeconds: NullableInteger,
+    /** Running, but nothing written for the workers' lock duration: waiting for a lost worker's recovery. */
+    stalled: Type.Boolean(),
     /**
      * Why a queued test has not started although workers are free: e.g. a stress test waiting
      * until its workspace's other stress tests leave it enough connections. Null otherwise.

@@ -212,6 +212,11 @@ export interface TestsServiceDeps {
    */
   eventLogOrderedWithQueue?: boolean;
   positions?: PositionOptions;
+  /**
+   * A running test with no write for this long is shown `stalled` (its worker presumed lost) rather
+   * than given an ETA. @defaultValue DEFAULT_STALLED_AFTER_MS (BullMQ's lock duration)
+   */
+  stalledAfterMs?: number;
 }
 
 export function createTestsService(deps: TestsServiceDeps) {
@@ -239,9 +244,10 @@ export function createTestsService(deps: TestsServiceDeps) {
   }
 
   async function whereIs(row: TestRow) {
-    if (row.status !== 'queued' && row.status !== 'running') return { queuePosition: null, etaSeconds: null };
+    if (row.status !== 'queued' && row.status !== 'running')
+      return { queuePosition: null, etaSeconds: null, stalled: false };
     const [snapshot, cap] = await Promise.all([tests.queueSnapshot(row), capacity()]);
-    return estimate(row, snapshot, cap);
+    return estimate(row, snapshot, cap, { stalledAfterMs: deps.stalledAfterMs });
   }
 
   /** Why a queued test has not started, when a worker noted it (stress connections). */

@@ -204,7 +204,13 @@ export function TestPage({ id }: { id: string }) {
             <dd role="status">{test.waitReason}</dd>
           </div>
         )}
-        {!finished && test.etaSeconds !== null && (
+        {!finished && test.stalled && (
+          <div>
+            <dt>expected to finish in</dt>
+            <dd data-testid="stalled">stalled — waiting for recovery</dd>
+          </div>
+        )}
+        {!finished && !test.stalled && test.etaSeconds !== null && (
           <div>
             <dt>expected to finish in</dt>
             <dd>~{test.etaSeconds} s</dd>
