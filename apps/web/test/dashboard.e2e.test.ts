@@ -264,6 +264,52 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
       .toBe('3');
   });
 
+  it('shows failed checks in red beside "completed", and runs a test again as a new, linked one', async () => {
+    const token = (await alice.evaluate(() => JSON.parse(localStorage.getItem('crucible.session')!))).token;
+    const submitted = await fetch(`${serverOrigin}/api/test/run`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        testType: 'api',
+        url: targetUrl,
+        name: 'expects 201',
+        config: { steps: [{ name: 'create', path: '/', assert: { status: 201 } }] },
+      }),
+    });
+    expect(submitted.status).toBe(202);
+    const { testId } = (await submitted.json()) as { testId: string };
+
+    await alice.goto(`${origin}/tests`);
+    const row = alice.locator(`[data-test-id="${testId}"]`);
+    await expect.poll(() => row.locator('.verdict').textContent(), { timeout: 60_000 }).toBe('checks failed');
+    expect(await row.locator('.chip').first().textContent()).toBe('completed');
+    // Red, like a failed status.
+    const red = await row.locator('.verdict').evaluate((el) => getComputedStyle(el).backgroundColor);
+    expect(red).toBe('rgb(185, 28, 28)');
+
+    await row.getByRole('link', { name: 'expects 201' }).click();
+    await alice.waitForURL(`${origin}/tests/${testId}`);
+    expect(await alice.locator('h1 .verdict').textContent()).toBe('checks failed');
+    await alice.screenshot({ path: join(SHOTS, 'test-page-failed-checks.png'), fullPage: true });
+
+    // Run again: a new test; the first keeps its result and links to it.
+    await alice.getByRole('button', { name: 'Run again' }).click();
+    await alice.waitForURL(
+      (url) => /\/tests\/[0-9a-f-]{36}$/.test(url.pathname) && !url.pathname.endsWith(testId),
+    );
+    const againId = alice.url().split('/').at(-1)!;
+    await expect.poll(() => alice.getByTestId('rerun-of').getAttribute('href')).toBe(`/tests/${testId}`);
+    await expect
+      .poll(() => alice.locator('h1 .verdict').textContent(), { timeout: 60_000 })
+      .toBe('checks failed');
+    await alice.getByTestId('rerun-of').click();
+    await alice.waitForURL(`${origin}/tests/${testId}`);
+    await expect
+      .poll(() => alice.getByTestId('reruns').locator('a').getAttribute('href'))
+      .toBe(`/tests/${againId}`);
+    expect(await alice.locator('h1 .chip').first().textContent()).toBe('completed');
+  });
+
   it('shows a second user none of them', async () => {
     const bob = await newUser('bob@example.com');
     await bob.goto(`${origin}/tests`);
