@@ -426,4 +426,57 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
     await expect.poll(() => jack.getByText('None: every test of yours has finished.').count()).toBe(1);
     await jack.context().close();
   });
+  it('builds an api test with the step editor, its errors under the field they are about', async () => {
+    const kim = await signedIn('kim@example.com');
+    await kim.goto(`${origin}/new?type=api`);
+    await kim.locator('#f-url').fill(targetUrl);
+    expect(await kim.locator('#step-0-name').inputValue()).toBe('home');
+    await kim.locator('#step-0-url').fill('ftp://example.com/');
+    await kim.getByRole('button', { name: 'Add header' }).click();
+    await kim.getByLabel('Headers 1 Name').fill('x-probe');
+    await kim.getByLabel('Headers 1 Value').fill('1');
+    await kim.locator('#step-0-bodyContains').fill('hello');
+    await kim.getByRole('button', { name: 'Run api test' }).click();
+    await expect
+      .poll(() => kim.locator('#step-0-url-error').textContent())
+      .toBe('Use an http or https URL, or a path such as /login');
+    expect(await kim.locator('#step-0-url').getAttribute('aria-invalid')).toBe('true');
+    await kim.screenshot({ path: join(SHOTS, 'api-steps-error.png'), fullPage: true });
+
+    // The JSON view is the same steps: broken JSON says where, valid JSON edits the form.
+    await kim.getByLabel('JSON', { exact: true }).check();
+    const json = kim.locator('#steps-json');
+    expect(JSON.parse(await json.inputValue())).toEqual({
+      steps: [
+        {
+          name: 'home',
+          method: 'GET',
+          url: 'ftp://example.com/',
+          headers: { 'x-probe': '1' },
+          assert: { status: 200, bodyContains: 'hello' },
+        },
+      ],
+    });
+    await json.fill('{"steps": [\n  {"name": "home",}\n]}');
+    expect(await kim.locator('#steps-json-error').textContent()).toMatch(/^Line 2, column 19: /);
+    await json.fill(
+      JSON.stringify({
+        steps: [{ name: 'home', method: 'GET', url: '/', assert: { status: 200, bodyContains: 'hello' } }],
+      }),
+    );
+    expect(await kim.locator('#steps-json-error').count()).toBe(0);
+    await kim.getByLabel('JSON', { exact: true }).uncheck();
+    expect(await kim.locator('#step-0-url').inputValue()).toBe('/');
+    await kim.getByRole('button', { name: 'Run api test' }).click();
+    await kim.waitForURL(/\/tests\/[0-9a-f-]+$/);
+    const testId = new URL(kim.url()).pathname.split('/').at(-1)!;
+    expect(await settled(await tokenOf(kim), testId)).toBe('completed');
+    const res = await fetch(`${origin}/api/test/queue/jobs/${testId}`, {
+      headers: { authorization: `Bearer ${await tokenOf(kim)}` },
+    });
+    expect(((await res.json()) as { config: unknown }).config).toEqual({
+      steps: [{ name: 'home', method: 'GET', url: '/', assert: { status: 200, bodyContains: 'hello' } }],
+    });
+    await kim.context().close();
+  });
 });

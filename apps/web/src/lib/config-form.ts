@@ -172,17 +172,28 @@ export function buildConfig(
     }
   }
   const schema = TestCatalog[testType].configSchema as TSchema;
+  const keys = new Set(fields.map((f) => f.key));
+  for (const [key, message] of Object.entries(schemaErrors(schema, config, keys))) errors[key] ??= message;
+  return { config, errors };
+}
+
+/**
+ * Validates a config with its catalogue schema (defaults applied, as the API does) and puts the
+ * first message for each failing value beside the deepest form field that contains it; `''` when
+ * no field does. A message for a value below its field names the rest of the path.
+ */
+export function schemaErrors(schema: TSchema, config: unknown, keys: ReadonlySet<string>): FieldErrors {
+  const errors: FieldErrors = {};
   const candidate = Value.Default(schema, structuredClone(config));
   for (const error of Value.Errors(schema, candidate)) {
     const path = error.path.split('/').filter(Boolean);
-    // The deepest field that contains the failing value gets the message.
     let key = '';
     for (let i = path.length; i > 0 && !key; i--) {
       const candidateKey = path.slice(0, i).join('.');
-      if (fields.some((f) => f.key === candidateKey)) key = candidateKey;
+      if (keys.has(candidateKey)) key = candidateKey;
     }
     const where = key && path.join('.') !== key ? `${path.slice(key.split('.').length).join('.')}: ` : '';
     errors[key] ??= `${where}${error.message}`;
   }
-  return { config, errors };
+  return errors;
 }

@@ -5,7 +5,10 @@ import { ApiError } from '@crucible/client';
 import { RunTestFields } from '@crucible/shared/api';
 import { TestTypes } from '@crucible/shared/catalog';
 import type { TestType } from '@crucible/shared/catalog';
+import { EXAMPLE_STEPS, stepsToConfig } from '../lib/api-steps';
+import type { StepDraft } from '../lib/api-steps';
 import { buildConfig, configFields } from '../lib/config-form';
+import { StepsEditor } from '../components/steps-editor';
 import type { Field, FieldErrors, FormValues } from '../lib/config-form';
 import { api } from '../session';
 
@@ -156,6 +159,7 @@ export function NewTestPage() {
   const [name, setName] = useState('');
   const [priority, setPriority] = useState('');
   const [values, setValues] = useState<FormValues>({});
+  const [steps, setSteps] = useState<StepDraft[]>(EXAMPLE_STEPS);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [submitError, setSubmitError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -166,9 +170,12 @@ export function NewTestPage() {
     event.preventDefault();
     setSubmitError(null);
     const priorityValue = priority.trim() === '' ? undefined : Number(priority);
-    const { config, errors: configErrors } = buildConfig(testType, values);
+    // The api type has its step editor, whose messages are keyed by step (`steps.0.url`).
+    const { config, errors: configErrors } =
+      testType === 'api' ? stepsToConfig(steps) : buildConfig(testType, values);
     const all: FieldErrors = { ...bodyErrors(url, name, priorityValue) };
-    for (const [key, message] of Object.entries(configErrors)) all[key ? key : 'config'] = message;
+    for (const [key, message] of Object.entries(configErrors))
+      all[key ? key : testType === 'api' ? 'steps' : 'config'] = message;
     setErrors(all);
     if (Object.keys(all).length > 0) {
       document.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
@@ -222,6 +229,7 @@ export function NewTestPage() {
                   onChange={() => {
                     setTestType(t);
                     setValues({});
+                    setSteps(EXAMPLE_STEPS);
                     setErrors({});
                   }}
                 />
@@ -279,20 +287,27 @@ export function NewTestPage() {
             )}
           </div>
         </div>
-        {fields.length > 0 && (
+        {testType === 'api' ? (
           <fieldset>
-            <legend>{testType} options</legend>
-            {fields.map((f) => (
-              <FieldInput
-                key={f.key}
-                field={f}
-                values={values}
-                errors={errors}
-                onChange={(key, value) => setValues((v) => ({ ...v, [key]: value }))}
-              />
-            ))}
-            {errors.config && <p class="error-text">{errors.config}</p>}
+            <legend>Steps</legend>
+            <StepsEditor steps={steps} errors={errors} onChange={setSteps} />
           </fieldset>
+        ) : (
+          fields.length > 0 && (
+            <fieldset>
+              <legend>{testType} options</legend>
+              {fields.map((f) => (
+                <FieldInput
+                  key={f.key}
+                  field={f}
+                  values={values}
+                  errors={errors}
+                  onChange={(key, value) => setValues((v) => ({ ...v, [key]: value }))}
+                />
+              ))}
+              {errors.config && <p class="error-text">{errors.config}</p>}
+            </fieldset>
+          )
         )}
         {submitError && (
           <p role="alert" class="error-text">
