@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { ApiError } from '@crucible/client';
 import type { ApiResponse } from '@crucible/client';
+import { OneTimeSecret } from '../components/one-time-secret';
 import { api, signOut } from '../session';
 
 type Key = ApiResponse<'listApiKeys'>[number];
@@ -124,7 +125,6 @@ function ApiKeysSection() {
   const [keys, setKeys] = useState<Key[] | null>(null);
   const [name, setName] = useState('');
   const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
-  const [copied, setCopied] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
   const load = () =>
@@ -140,7 +140,6 @@ function ApiKeysSection() {
     try {
       const key = await api.call('createApiKey', { body: { name: name.trim() } });
       setCreated({ name: key.name, key: key.key });
-      setCopied(false);
       setName('');
       await load();
     } catch (err) {
@@ -156,12 +155,6 @@ function ApiKeysSection() {
     } catch (err) {
       setError(message(err));
     }
-  };
-
-  const copy = async () => {
-    if (!created) return;
-    await navigator.clipboard.writeText(created.key);
-    setCopied(true);
   };
 
   return (
@@ -182,20 +175,9 @@ function ApiKeysSection() {
         <button type="submit">Create key</button>
       </form>
       {created && (
-        <div class="notice" role="status">
-          <p>
-            The key <strong>{created.name}</strong> is shown only this once: copy it now.
-          </p>
-          <p class="secret">
-            <code data-testid="new-key">{created.key}</code>{' '}
-            <button type="button" onClick={copy}>
-              {copied ? 'Copied' : 'Copy'}
-            </button>{' '}
-            <button type="button" class="secondary" onClick={() => setCreated(null)}>
-              Done
-            </button>
-          </p>
-        </div>
+        <OneTimeSecret value={created.key} testId="new-key" copyLabel="Copy" onDone={() => setCreated(null)}>
+          The key <strong>{created.name}</strong> is shown only this once: copy it now.
+        </OneTimeSecret>
       )}
       {error && (
         <p role="alert" class="error-text">

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '@crucible/client';
 import type { ApiResponse } from '@crucible/client';
+import { OneTimeSecret } from '../components/one-time-secret';
 import { useStore } from '../lib/store';
 import { api, session } from '../session';
 
@@ -110,7 +111,6 @@ function InvitationsSection() {
   const [items, setItems] = useState<Invitation[] | null>(null);
   const [email, setEmail] = useState('');
   const [created, setCreated] = useState<{ link: string; email: string | null } | null>(null);
-  const [copied, setCopied] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const fail = (err: unknown) => setError(err instanceof ApiError ? err.message : String(err));
   const load = () =>
@@ -128,7 +128,6 @@ function InvitationsSection() {
       const invitation = await api.call('createInvitation', { body: forEmail ? { email: forEmail } : {} });
       const link = `${location.origin}/signup?invite=${encodeURIComponent(invitation.token)}`;
       setCreated({ link, email: forEmail });
-      setCopied(false);
       setEmail('');
       await load();
     } catch (err) {
@@ -144,12 +143,6 @@ function InvitationsSection() {
     } catch (err) {
       fail(err);
     }
-  };
-
-  const copy = async () => {
-    if (!created) return;
-    await navigator.clipboard.writeText(created.link);
-    setCopied(true);
   };
 
   return (
@@ -168,21 +161,15 @@ function InvitationsSection() {
         <button type="submit">Create invitation</button>
       </form>
       {created && (
-        <div class="notice" role="status">
-          <p>
-            Send this link{created.email ? ` to ${created.email}` : ''}: it is shown only this once, works
-            once, for 7 days.
-          </p>
-          <p class="secret">
-            <code data-testid="invitation-link">{created.link}</code>{' '}
-            <button type="button" onClick={copy}>
-              {copied ? 'Copied' : 'Copy link'}
-            </button>{' '}
-            <button type="button" class="secondary" onClick={() => setCreated(null)}>
-              Done
-            </button>
-          </p>
-        </div>
+        <OneTimeSecret
+          value={created.link}
+          testId="invitation-link"
+          copyLabel="Copy link"
+          onDone={() => setCreated(null)}
+        >
+          Send this link{created.email ? ` to ${created.email}` : ''}: it is shown only this once, works once,
+          for 7 days.
+        </OneTimeSecret>
       )}
       {error && (
         <p role="alert" class="error-text">
