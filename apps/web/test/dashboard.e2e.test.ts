@@ -6,15 +6,21 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@crucible/db/testing';
 import { DroppingProxy } from './proxy';
-import { REDIS_URL, REPO_ROOT, deletePrefix, freePort, startAllInOne, waitForReady } from './server';
+import {
+  REDIS_URL,
+  REPO_ROOT,
+  deletePrefix,
+  freePort,
+  launchChromium,
+  startAllInOne,
+  waitForReady,
+} from './server';
 import type { ServerProcess } from './server';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'test-output', 'dashboard');
 const PASSWORD = 'a long enough password';
 const STRESS_SECONDS = 6;
@@ -74,20 +80,7 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
     origin = `http://127.0.0.1:${await proxy.listen()}`;
 
     mkdirSync(SHOTS, { recursive: true });
-    // A fresh temporary profile; each user below gets a context of their own (own storage).
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -6,14 +6,20 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@crucible/db/testing';
-import { REDIS_URL, REPO_ROOT, deletePrefix, freePort, startAllInOne, waitForReady } from './server';
+import {
+  REDIS_URL,
+  REPO_ROOT,
+  deletePrefix,
+  freePort,
+  launchChromium,
+  startAllInOne,
+  waitForReady,
+} from './server';
 import type { ServerProcess } from './server';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'test-output', 'pages');
 const PASSWORD = 'a long enough password';
 
@@ -81,19 +87,7 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
     expect(admin.status).toBe(201);
 
     mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
