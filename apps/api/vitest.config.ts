@@ -5,17 +5,14 @@ const base = { testTimeout: 30_000, hookTimeout: 30_000 };
 
 /**
  * A project per mode of the deployment under test. The queue suites run in both, on the backplane
- * of each (helpers read `CRUCIBLE_TEST_BACKPLANE`); the end-to-end tests start their own processes
- * in one mode or the other.
+ * of each (helpers read `CRUCIBLE_TEST_BACKPLANE`); `pnpm start`'s own suites are in apps/all-in-one.
  */
-const embeddedOnly = ['test/embedded.e2e.test.ts'];
 const projects: TestProjectInlineConfiguration[] = [
   {
     test: {
       ...base,
       name: 'distributed',
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-      exclude: embeddedOnly,
       env: { CRUCIBLE_TEST_BACKPLANE: 'distributed' },
     },
   },
@@ -23,7 +20,17 @@ const projects: TestProjectInlineConfiguration[] = [
     test: {
       ...base,
       name: 'embedded',
-      include: ['test/queue.test.ts', 'test/worker-processes.test.ts', ...embeddedOnly],
+      include: [
+        'test/queue.test.ts',
+        'test/fairness.test.ts',
+        'test/worker-processes.test.ts',
+        'test/notifications.test.ts',
+        'test/monitors.test.ts',
+        'test/maintenance.test.ts',
+        'test/status-pages.test.ts',
+        'test/quotas.test.ts',
+        'test/alerts.test.ts',
+      ],
       env: { CRUCIBLE_TEST_BACKPLANE: 'embedded' },
     },
   },

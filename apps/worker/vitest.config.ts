@@ -1,9 +1,31 @@
 import { defineConfig } from 'vitest/config';
+import type { TestProjectInlineConfiguration } from 'vitest/config';
 
-export default defineConfig({
-  test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+const browserSuite = ['test/browser/**/*.test.ts'];
+
+/**
+ * The browser engine's suite drives a real Chromium and Lighthouse (about 20 s a page load on a
+ * shared machine): its own project, with room for that, so it can be run (`--project browser`) or
+ * left out (`--project worker`) on its own.
+ */
+const projects: TestProjectInlineConfiguration[] = [
+  {
+    test: {
+      name: 'worker',
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      exclude: browserSuite,
+      testTimeout: 30_000,
+      hookTimeout: 30_000,
+    },
   },
-});
+  {
+    test: {
+      name: 'browser',
+      include: browserSuite,
+      testTimeout: 240_000,
+      hookTimeout: 30_000,
+    },
+  },
+];
+
+export default defineConfig({ test: { projects } });

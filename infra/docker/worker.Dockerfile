@@ -32,8 +32,15 @@ RUN --mount=type=cache,id=pnpm-store,target=/pnpm-store \
        --store-dir /pnpm-store /out
 
 FROM ${NODE_IMAGE} AS runtime
+# Browser tests drive Debian's Chromium (nothing downloads a browser) with fonts for Latin, CJK and
+# emoji text; tini is PID 1 so the browser's processes, which a test kills as a group, are reaped.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+       chromium fonts-liberation fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji tini \
+    && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
-    WORKER_HEALTH_PORT=3002
+    WORKER_HEALTH_PORT=3002 \
+    CHROMIUM_PATH=/usr/bin/chromium
 WORKDIR /app
 COPY --from=build /out/ ./
 # Code stays owned by root (read-only to the app); the process runs as the image's unprivileged
@@ -42,7 +49,8 @@ USER node
 EXPOSE 3002
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.WORKER_HEALTH_PORT+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Exec form: node is PID 1 and receives SIGTERM itself; every app handles it (bounded drain,
-# exit code 0 when clean) and starts no child processes, so no init process is needed to reap any.
+# tini forwards SIGTERM to node, which drains (bounded), kills any browser still running and exits
+# 0 when clean; tini reaps the browser processes that a kill leaves to PID 1.
 STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "--enable-source-maps", "dist/main.js"]

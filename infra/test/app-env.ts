@@ -1,6 +1,6 @@
 import { loadApiEnv, loadMigrateEnv } from '@crucible/api';
 import { loadGatewayEnv } from '@crucible/gateway';
-import { loadProcessEnv } from '@crucible/shared';
+import { loadProcessEnv } from '@crucible/runtime';
 import { loadWorkerEnv } from '@crucible/worker';
 
 /**
@@ -15,8 +15,8 @@ export const PROCESS_LOADERS = {
 } as const;
 export type ProcessName = keyof typeof PROCESS_LOADERS;
 
-/** Runs a process's loaders over `env`, recording every variable they look up. */
-export function readEnv(name: ProcessName, env: Record<string, string>) {
+/** Runs `load` over `env`, recording every variable it looks up. */
+export function recordReads<T>(load: (env: NodeJS.ProcessEnv) => T, env: Record<string, string>) {
   const read = new Set<string>();
   const recording = new Proxy(env, {
     get(target, key) {
@@ -24,8 +24,17 @@ export function readEnv(name: ProcessName, env: Record<string, string>) {
       return target[key as string];
     },
   });
-  const values = PROCESS_LOADERS[name].map((load) => load(recording)) as unknown as Record<string, unknown>[];
-  return { read, config: Object.assign({}, ...values) as Record<string, unknown> };
+  return { read, value: load(recording) };
+}
+
+/** Runs a process's loaders over `env`, recording every variable they look up. */
+export function readEnv(name: ProcessName, env: Record<string, string>) {
+  const { read, value } = recordReads(
+    (recording) =>
+      PROCESS_LOADERS[name].map((load) => load(recording)) as unknown as Record<string, unknown>[],
+    env,
+  );
+  return { read, config: Object.assign({}, ...value) as Record<string, unknown> };
 }
 
 /** The variables a process reads: its loaders run once with every lookup recorded. */

@@ -45,8 +45,10 @@ function expectDrainCoversStressTests(config: Record<string, unknown>) {
 
 describe('the apps read their configuration only through their loaders', () => {
   it('finds no variable in the source that the deployment files do not know about', () => {
-    // Read outside deployments on purpose: test helpers and the embedded (all-in-one) mode.
+    // Read outside deployments on purpose: test helpers, the embedded (all-in-one) mode and the
+    // CLI (INIT_CWD: the folder `pnpm -s crucible` was called from).
     const notDeployed = new Set([
+      'INIT_CWD',
       'TEST_DATABASE_URL',
       'TEST_REDIS_URL',
       'CRUCIBLE_TEST_BACKPLANE',
@@ -58,7 +60,7 @@ describe('the apps read their configuration only through their loaders', () => {
       for (const entry of readdirSync(dir)) {
         const path = join(dir, entry);
         if (statSync(path).isDirectory()) walk(path);
-        else if (path.endsWith('.ts') && !path.endsWith('.test.ts') && !path.endsWith('all-in-one.ts')) {
+        else if (path.endsWith('.ts') && !path.endsWith('.test.ts')) {
           const text = readFileSync(path, 'utf8');
           for (const m of text.matchAll(
             /process\.env\.([A-Z][A-Z0-9_]*)|env\w*\(\s*\w+,\s*'([A-Z][A-Z0-9_]*)'/g,
@@ -278,5 +280,90 @@ describe('infra/docker', () => {
     expect(image.healthcheck).toContain('/health/ready');
     expect(image.cmd).toEqual(['node', '--enable-source-maps', 'dist/main.js']);
     expect(image.text).not.toMatch(/\btsx\b/);
+  });
+
+  it("worker.Dockerfile installs Debian's Chromium and fonts, and an init that reaps the browser's processes", () => {
+    const image = dockerfile('worker');
+    const joined = image.text.replace(/\\\n\s*/g, ' ');
+    const install = joined.split('\n').find((line) => line.includes('apt-get install')) ?? '';
+    for (const pkg of ['chromium', 'fonts-liberation', 'fonts-noto-core', 'fonts-noto-color-emoji', 'tini']) {
+      expect(install.split(/\s+/)).toContain(pkg);
+    }
+    expect(image.env.CHROMIUM_PATH).toBe('/usr/bin/chromium');
+    expect(image.text).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]$/m);
+  });
+});
+
+describe('browser tests in the deployments', () => {
+  const objects = loadManifests();
+  const browserWorker = () => {
+    const deployment = findObject(objects, 'Deployment', 'crucible-browser-worker');
+    return { deployment, container: (deployment.spec.template.spec.containers as K8sContainer[])[0]! };
+  };
+
+  it('run on browser workers only: the ordinary workers consume the tests queue, browser workers the browser queue', () => {
+    const worker = readEnv('worker', containerEnv(objects, deploymentOf(objects, 'worker').container)).config;
+    const browser = expectCompleteEnv(
+      'k8s browser-worker',
+      'worker',
+      containerEnv(objects, browserWorker().container),
+    );
+    expect([worker.queues, browser.queues]).toEqual([['tests'], ['browser']]);
+    expect(browser.browserConcurrency).toBe(1);
+    const { services } = loadCompose();
+    const composed = (name: string) =>
+      expectCompleteEnv(`compose ${name}`, 'worker', composeEnv(services[name]!, SHELL));
+    expect([composed('worker').queues, composed('browser-worker').queues]).toEqual([['tests'], ['browser']]);
+    // The same image: it carries Chromium; which queue a container consumes is its setting.
+    expect(services['browser-worker']!.image).toBe(services.worker!.image);
+    expect(browserWorker().container.image).toBe(deploymentOf(objects, 'worker').container.image);
+  });
+
+  it('give the Chromium profile a writable /tmp under a read-only root, and the measured memory', () => {
+    const { deployment, container } = browserWorker();
+    expect((container as { volumeMounts?: unknown[] }).volumeMounts).toContainEqual({
+      name: 'tmp',
+      mountPath: '/tmp',
+    });
+    expect(deployment.spec.template.spec.volumes).toContainEqual({
+      name: 'tmp',
+      emptyDir: { sizeLimit: '1Gi' },
+    });
+    const resources = (container as { resources?: { requests: { memory: string } } }).resources;
+    expect(resources?.requests.memory).toBe('1536Mi');
+    const compose = composeEnv(loadCompose().services['browser-worker']!, SHELL);
+    expect([compose.BROWSER_CONCURRENCY, compose.CHROMIUM_PATH]).toEqual(['1', '/usr/bin/chromium']);
+  });
+
+  it('scale browser workers on the browser queue alone, one per BROWSER_CONCURRENCY tests', () => {
+    const scaled = findObject(objects, 'ScaledObject', 'crucible-browser-worker');
+    expect(scaled.spec.scaleTargetRef.name).toBe('crucible-browser-worker');
+    const trigger = scaled.spec.triggers[0];
+    expect(trigger.type).toBe('prometheus');
+    expect(trigger.metadata.query).toMatch(
+      /crucible_queue_jobs\{[^}]*queue="browser"[^}]*state=~"waiting\|prioritized\|active"/,
+    );
+    expect(trigger.metadata.threshold).toBe(
+      containerEnv(objects, browserWorker().container).BROWSER_CONCURRENCY,
+    );
+    expect(browserWorker().deployment.spec.replicas).toBeUndefined();
+    // The ordinary workers' depth leaves the browser queue out.
+    const light = findObject(objects, 'ScaledObject', 'crucible-worker').spec.triggers[0].metadata.query;
+    expect(light).toContain('queue="tests"');
+  });
+
+  it('let a browser worker drain and keep one available through disruptions', () => {
+    const { deployment, container } = browserWorker();
+    const { shutdownTimeoutMs } = readEnv('worker', containerEnv(objects, container)).config as {
+      shutdownTimeoutMs: number;
+    };
+    const grace = deployment.spec.template.spec.terminationGracePeriodSeconds as number;
+    expect(grace).toBeGreaterThanOrEqual(5 + shutdownTimeoutMs / 1000 + 10);
+    // A browser test of the default three runs is bound by 3 × 90 s + 30 s: it can finish.
+    expect(shutdownTimeoutMs).toBeGreaterThanOrEqual(300_000);
+    const pdb = findObject(objects, 'PodDisruptionBudget', 'crucible-browser-worker');
+    expect(pdb.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'crucible-browser-worker' });
+    const service = findObject(objects, 'Service', 'crucible-browser-worker');
+    expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
   });
 });

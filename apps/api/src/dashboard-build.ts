@@ -17,7 +17,7 @@ const SOURCES = [
   'apps/web/vite.config.ts',
   'apps/web/src',
   'packages/client/src',
-  'packages/shared/src',
+  'packages/contracts/src',
   'pnpm-lock.yaml',
 ];
 

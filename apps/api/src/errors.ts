@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import { isConnectionError } from '@crucible/db';
-import { JSON_MAX_DEPTH, exceedsJsonDepth } from '@crucible/shared';
+import { JSON_MAX_DEPTH, exceedsJsonDepth } from '@crucible/runtime';
 
 /** An error that becomes an `application/problem+json` response with a stable `code`. */
 export class HttpProblem extends Error {
@@ -9,14 +9,17 @@ export class HttpProblem extends Error {
     readonly code: string,
     readonly title: string,
     detail?: string,
-    options?: { cause?: unknown; headers?: Record<string, string> },
+    options?: { cause?: unknown; headers?: Record<string, string>; extensions?: Record<string, unknown> },
   ) {
     super(detail ?? title, options);
     this.headers = options?.headers;
+    this.extensions = options?.extensions;
   }
 
   /** Sent with the problem (`Retry-After` of a 429). */
   readonly headers: Record<string, string> | undefined;
+  /** Members of the problem beyond the standard ones (RFC 9457 extensions: `expression`, `metrics`). */
+  readonly extensions: Record<string, unknown> | undefined;
 }
 
 export const notFound = (what = 'Test') =>
@@ -67,8 +70,9 @@ export function registerProblemHandler(app: FastifyInstance): void {
     let code: string;
     let title: string;
     let detail: string;
+    let extensions: Record<string, unknown> | undefined;
     if (error instanceof HttpProblem) {
-      ({ status, code, title } = error);
+      ({ status, code, title, extensions } = error);
       detail = error.message;
       if (error.headers) reply.headers(error.headers);
     } else if ('validation' in error && error.validation) {
@@ -97,7 +101,7 @@ export function registerProblemHandler(app: FastifyInstance): void {
     return reply
       .code(status)
       .type('application/problem+json')
-      .send({ type: 'about:blank', title, status, detail, code });
+      .send({ type: 'about:blank', title, status, detail, code, ...extensions });
   });
 
   app.setNotFoundHandler((request, reply) =>
@@ -121,7 +125,8 @@ const dotted = (instancePath: string) => instancePath.split('/').filter(Boolean)
  * One line per bad request. Ajv, with `allErrors` off, stops at the first error, except that a
  * union reports every branch; our unions are tagged (`DiscriminatedUnion`), so Ajv already checked
  * only the branch the tag picks, and a missing or unknown tag is one error — said here as the
- * allowed values. Errors inside a test's `config` keep the code `INVALID_CONFIG`.
+ * allowed values. Errors inside a test's `config` (also a
+ * monitor's `test.config`) keep the code `INVALID_CONFIG`.
  */
 export function describeValidation(
   errors: readonly FastifySchemaValidationError[],
@@ -131,7 +136,8 @@ export function describeValidation(
   const first = errors[0];
   if (!first) return { code: 'VALIDATION_ERROR', detail: fallback };
   const where = dotted(first.instancePath);
-  const code = where === 'config' || where.startsWith('config.') ? 'INVALID_CONFIG' : 'VALIDATION_ERROR';
+  // A monitor's `test` is a test's submission: its config errors are the same.
+  const code = /^(test\.)?config(\.|$)/.test(where) ? 'INVALID_CONFIG' : 'VALIDATION_ERROR';
   if (first.keyword === 'discriminator') {
     const { tag, tagValue } = first.params as { tag: string; tagValue?: unknown };
     const branches = ((first as { parentSchema?: { oneOf?: unknown[] } }).parentSchema?.oneOf ?? []) as {

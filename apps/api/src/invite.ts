@@ -1,4 +1,4 @@
-import { ExitCodes, loadConfigOrExit } from '@crucible/shared';
+import { ExitCodes, loadConfigOrExit } from '@crucible/runtime';
 import { InvitationsRepository, createDb } from '@crucible/db';
 import { loadMigrateEnv } from './env.js';
 import { INVITATION_TTL_MS, invitationTokenHash, newInvitationToken } from './services/invitations.js';

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyBaseLogger } from 'fastify';
+import { cachePrefix, createBackplaneCache } from '@crucible/cache';
 import {
   ExitCodes,
   createLogger,
@@ -10,11 +11,11 @@ import {
   loadConfigOrExit,
   loadProcessEnv,
   settlesWithin,
-} from '@crucible/shared';
-import { cachePrefix } from '@crucible/shared/cache';
+} from '@crucible/runtime';
 import { createDb, migrateToLatest } from '@crucible/db';
 import { createRedisBackplane } from '@crucible/backplane';
-import { LOG_REDACT, buildApi } from './app.js';
+import { LOG_REDACT } from './app.js';
+import { composeApi } from './compose.js';
 import { ensureDashboardBuilt } from './dashboard-build.js';
 import { DEFAULT_DASHBOARD_DIR } from './plugins/dashboard.js';
 import { loadApiEnv } from './env.js';
@@ -38,7 +39,7 @@ const backplane = createRedisBackplane({
   onError: (err) => logger.warn({ err: err.message }, 'redis error'),
 });
 // Memory first, Redis behind it, the bus keeping every api process's memory coherent.
-const cache = await backplane.createCache({
+const cache = await createBackplaneCache(backplane.cacheStack, {
   prefix: cachePrefix(env.prefix),
   jitter: 0.1,
   onError: (err) => logger.warn({ err }, 'cache degraded'),
@@ -49,24 +50,15 @@ const bundledDashboard = fileURLToPath(new URL('./web', import.meta.url));
 const dashboardDir = existsSync(bundledDashboard) ? bundledDashboard : DEFAULT_DASHBOARD_DIR;
 if (dashboardDir === DEFAULT_DASHBOARD_DIR) await ensureDashboardBuilt();
 
-const app = await buildApi(
-  {
-    db,
-    backplane,
-    tokens: createTokenService(env.jwtSecret),
-    targetAllowlist: env.targetAllowlist,
-    cache,
-    groupCommit: env.acceptBatch,
-  },
+const app = await composeApi(
+  { db, backplane, tokens: createTokenService(env.jwtSecret), cache },
   {
     loggerInstance: logger as FastifyBaseLogger,
     dashboardDir,
     queueBoard: { secret: env.jwtSecret },
-    authThrottle: env.authThrottle,
-    registration: env.registration,
-    trustProxy: env.trustProxy,
     metricsToken: env.metricsToken,
   },
+  env,
 );
 await app.listen({ port: env.port, host: env.host });
 

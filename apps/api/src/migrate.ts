@@ -1,4 +1,4 @@
-import { ExitCodes, createLogger, loadConfigOrExit } from '@crucible/shared';
+import { ExitCodes, createLogger, loadConfigOrExit } from '@crucible/runtime';
 import { createDb, migrateToLatest } from '@crucible/db';
 import { loadMigrateEnv } from './env.js';
 

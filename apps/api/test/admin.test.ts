@@ -47,4 +47,47 @@ describe('admin routes', () => {
     expect(asAlice.json()).toMatchObject({ code: 'FORBIDDEN' });
     expect((await api.app.inject({ method: 'GET', url: '/api/admin/users' })).statusCode).toBe(401);
   });
+
+  it('announces platform maintenance to every signed-in user, and its end, from an admin only', async () => {
+    const as = (token: string, method: 'GET' | 'POST' | 'DELETE', payload?: object) =>
+      api.app.inject({
+        method,
+        url: '/api/admin/maintenance',
+        headers: { authorization: `Bearer ${token}` },
+        ...(payload ? { payload } : {}),
+      });
+    const announced = async () =>
+      (await api.eventLog.recover('system-maintenance', 0)).messages.map((m) => [m.event, m.data]);
+
+    expect((await as(admin, 'GET')).json()).toEqual({ maintenance: null });
+    expect((await as(alice, 'POST', { message: 'mine now' })).statusCode).toBe(403);
+    expect(await announced()).toEqual([]);
+
+    const started = await as(admin, 'POST', { message: 'Database upgrade', until: '2030-01-01T02:00:00Z' });
+    expect(started.statusCode, started.body).toBe(200);
+    const m = started.json().maintenance;
+    expect(m).toMatchObject({ message: 'Database upgrade', until: '2030-01-01T02:00:00.000Z' });
+    // Said again with news: the same maintenance, announced again.
+    const again = (await as(admin, 'POST', { message: 'Database upgrade, running late' })).json().maintenance;
+    expect(again).toEqual({ ...m, message: 'Database upgrade, running late', until: null });
+    expect((await as(admin, 'GET')).json().maintenance).toEqual(again);
+
+    expect((await as(admin, 'DELETE')).json()).toEqual({ maintenance: null });
+    // Ending what is not under way announces nothing.
+    expect((await as(admin, 'DELETE')).statusCode).toBe(200);
+    expect((await as(alice, 'DELETE')).statusCode).toBe(403);
+    const events = await announced();
+    expect(events.map(([event]) => event)).toEqual([
+      'system:maintenance:start',
+      'system:maintenance:start',
+      'system:maintenance:end',
+    ]);
+    expect(events[0]![1]).toEqual({
+      id: m.id,
+      message: 'Database upgrade',
+      startedAt: m.startedAt,
+      until: m.until,
+    });
+    expect(events[2]![1]).toMatchObject({ id: m.id });
+  });
 });

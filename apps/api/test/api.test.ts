@@ -198,7 +198,7 @@ describe('api', () => {
     expect(after.statusCode).toBe(401);
   });
 
-  it('accepts a test: row, BullMQ job with jobId = testId and mapped priority, queue:job:added event', async () => {
+  it('accepts a test: row, queue:job:added event, then a BullMQ job with jobId = testId and mapped priority', async () => {
     const res = await api.app.inject({
       method: 'POST',
       url: '/api/test/run',
@@ -216,16 +216,8 @@ describe('api', () => {
     expect(status).toBe('queued');
     expect(queuePosition).toBe(1);
 
-    const job = await api.queue.getJob(testId);
-    expect(job?.id).toBe(testId);
-    expect(job?.opts.priority).toBe(1);
-    expect(job?.opts.attempts).toBe(3);
-    expect(job?.data).toMatchObject({
-      testId,
-      testType: 'performance',
-      userId: alice.id,
-      config: { iterations: 2, timeoutMs: 15000 },
-    });
+    // It waits for a free worker slot: no job until a dispatcher releases it.
+    expect(await api.queue.getJobState(testId)).toBe('unknown');
 
     const history = await api.eventLog.recover(`job-status-${testId}`, 0);
     expect(history.messages.map((m) => m.event)).toEqual(['queue:job:added']);
@@ -287,6 +279,30 @@ describe('api', () => {
       headers: auth(admin.token),
     });
     expect(asAdmin.statusCode).toBe(200);
+
+    // A worker's one slot: its dispatcher releases the highest priority test, with its job's options.
+    await api.startWorker({
+      concurrency: 1,
+      dispatchAnnounceGraceMs: 0,
+      engines: {
+        performance: (_url, _config, ctx) =>
+          new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+      },
+      drainTimeoutMs: 100,
+    });
+    await expect.poll(() => api.queue.getJobState(testId), { timeout: 10_000 }).toBe('active');
+    const job = await api.queue.getJob(testId);
+    expect(job?.id).toBe(testId);
+    expect(job?.opts.priority).toBe(1);
+    expect(job?.opts.attempts).toBe(3);
+    expect(job?.data).toMatchObject({
+      testId,
+      testType: 'performance',
+      userId: alice.id,
+      config: { iterations: 2, timeoutMs: 15000 },
+    });
+    const counts = await api.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+    expect(counts).toMatchObject({ waiting: 0, prioritized: 0, active: 1, delayed: 0 });
   });
 
   it('refuses bad test submissions with 400 and writes nothing', async () => {

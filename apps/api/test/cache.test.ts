@@ -1,18 +1,16 @@
 import type { ServerResponse } from 'node:http';
-import { TestsRepository } from '@crucible/db';
+import { TestAttemptsRepository } from '@crucible/db';
+import { RedisEventLog, RedisPubSub, channelKeys, createRedis } from '@crucible/backplane';
 import {
-  Channels,
-  Events,
-  RedisEventLog,
-  RedisPubSub,
-  channelKeys,
-  channelName,
-  createMessage,
-  createRedis,
-} from '@crucible/shared';
-import type { EventLog } from '@crucible/shared';
-import { CacheStrategy, cachePrefix, createCache, invalidatingEventLog } from '@crucible/shared/cache';
-import type { Cache } from '@crucible/shared/cache';
+  CacheStrategy,
+  cachePrefix,
+  createBackplaneCache,
+  createCache,
+  invalidatingEventLog,
+} from '@crucible/cache';
+import type { Cache } from '@crucible/cache';
+import { Channels, Events, channelName, createMessage, queueJobAdded } from '@crucible/contracts';
+import type { EventLog } from '@crucible/contracts';
 import type { Backplane } from '@crucible/backplane';
 import { createTestWorker } from '@crucible/worker';
 import type { TestWorker } from '@crucible/worker';
@@ -30,7 +28,7 @@ describe('response cache', () => {
   let admin: string;
   let alice: { token: string; id: string };
   let bob: string;
-  let tests: TestsRepository;
+  let attempts: TestAttemptsRepository;
   // What the worker process runs: a Redis-only cache that invalidates, and the event log through it.
   let workerRedis: Redis;
   let workerBus: RedisPubSub;
@@ -57,7 +55,7 @@ describe('response cache', () => {
     admin = (await register('admin@example.com')).token;
     alice = await register('alice@example.com');
     bob = (await register('bob@example.com')).token;
-    tests = new TestsRepository(api1.db.kysely);
+    attempts = new TestAttemptsRepository(api1.db.kysely);
 
     workerRedis = createRedis(REDIS_URL, 'producer');
     await workerRedis.ping().catch(() => new Promise((r) => workerRedis.once('ready', r)));
@@ -101,10 +99,10 @@ describe('response cache', () => {
 
   /** Runs a test to completion the way the worker does: database first, then the event. */
   async function complete(testId: string) {
-    const started = await tests.startAttempt(testId, 0);
+    const started = await attempts.startAttempt(testId, 0);
     expect(started).toBeDefined();
     expect(
-      await tests.finishAttempt({ testId, attempt: started!.attempt }, 'completed', {
+      await attempts.finishAttempt({ testId, attempt: started!.attempt }, 'completed', {
         result: { score: 97 },
       }),
     ).toBe(true);
@@ -112,7 +110,7 @@ describe('response cache', () => {
       createMessage({
         event: Events.TEST_COMPLETED,
         channel: channelName(Channels.TEST_PROGRESS, { testId }),
-        data: { testId, status: 'completed' },
+        data: { testId, status: 'completed', verdict: 'none', progress: 100, summary: { score: 97 } },
         userId: alice.id,
       }),
     );
@@ -206,7 +204,7 @@ describe('response cache', () => {
         createMessage({
           event: Events.QUEUE_JOB_ADDED,
           channel,
-          data: { jobId: testId, testId },
+          data: queueJobAdded({ testId, testType: 'performance', queuePosition: 1 }),
           userId: alice.id,
         }),
       ]);
@@ -327,7 +325,7 @@ describe('cached lists and queue status', () => {
   /** A worker process of the deployment: its events invalidate through a Redis-only cache, as in apps/worker. */
   async function startWorker(): Promise<{ worker: TestWorker; close(): Promise<void> }> {
     const backplane: Backplane = await createTestBackplane(api1.prefix);
-    const cache = await backplane.createCache({
+    const cache = await createBackplaneCache(backplane.cacheStack, {
       strategy: CacheStrategy.REDIS_ONLY,
       prefix: cachePrefix(api1.prefix),
     });

@@ -4,13 +4,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createTokenService } from '@crucible/shared';
-import { cachePrefix } from '@crucible/shared/cache';
+import { cachePrefix, createBackplaneCache } from '@crucible/cache';
+import { Egress, parseAllowlist } from '@crucible/egress';
+import { createTokenService } from '@crucible/runtime';
+import type { QuotaLimits } from '@crucible/contracts';
+import type { NotifySettings } from '@crucible/notify';
 import { createRedisBackplane } from '@crucible/backplane';
 import type { Backplane } from '@crucible/backplane';
 import { TEST_REDIS_URL, createTestDeployment, deleteRedisPrefix } from '@crucible/backplane/testing';
 import { createDb, migrateToLatest } from '@crucible/db';
-import { Egress, parseAllowlist } from '@crucible/shared/egress';
 import { createEngines, createTestWorker } from '@crucible/worker';
 import type { TestWorker, TestWorkerDeps } from '@crucible/worker';
 import { buildApi } from '../src/app.js';
@@ -43,21 +45,43 @@ export const localEngines = () => createEngines(new Egress({ allowlist: parseAll
  * deployment (same database and prefix, connections of its own).
  */
 export async function startApi(
-  options: BuildApiOptions = {},
+  {
+    monitorMinIntervalSeconds,
+    quotaLimits,
+    onQuery,
+    notify,
+    ...options
+  }: BuildApiOptions & {
+    monitorMinIntervalSeconds?: number;
+    quotaLimits?: QuotaLimits;
+    /** Called with each query the api's database runs (`DbOptions.onQuery`). */
+    onQuery?: (sql: string) => void;
+    /** Notification settings (SMTP, providers' endpoints, grouping). @defaultValue every default */
+    notify?: NotifySettings;
+  } = {},
   shared?: { databaseUrl: string; prefix: string },
 ) {
   const deployment = await createTestDeployment({ join: shared });
   const { prefix, databaseUrl } = deployment;
-  const db = createDb(databaseUrl);
+  const db = createDb(databaseUrl, onQuery ? { onQuery } : {});
   await migrateToLatest(db.kysely);
   const backplane = await deployment.backplane();
   const { queue, eventLog } = backplane;
   const workers: TestWorker[] = [];
   const tokens = createTokenService(SECRET);
-  const cache = await backplane.createCache({ prefix: cachePrefix(prefix) });
+  const cache = await createBackplaneCache(backplane.cacheStack, { prefix: cachePrefix(prefix) });
   // Loopback is opened as in a local deployment; submissions never connect anywhere.
   const app = await buildApi(
-    { db, backplane, tokens, targetAllowlist: parseAllowlist('127.0.0.1'), cache },
+    {
+      db,
+      backplane,
+      tokens,
+      targetAllowlist: parseAllowlist('127.0.0.1'),
+      cache,
+      monitorMinIntervalSeconds,
+      ...(quotaLimits ? { quotaLimits } : {}),
+      ...(notify ? { notify } : {}),
+    },
     {
       ...options,
       // Test files register their users from one address, more of them than a person would,

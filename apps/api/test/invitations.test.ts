@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError } from '@crucible/shared';
+import { ConfigError } from '@crucible/runtime';
 import { SessionsRepository } from '@crucible/db';
 import { loadApiEnv } from '../src/env.js';
 import { auth, startApi } from './helpers.js';

@@ -1,7 +1,8 @@
 import { validate } from '@readme/openapi-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiRoutes } from '@crucible/shared/api';
-import { TestCatalog } from '@crucible/shared';
+import { TestCatalog } from '@crucible/contracts';
+import { ApiRoutes, TestDetail } from '@crucible/contracts/api';
+import packageJson from '../package.json' with { type: 'json' };
 import { SECRET, startApi } from './helpers.js';
 
 /** The operator-facing surface of the API: its OpenAPI document and the queue board. */
@@ -30,10 +31,26 @@ afterAll(async () => {
   await api?.close();
 });
 
+describe('GET /api/meta', () => {
+  it('tells anyone the version and the gateway: its own /ws unless PUBLIC_WS_URL says otherwise', async () => {
+    const res = await api.app.inject({ method: 'GET', url: '/api/meta' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({ version: packageJson.version, wsUrl: '/ws' });
+
+    const elsewhere = await startApi({ publicWsUrl: 'wss://live.crucible.example/ws' });
+    try {
+      const told = await elsewhere.app.inject({ method: 'GET', url: '/api/meta' });
+      expect(told.json()).toEqual({ version: packageJson.version, wsUrl: 'wss://live.crucible.example/ws' });
+    } finally {
+      await elsewhere.close();
+    }
+  });
+});
+
 describe('OpenAPI document', () => {
   it('is a valid OpenAPI 3.1 document listing every route of the route table', async () => {
     const res = await api.app.inject({ method: 'GET', url: '/docs/json' });
-    expect(res.statusCode).toBe(200);
+    expect(res.statusCode, res.body).toBe(200);
     const doc = res.json();
     expect(doc.openapi).toBe('3.1.0');
     const result = await validate(structuredClone(doc));
@@ -50,6 +67,8 @@ describe('OpenAPI document', () => {
     }
     expect(doc.paths['/api/test/run'].post.security).toEqual([{ bearer: [] }]);
     expect(doc.paths['/api/auth/login'].post.security).toBeUndefined();
+    expect(doc.paths['/api/meta'].get.security).toBeUndefined();
+    expect(doc.paths['/api/shared/{shareId}'].get.security).toBeUndefined();
     // A submission is one object per test type, told apart by `testType`, with that type's config.
     const body = doc.paths['/api/test/run'].post.requestBody.content['application/json'].schema;
     expect(body.discriminator).toEqual({ propertyName: 'testType' });
@@ -58,12 +77,77 @@ describe('OpenAPI document', () => {
         b.properties.testType.enum,
         b.required,
       ]),
-    ).toEqual(['performance', 'stress', 'api', 'seo', 'security'].map((t) => [[t], ['testType', 'url']]));
+    ).toEqual(
+      ['performance', 'stress', 'api', 'seo', 'security', 'browser'].map((t) => [[t], ['testType', 'url']]),
+    );
     expect(Object.keys(body.oneOf[1].properties.config.properties)).toEqual(
       Object.keys(TestCatalog.stress.configSchema.properties),
     );
     expect(Object.keys(doc.paths['/health/ready'])).toEqual(['get']);
     expect(Object.keys(doc.paths).filter((p) => !/^\/(api|health)\/|^\/metrics$/.test(p))).toEqual([]);
+  });
+
+  it("types a test's result by its testType: one branch per catalogue type with that type's result schema", async () => {
+    const doc = (await api.app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const types = ['performance', 'stress', 'api', 'seo', 'security', 'browser'] as const;
+    const ok = (path: string) => doc.paths[path].get.responses['200'].content['application/json'].schema;
+    const shown = {
+      '/api/tests/{testId}': ok('/api/tests/{testId}'),
+      '/api/test/queue/jobs/{jobId}': ok('/api/test/queue/jobs/{jobId}'),
+      '/api/test/queue/jobs (items)': ok('/api/test/queue/jobs').properties.items.items,
+    };
+    for (const [where, schema] of Object.entries(shown)) {
+      expect(schema.discriminator, where).toEqual({ propertyName: 'testType' });
+      expect(
+        schema.oneOf.map((b: { properties: { testType: unknown } }) => b.properties.testType),
+        where,
+      ).toEqual(types.map((t) => ({ type: 'string', enum: [t] })));
+      for (const [i, type] of types.entries()) {
+        const branch = schema.oneOf[i];
+        expect(branch.required, `${where} ${type}`).toContain('result');
+        const [result, none] = branch.properties.result.anyOf;
+        expect(none).toEqual({ type: 'null' });
+        // The engine's result as the catalogue has it, every field named (not `{}`).
+        expect(result.additionalProperties).toBe(false);
+        expect(Object.keys(result.properties), `${where} ${type}`).toEqual(
+          Object.keys(TestCatalog[type].resultSchema.properties),
+        );
+        expect(result.required).toEqual(TestCatalog[type].resultSchema.required);
+        // The config it ran with, as the catalogue has it (not a free object).
+        expect(Object.keys(branch.properties.config.properties ?? {}), `${where} ${type} config`).toEqual(
+          Object.keys(TestCatalog[type].configSchema.properties),
+        );
+      }
+    }
+    const stress = shown['/api/tests/{testId}'].oneOf[1].properties.result.anyOf[0];
+    // Stress's config thresholds are stored judged in the one threshold language (issue 21).
+    expect(Object.keys(stress.properties.thresholds.items.properties)).toEqual([
+      'expression',
+      'metric',
+      'op',
+      'limit',
+      'actual',
+      'passed',
+    ]);
+    expect(
+      stress.properties.thresholds.items.properties.op.anyOf
+        .flatMap((o: { enum: string[] }) => o.enum)
+        .sort(),
+    ).toEqual(['!=', '<', '<=', '==', '>', '>=']);
+    expect(Object.keys(stress.properties.metrics.properties)).toEqual(
+      expect.arrayContaining([
+        'latency.p50',
+        'latency.p95',
+        'latency.p99',
+        'rps',
+        'errors.rate',
+        'requests.total',
+      ]),
+    );
+    // Every other field of the test is documented as before.
+    expect(Object.keys(shown['/api/tests/{testId}'].oneOf[0].properties)).toEqual(
+      Object.keys(TestDetail.properties),
+    );
   });
 
   it('serves Swagger UI at /docs', async () => {
@@ -125,7 +209,7 @@ describe('queue board', () => {
       cookies: { crucible_queue_board: cookie.value },
     });
     expect(queues.statusCode).toBe(200);
-    expect(queues.json().queues.map((q: { name: string }) => q.name)).toEqual(['tests']);
+    expect(queues.json().queues.map((q: { name: string }) => q.name)).toEqual(['tests', 'browser']);
 
     // Another signature (a different secret, or an edited value) is not accepted.
     const [value, signature] = cookie.value.split(/\.(?=[^.]+$)/);

@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UnrecoverableError } from 'bullmq';
-import { jobIdOf } from '@crucible/shared';
-import { TestsRepository, createDb } from '@crucible/db';
+import { jobIdOf, testJobData, testJobOptions } from '@crucible/contracts';
+import { TestAttemptsRepository, TestDispatchRepository, createDb } from '@crucible/db';
 import { EngineError } from '@crucible/worker';
 import type { Engine } from '@crucible/worker';
 import { buildApi } from '../src/app.js';
@@ -177,10 +177,13 @@ describe('attempts and timeouts', () => {
 
     // Between attempts the row is queued again, with the retry counted, never failed.
     await expect
-      .poll(async () => {
-        const d = await detail(alice.token, testId);
-        return [d.status, d.retryCount];
-      })
+      .poll(
+        async () => {
+          const d = await detail(alice.token, testId);
+          return [d.status, d.retryCount];
+        },
+        { timeout: 10_000 },
+      )
       .toEqual(['queued', 1]);
     await expect
       .poll(async () => (await detail(alice.token, testId)).status, { timeout: 30_000 })
@@ -204,7 +207,7 @@ describe('attempts and timeouts', () => {
   it('fails a test past its type timeout at once, with a clear message, and its traffic stops', async () => {
     const site = await target();
     const worker = await api.startWorker({ engines, timeoutMs: () => 1_000 });
-    const failed = once(worker.worker, 'failed');
+    const failed = once(worker.consumers.get('tests')!, 'failed');
     const { testId } = await submitOk(alice.token, { testType: 'stress', url: site.url });
 
     await failed;
@@ -225,7 +228,14 @@ describe('attempts and timeouts', () => {
 describe('stress connections per workspace', () => {
   it('keeps a stress test queued, saying why, while its user’s others hold the connections; another user’s runs', async () => {
     const site = await target();
-    await api.startWorker({ engines, concurrency: 3, maxStressConnectionsPerOwner: 150, stressRetryMs: 200 });
+    await api.startWorker({
+      engines,
+      concurrency: 3,
+      maxStressConnectionsPerOwner: 150,
+      // Three stress tests against one local target: the host's cap is not what this test is about.
+      targetHostMaxConcurrent: 3,
+      stressRetryMs: 200,
+    });
     const config = { connections: 100 };
     const first = await submitOk(alice.token, { testType: 'stress', url: site.url, config });
     await expect.poll(async () => (await detail(alice.token, first.testId)).status).toBe('running');
@@ -291,7 +301,7 @@ describe('cancel and retry', () => {
     await Promise.all([first.close(), second.close()]);
   });
 
-  it('removes a cancelled queued test from the queue, then retries it as a new run that really runs', async () => {
+  it('never runs a cancelled queued test, then retries it as a new run that really runs', async () => {
     const site = await target();
     const { testId } = await submitOk(alice.token, {
       testType: 'performance',
@@ -299,19 +309,16 @@ describe('cancel and retry', () => {
       priority: 8,
       config: { iterations: 1 },
     });
-    expect(await api.queue.getJobState(testId)).toBe('prioritized');
+    // No worker slot is free: it waits on its workspace's list, no job in the queue yet.
+    expect(await api.queue.getJobState(testId)).toBe('unknown');
 
     expect((await post(alice.token, `/api/test/${testId}/cancel`)).statusCode).toBe(200);
-    expect(await api.queue.getJobState(testId)).toBe('unknown');
     expect((await detail(alice.token, testId)).status).toBe('cancelled');
 
     expect((await post(bob.token, `/api/test/queue/jobs/${testId}/retry`)).statusCode).toBe(404);
     const retried = await post(alice.token, `/api/test/queue/jobs/${testId}/retry`);
     expect(retried.statusCode).toBe(202);
     expect(retried.json()).toMatchObject({ testId, status: 'queued', queuePosition: 1 });
-    const job = await api.queue.getJob(jobIdOf(testId, 1));
-    expect(job?.data).toMatchObject({ testId, run: 1 });
-    expect(job?.opts.priority).toBe(3);
     // Only failed or cancelled tests can be retried.
     expect((await post(alice.token, `/api/test/queue/jobs/${testId}/retry`)).statusCode).toBe(409);
 
@@ -320,6 +327,11 @@ describe('cancel and retry', () => {
       .poll(async () => (await detail(alice.token, testId)).status, { timeout: 20_000 })
       .toBe('completed');
     expect(site.hits).toBe(1);
+    // The dispatcher released the new run alone, with the test's priority; the cancelled run never.
+    const job = await api.queue.getJob(jobIdOf(testId, 1));
+    expect(job?.data).toMatchObject({ testId, run: 1 });
+    expect(job?.opts.priority).toBe(3);
+    expect(await api.queue.getJobState(testId)).toBe('unknown');
     const d = await detail(alice.token, testId);
     expect(d.attempts.map((a: { run: number; status: string }) => [a.run, a.status])).toEqual([
       [1, 'completed'],
@@ -360,7 +372,9 @@ describe('cancel and retry', () => {
       [0, 'failed'],
       [1, 'completed'],
     ]);
-    expect(d.result).toEqual({ summary: { status: 200 } });
+    // The engine's own result, whole, beside the metrics and thresholds the worker derives from it.
+    expect(d.result).toMatchObject({ summary: { status: 200 }, thresholds: [] });
+    expect(Object.keys(d.result.metrics)).toEqual(['checks.failed', 'checks.passed', 'duration.total']);
   });
 });
 
@@ -376,7 +390,14 @@ describe('idempotency', () => {
 
     const rows = await api.db.kysely.selectFrom('test_queue').select('test_id').execute();
     expect(rows.map((r) => r.test_id)).toEqual([...ids]);
-    const counts = await api.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+    // One row, so one job once a dispatcher releases it (its id is the test's).
+    await api.startWorker({
+      concurrency: 1,
+      dispatchAnnounceGraceMs: 0,
+      engines: { performance: async () => ({ summary: {} }) },
+    });
+    await expect.poll(() => api.queue.getJobState([...ids][0]!), { timeout: 10_000 }).toBe('completed');
+    const counts = await api.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed');
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(1);
 
     // The same body in another key order is the same request.
@@ -548,7 +569,7 @@ describe('lists, status and cleanup', () => {
 });
 
 describe('nothing lost', () => {
-  it('re-enqueues queued and orphaned running tests after their jobs are lost', async () => {
+  it('re-enqueues released queued and orphaned running tests after their jobs are lost', async () => {
     const site = await target();
     const queued = [
       (await submitOk(alice.token, { testType: 'performance', url: site.url, config: { iterations: 1 } }))
@@ -559,8 +580,11 @@ describe('nothing lost', () => {
     const orphan = (
       await submitOk(alice.token, { testType: 'performance', url: site.url, config: { iterations: 1 } })
     ).testId;
-    // A worker took it and died: the row says running, nothing will ever finish it.
-    await new TestsRepository(api.db.kysely).startAttempt(orphan, 0);
+    // A dispatcher released them all and died before it added their jobs (or the queue lost them).
+    const released = await new TestDispatchRepository(api.db.kysely).claim([...queued, orphan]);
+    expect(released).toHaveLength(3);
+    // A worker took this one and died: the row says running, nothing will ever finish it.
+    await new TestAttemptsRepository(api.db.kysely).startAttempt(orphan, 0);
 
     await api.loseQueue();
     expect(await api.queue.getJobState(queued[0]!)).toBe('unknown');
@@ -582,16 +606,23 @@ describe('nothing lost', () => {
       testType: 'performance',
       url: 'http://127.0.0.1:8080/',
     });
-    // A consumer that is not ours takes the job and fails it, as BullMQ does with a job that stalled too often.
+    // Released as a dispatcher releases it; then a consumer that is not ours takes the job and fails
+    // it, as BullMQ does with a job that stalled too often.
+    const [released] = await new TestDispatchRepository(api.db.kysely).claim([testId]);
+    await api.queue.add(
+      released!.test_type,
+      testJobData(released!),
+      testJobOptions(released!.test_type, testId, 0, released!.priority),
+    );
     const rogue = api.backplane.createWorker(
       async () => {
         throw new UnrecoverableError('job stalled more than allowable limit');
       },
-      { concurrency: 1 },
+      { queue: 'tests', concurrency: 1 },
     );
     await expect.poll(() => api.queue.getJobState(testId)).toBe('failed');
     await rogue.close();
-    await new TestsRepository(api.db.kysely).startAttempt(testId, 0);
+    await new TestAttemptsRepository(api.db.kysely).startAttempt(testId, 0);
 
     await api.startWorker({ reconcileIntervalMs: 500, reconcileGraceMs: 0, reconcileRunningStaleMs: 0 });
     await expect

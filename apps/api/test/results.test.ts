@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { TestsRepository } from '@crucible/db';
+import { TestAttemptsRepository, TestDispatchRepository } from '@crucible/db';
+import { testJobData, testJobOptions } from '@crucible/contracts';
 import { auth, register, startApi, startTarget } from './helpers.js';
 import type { Api } from './helpers.js';
 
@@ -130,11 +131,12 @@ describe('a bad submission', () => {
       title: 'Bad Request',
       status: 400,
       code: 'VALIDATION_ERROR',
-      detail: 'testType must be one of: performance, stress, api, seo, security ("load" is not one of them)',
+      detail:
+        'testType must be one of: performance, stress, api, seo, security, browser ("load" is not one of them)',
     });
     const missing = await submit({ url: 'http://127.0.0.1:9/' });
     expect(missing.json().detail).toBe(
-      'testType must be one of: performance, stress, api, seo, security (is missing)',
+      'testType must be one of: performance, stress, api, seo, security, browser (is missing)',
     );
   });
 
@@ -252,9 +254,16 @@ describe('a lost worker', () => {
       url: site.url,
       config: { iterations: 1 },
     });
-    // A worker started the test and died with it: the row says running, its attempt never closed.
-    const tests = new TestsRepository(api.db.kysely);
-    const [dead] = await tests.startAttempts([{ testId, run: 0 }]);
+    // A dispatcher released the test (its job added), a worker started it and died with it:
+    // the row says running, its attempt never closed.
+    const [row] = await new TestDispatchRepository(api.db.kysely).claim([testId]);
+    await api.queue.add(
+      row!.test_type,
+      testJobData(row!),
+      testJobOptions(row!.test_type, row!.test_id, row!.run, row!.priority),
+    );
+    const attempts = new TestAttemptsRepository(api.db.kysely);
+    const [dead] = await attempts.startAttempts([{ testId, run: 0 }]);
     expect(dead).toMatchObject({ attempt: 1, lost_previous: false });
 
     await api.startWorker();
@@ -292,8 +301,8 @@ describe('the ETA of a running test', () => {
       config: { durationSec: 60 },
     });
     // A worker started it 20 s ago and wrote its last progress then: a 60-s test has 40 s left.
-    const tests = new TestsRepository(api.db.kysely);
-    await tests.startAttempts([{ testId, run: 0 }]);
+    const attempts = new TestAttemptsRepository(api.db.kysely);
+    await attempts.startAttempts([{ testId, run: 0 }]);
     // The row's trigger stamps updated_at on every write: set aside to backdate it, as time would.
     const backdate = (startedSec: number, writtenSec: number) =>
       api.db.kysely.transaction().execute(async (trx) => {

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SessionsRepository, createAuthenticator } from '@crucible/db';
+import { createAuthenticator } from '@crucible/runtime';
+import { SessionsRepository } from '@crucible/db';
 import { SECRET, auth, register, startApi } from './helpers.js';
 import type { Api } from './helpers.js';
 

@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@crucible/db/testing';
 import { REDIS_URL, SECRET, deletePrefix } from './helpers.js';
-import { REPO_ROOT, freePort, startProcess, waitForReady } from './processes.js';
+import { REPO_ROOT, freePort, waitForReady } from './processes.js';
 import type { AppProcess } from './processes.js';
 
 /** Where the dashboard build records what it was built from (see src/dashboard-build.ts). */
@@ -38,42 +37,11 @@ function pnpm(script: string, env: Record<string, string>) {
   return proc;
 }
 
-describe('starting Crucible', () => {
+describe('starting the api from the checkout', () => {
   const stops: (() => Promise<unknown>)[] = [];
   afterAll(async () => {
     for (const stop of stops.reverse()) await stop();
   }, 60_000);
-
-  it('refuses a second start on the same data folder at once, in one plain line', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'crucible-start-'));
-    stops.push(async () => rmSync(dataDir, { recursive: true, force: true }));
-    const embedded = {
-      DATABASE_URL: '',
-      REDIS_URL: '',
-      JWT_SECRET: '',
-      CRUCIBLE_DATA_DIR: dataDir,
-      HOST: '127.0.0.1',
-    };
-    const firstPort = await freePort();
-    const first = startProcess('first', 'apps/api/src/all-in-one.ts', {
-      ...embedded,
-      PORT: String(firstPort),
-    });
-    stops.push(() => first.stop());
-    await waitForReady(`http://127.0.0.1:${firstPort}/health/ready`, first, 120_000);
-
-    const second = startProcess('second', 'apps/api/src/all-in-one.ts', {
-      ...embedded,
-      PORT: String(await freePort()),
-    });
-    const code = await new Promise((resolve) => second.child.once('exit', resolve));
-    expect(code).toBe(1);
-    expect(second.output()).toBe(
-      `crucible: the data folder ${dataDir} is in use by process ${first.child.pid} (another pnpm start?); stop it, or give this one its own CRUCIBLE_DATA_DIR\n`,
-    );
-    // The first one is unharmed.
-    expect((await fetch(`http://127.0.0.1:${firstPort}/health/ready`)).status).toBe(200);
-  }, 180_000);
 
   it('two pnpm start:api at once from one checkout both start; the dashboard is built once, then reused', async () => {
     const database = await createTestDatabase();

@@ -1,4 +1,4 @@
-import type { AckStore, UnackedMessage } from '@crucible/shared';
+import type { AckStore, UnackedMessage } from '@crucible/contracts';
 
 /**
  * Acks are per user (DESIGN.md): a CRITICAL/HIGH message to a user with several sockets on this

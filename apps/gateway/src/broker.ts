@@ -1,5 +1,5 @@
-import { channelTopic } from '@crucible/shared';
-import type { PubSub, PubSubHandler } from '@crucible/shared';
+import { channelTopic } from '@crucible/contracts';
+import type { PubSub, PubSubHandler } from '@crucible/contracts';
 
 export type BrokerMessageHandler = (channel: string, raw: string) => void;
 

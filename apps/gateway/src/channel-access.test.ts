@@ -6,9 +6,10 @@ const owner: Reader = { id: 'u-owner', role: 'user' };
 const other: Reader = { id: 'u-other', role: 'user' };
 const admin: Reader = { id: 'u-admin', role: 'admin' };
 
-const authorize = createChannelAccess({
-  ownerOf: async (testId) => (testId === 't1' ? { userId: owner.id } : null),
-});
+const authorize = createChannelAccess(
+  { ownerOf: async (testId) => (testId === 't1' ? { userId: owner.id, workspaceId: null } : null) },
+  { roleOf: async () => undefined },
+);
 
 /**
  * What a reader gets of a channel: `refused`, `all` of its messages, or — on channels that mix
@@ -43,7 +44,8 @@ const table: [string, string, string, string][] = [
   ['system-alerts', 'all', 'all', 'all'],
   ['system-maintenance', 'all', 'all', 'all'],
   ['team-t1', 'refused', 'refused', 'all'],
-  ['shared-tests-p1', 'refused', 'refused', 'all'],
+  // Not a share id (nor a live share): refused to everyone, admins included.
+  ['shared-tests-p1', 'refused', 'refused', 'refused'],
 ];
 
 describe('channel access', () => {

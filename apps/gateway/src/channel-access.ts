@@ -1,29 +1,60 @@
-import { Channels, parseChannel } from '@crucible/shared';
-import type { ChannelTemplate, Role } from '@crucible/shared';
+import { Channels, SHARE_ID_PATTERN, can, channelName, parseChannel } from '@crucible/contracts';
+import { hashShareId } from '@crucible/runtime';
+import type { ChannelTemplate, Role, WorkspaceAction, WorkspaceRole } from '@crucible/contracts';
 
-/** Who is asking: the authenticated user of a socket. */
+/** Who is asking: the authenticated user of a socket, or the anonymous reader of one share link. */
 export interface Reader {
   id: string;
   role: Role;
+  /** An API key's workspace and role: it reads that workspace's channels only. */
+  apiKeyAccess?: { workspaceId: string; role: WorkspaceRole };
+  /** A socket opened with `?share=` and no credential: it reads that share's channel and nothing else. */
+  share?: { hash: string };
+}
+
+/** Live share links (`TestSharesRepository` satisfies it). */
+export interface ShareLookup {
+  findActive(shareHash: string): Promise<{ id: string; testId: string; expiresAt: Date | null } | undefined>;
 }
 
 /** What authorisation needs to know about tests (`TestsRepository` satisfies it). */
 export interface TestOwnership {
-  ownerOf(testId: string): Promise<{ userId: string | null } | null>;
+  ownerOf(testId: string): Promise<{ userId: string | null; workspaceId: string | null } | null>;
+}
+
+/** Who is a member of which workspace (`WorkspaceMembersRepository` satisfies it). */
+export interface Memberships {
+  roleOf(workspaceId: string, userId: string): Promise<WorkspaceRole | undefined>;
 }
 
 /** Decides, per message, whether one reader of an authorised channel receives it. */
 export type MessageFilter = (reader: Reader, message: { userId: string | null }) => boolean;
 
+/**
+ * A share link's channel is an alias: the gateway reads the test's own progress channel and passes
+ * each message on redacted, under the share's channel name.
+ */
+export interface SharedSource {
+  /** The bus channel read: `test-progress-{testId}`. */
+  channel: string;
+  /** The share's hash: a revocation names it. */
+  hash: string;
+  /** When the share ends by itself (ms since the epoch), or null. */
+  expiresAt: number | null;
+}
+
 export type AccessDecision =
-  | { allowed: true; filter?: MessageFilter }
+  /** `workspaceId`: the channel is read by membership of it, re-checked while subscribed. */
+  | { allowed: true; filter?: MessageFilter; workspaceId?: string; shared?: SharedSource }
   | { allowed: false; code: 'FORBIDDEN' | 'BAD_REQUEST'; detail: string };
 
+/** Granted (by membership of a workspace: its id; as a share's alias), or refused (false). */
+type Grant = boolean | { workspaceId: string } | { shared: SharedSource };
 type SubscribeRule = (
   reader: Reader,
   params: Record<string, string>,
-  tests: TestOwnership,
-) => Promise<boolean> | boolean;
+  stores: { tests: TestOwnership; memberships: Memberships; shares: ShareLookup | undefined },
+) => Promise<Grant> | Grant;
 
 interface ChannelRule {
   /** Who may subscribe at all. */
@@ -34,13 +65,43 @@ interface ChannelRule {
 
 const isAdmin = (reader: Reader) => reader.role === 'admin';
 const anySignedIn: SubscribeRule = () => true;
-const adminOnly: SubscribeRule = (reader) => isAdmin(reader);
-const testOwner =
+/** A live share link's channel: anyone holding the link (it is the credential), signed in or not. */
+const shareHolders: SubscribeRule = async (reader, params, { shares }) => {
+  if (!shares || !SHARE_ID_PATTERN.test(params.shareId!)) return false;
+  const hash = hashShareId(params.shareId!);
+  if (reader.share && reader.share.hash !== hash) return false;
+  const share = await shares.findActive(hash);
+  if (!share) return false;
+  return {
+    shared: {
+      channel: channelName(Channels.TEST_PROGRESS, { testId: share.testId }),
+      hash,
+      expiresAt: share.expiresAt?.getTime() ?? null,
+    },
+  };
+};
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The workspace policy (`can`), as the api applies it: a member whose role allows `action`. */
+async function member(
+  reader: Reader,
+  workspaceId: string,
+  action: WorkspaceAction,
+  memberships: Memberships,
+): Promise<Grant> {
+  if (!UUID.test(workspaceId)) return false;
+  if (reader.apiKeyAccess && reader.apiKeyAccess.workspaceId !== workspaceId) return false;
+  const role = await memberships.roleOf(workspaceId, reader.id);
+  return role !== undefined && can(role, action) ? { workspaceId } : false;
+}
+/** A test's channels: members of the test's workspace (its submitter, for a test without one). */
+const testReaders =
   (param: string): SubscribeRule =>
-  async (reader, params, tests) => {
+  async (reader, params, { tests, memberships }) => {
     if (isAdmin(reader)) return true;
     const owner = await tests.ownerOf(params[param]!);
-    return owner !== null && owner.userId === reader.id;
+    if (owner === null) return false;
+    if (owner.workspaceId === null) return owner.userId === reader.id;
+    return member(reader, owner.workspaceId, 'test:read', memberships);
   };
 /** Messages about the reader's own tests (or own account) only. */
 const ownMessages: MessageFilter = (reader, message) => isAdmin(reader) || message.userId === reader.id;
@@ -50,10 +111,10 @@ const aggregatesAndOwn: MessageFilter = (reader, message) =>
 
 /** The one authorisation rule of every channel template; a template without a rule does not compile. */
 const rules: Record<ChannelTemplate, ChannelRule> = {
-  [Channels.TEST_PROGRESS]: { subscribe: testOwner('testId') },
-  [Channels.STRESS_TEST]: { subscribe: testOwner('testId') },
+  [Channels.TEST_PROGRESS]: { subscribe: testReaders('testId') },
+  [Channels.STRESS_TEST]: { subscribe: testReaders('testId') },
   // A job id is the test id (DESIGN.md, "HTTP API").
-  [Channels.JOB_STATUS]: { subscribe: testOwner('jobId') },
+  [Channels.JOB_STATUS]: { subscribe: testReaders('jobId') },
   [Channels.USER_NOTIFICATIONS]: {
     subscribe: (reader, params) => isAdmin(reader) || params.userId === reader.id,
   },
@@ -64,9 +125,12 @@ const rules: Record<ChannelTemplate, ChannelRule> = {
   [Channels.USER_ACTIVITY]: { subscribe: anySignedIn, filter: ownMessages },
   [Channels.SYSTEM_ALERTS]: { subscribe: anySignedIn },
   [Channels.SYSTEM_MAINTENANCE]: { subscribe: anySignedIn },
-  // Teams and shared projects do not exist yet: until they do, nobody but an admin is a member.
-  [Channels.TEAM]: { subscribe: adminOnly },
-  [Channels.SHARED_TESTS]: { subscribe: adminOnly },
+  // A workspace's own channel (`team-{workspaceId}`): its members.
+  [Channels.TEAM]: {
+    subscribe: (reader, params, { memberships }) =>
+      isAdmin(reader) || member(reader, params.teamId!, 'workspace:read', memberships),
+  },
+  [Channels.SHARED_TESTS]: { subscribe: shareHolders },
 };
 
 /**
@@ -81,13 +145,25 @@ const FORBIDDEN: AccessDecision = {
 
 export type ChannelAuthorizer = (reader: Reader, channel: string) => Promise<AccessDecision>;
 
-export function createChannelAccess(tests: TestOwnership): ChannelAuthorizer {
+export function createChannelAccess(
+  tests: TestOwnership,
+  memberships: Memberships,
+  shares?: ShareLookup,
+): ChannelAuthorizer {
+  const stores = { tests, memberships, shares };
   return async function authorize(reader, channel) {
     const parsed = parseChannel(channel);
     if (!parsed) return { allowed: false, code: 'BAD_REQUEST', detail: 'unknown channel' };
+    // An anonymous share reader reads its share's channel, nothing else.
+    if (reader.share && parsed.template !== Channels.SHARED_TESTS) return FORBIDDEN;
     const rule = rules[parsed.template];
-    if (!(await rule.subscribe(reader, parsed.params, tests))) return FORBIDDEN;
+    const grant = await rule.subscribe(reader, parsed.params, stores);
+    if (!grant) return FORBIDDEN;
+    const decision: AccessDecision = { allowed: true };
+    if (typeof grant === 'object' && 'workspaceId' in grant) decision.workspaceId = grant.workspaceId;
+    if (typeof grant === 'object' && 'shared' in grant) return { allowed: true, shared: grant.shared };
     // Admins read everything: no per-message work for them.
-    return rule.filter && !isAdmin(reader) ? { allowed: true, filter: rule.filter } : { allowed: true };
+    if (rule.filter && !isAdmin(reader)) decision.filter = rule.filter;
+    return decision;
   };
 }

@@ -7,7 +7,7 @@ import {
   envSecret,
   envString,
   envUrl,
-} from '@crucible/shared';
+} from '@crucible/runtime';
 
 type Env = Record<string, string | undefined>;
 
@@ -48,18 +48,12 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   maxInvalidFrames: 10,
 };
 
-export interface GatewayEnv {
-  port: number;
-  /** Interface to listen on (`HOST`). @defaultValue 0.0.0.0 */
-  host: string;
-  /** Bearer token `/metrics` asks for (`METRICS_TOKEN`). @defaultValue undefined (open) */
-  metricsToken: string | undefined;
-  redisUrl: string;
-  databaseUrl: string;
-  jwtSecret: string;
-  prefix: string;
-  logLevel: string;
-  /** Origins allowed to open a socket; empty allows any (non-browser clients send none). */
+/**
+ * What the gateway's variables mean wherever it runs: alone (`main.ts`) or mounted at /ws by
+ * all-in-one, which calls this same loader, so one variable never means two things.
+ */
+export interface GatewaySettings {
+  /** Origins allowed to open a socket (`GATEWAY_ALLOWED_ORIGINS`); empty allows any (non-browser clients send none). */
   allowedOrigins: string[];
   /** How often sockets opened with an API key check that it was not revoked. @defaultValue 15000 */
   revalidateMs: number;
@@ -71,28 +65,26 @@ export interface GatewayEnv {
   limits: GatewayLimits;
 }
 
+/** The gateway process: where it connects and listens, and its settings. */
+export interface GatewayEnv extends GatewaySettings {
+  port: number;
+  /** Interface to listen on (`HOST`). @defaultValue 0.0.0.0 */
+  host: string;
+  /** Bearer token `/metrics` asks for (`METRICS_TOKEN`). @defaultValue undefined (open) */
+  metricsToken: string | undefined;
+  redisUrl: string;
+  databaseUrl: string;
+  jwtSecret: string;
+  prefix: string;
+  logLevel: string;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Parses the gateway's configuration once, at start; throws a ConfigError naming the bad variable. */
-export function loadGatewayEnv(env: Env = process.env): GatewayEnv {
-  const jwtSecret = envSecret(env, 'JWT_SECRET');
-  // Distributed mode has no place to persist a generated secret, and api and gateway must agree on it.
-  if (jwtSecret === undefined) throw new ConfigError('JWT_SECRET', 'is required (at least 32 characters)');
-  const logLevel = envString(env, 'LOG_LEVEL', 'info')!;
-  if (!LOG_LEVELS.includes(logLevel))
-    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+/** Parses the gateway's settings (see GatewaySettings); throws a ConfigError naming the bad variable. */
+export function loadGatewaySettings(env: Env = process.env): GatewaySettings {
   const heartbeatMs = envInt(env, 'GATEWAY_HEARTBEAT_MS', DEFAULT_LIMITS.heartbeatMs, { min: 1_000 });
   return {
-    port: envInt(env, 'GATEWAY_PORT', 3001, { min: 0, max: 65_535 }),
-    host: envHost(env),
-    metricsToken: envMetricsToken(env),
-    redisUrl: envUrl(env, 'REDIS_URL', ['redis:', 'rediss:']) ?? 'redis://127.0.0.1:6379',
-    databaseUrl:
-      envUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']) ??
-      'postgres://postgres@127.0.0.1:5432/postgres',
-    jwtSecret,
-    prefix: envPrefix(env),
-    logLevel,
     allowedOrigins: parseOrigins(env),
     revalidateMs: envInt(env, 'GATEWAY_REVALIDATE_MS', 15_000, { min: 1_000, max: 30_000 }),
     leaseMs: envInt(env, 'GATEWAY_LEASE_MS', 30_000, { min: 1_000, max: 300_000 }),
@@ -132,6 +124,29 @@ export function loadGatewayEnv(env: Env = process.env): GatewayEnv {
         min: 1,
       }),
     },
+  };
+}
+
+/** Parses the gateway process's configuration once, at start; throws a ConfigError naming the bad variable. */
+export function loadGatewayEnv(env: Env = process.env): GatewayEnv {
+  const jwtSecret = envSecret(env, 'JWT_SECRET');
+  // Distributed mode has no place to persist a generated secret, and api and gateway must agree on it.
+  if (jwtSecret === undefined) throw new ConfigError('JWT_SECRET', 'is required (at least 32 characters)');
+  const logLevel = envString(env, 'LOG_LEVEL', 'info')!;
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  return {
+    port: envInt(env, 'GATEWAY_PORT', 3001, { min: 0, max: 65_535 }),
+    host: envHost(env),
+    metricsToken: envMetricsToken(env),
+    redisUrl: envUrl(env, 'REDIS_URL', ['redis:', 'rediss:']) ?? 'redis://127.0.0.1:6379',
+    databaseUrl:
+      envUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']) ??
+      'postgres://postgres@127.0.0.1:5432/postgres',
+    jwtSecret,
+    prefix: envPrefix(env),
+    logLevel,
+    ...loadGatewaySettings(env),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { EventLog, Priority } from '@crucible/shared';
+import type { EventLog, Priority } from '@crucible/contracts';
 import type { Broker } from './broker.js';
 
 export interface Position {

@@ -1,7 +1,9 @@
 export { gatewayPlugin, serializeRequest } from './gateway.js';
 export type { GatewayPluginOptions } from './gateway.js';
-export { loadGatewayEnv, DEFAULT_LIMITS } from './env.js';
-export type { GatewayEnv, GatewayLimits } from './env.js';
+export { loadGatewayEnv, loadGatewaySettings, DEFAULT_LIMITS } from './env.js';
+export type { GatewayEnv, GatewayLimits, GatewaySettings } from './env.js';
+export { composeGateway } from './compose.js';
+export type { GatewayServices } from './compose.js';
 export { createChannelAccess } from './channel-access.js';
 export type {
   AccessDecision,

@@ -1,13 +1,4 @@
-import {
-  ApiKeysRepository,
-  SessionsRepository,
-  TestsRepository,
-  createAuthenticator,
-  createCredentialUses,
-  createDb,
-  migrateToLatest,
-  migrationsApplied,
-} from '@crucible/db';
+import { createDb, migrateToLatest, migrationsApplied } from '@crucible/db';
 import {
   ExitCodes,
   createLogger,
@@ -17,16 +8,17 @@ import {
   handleShutdown,
   loadConfigOrExit,
   loadProcessEnv,
-  requestLogController,
   registerHealthRoutes,
+  requestLogController,
   settlesWithin,
-} from '@crucible/shared';
+} from '@crucible/runtime';
 import { createRedisBackplane } from '@crucible/backplane';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
+import { composeGateway } from './compose.js';
 import { loadGatewayEnv } from './env.js';
-import { gatewayPlugin, serializeRequest } from './gateway.js';
+import { serializeRequest } from './gateway.js';
 
 const env = loadConfigOrExit(() => loadGatewayEnv(process.env));
 const proc = loadConfigOrExit(() => loadProcessEnv(process.env, { shutdownTimeoutMs: 10_000 }));
@@ -50,24 +42,6 @@ const backplane = createRedisBackplane({
   connectionLeaseMs: env.leaseMs,
   onError: (err) => logger.error({ err }, 'redis error'),
 });
-const apiKeys = new ApiKeysRepository(db.kysely);
-const sessions = new SessionsRepository(db.kysely);
-// An upgrade is a use of its key or session, noted as the api notes requests.
-const uses = createCredentialUses({
-  apiKeys,
-  sessions,
-  onError: (err) => logger.warn({ err }, 'recording credential use failed'),
-});
-const authenticate = createAuthenticator({
-  apiKeys,
-  sessions,
-  uses,
-  tokens: createTokenService(env.jwtSecret),
-  // As the api does (DESIGN.md, "Auth"): a user's sockets opened together read the row once, and
-  // upgrades stop queueing on the database (held that long, their garbage outlives young collections).
-  cacheTtlMs: 5_000,
-});
-
 // Typed as Fastify's base logger: registerHealthRoutes takes the default FastifyInstance.
 const appLogger: FastifyBaseLogger = logger;
 const app = Fastify({ loggerInstance: appLogger, logController: requestLogController() });
@@ -82,30 +56,25 @@ await registerHealthRoutes(app, {
   registry,
   metricsToken: env.metricsToken,
 });
-await app.register(gatewayPlugin, {
-  authenticate,
-  tests: new TestsRepository(db.kysely),
-  eventLog: backplane.eventLog,
-  pubsub: backplane.pubsub,
-  tickets: backplane.tickets,
-  connections: backplane.connections,
-  acks: backplane.acks,
-  apiKeys,
-  sessions,
-  metrics: registry,
-  limits: env.limits,
-  allowedOrigins: env.allowedOrigins,
-  // Sockets get half the drain bound to finish their close handshake.
-  shutdownGraceMs: Math.floor(proc.shutdownTimeoutMs / 2),
-  revalidateMs: env.revalidateMs,
-});
+await composeGateway(
+  app,
+  {
+    db,
+    backplane,
+    tokens: createTokenService(env.jwtSecret),
+    metrics: registry,
+    // Sockets get half the drain bound to finish their close handshake.
+    shutdownGraceMs: Math.floor(proc.shutdownTimeoutMs / 2),
+  },
+  env,
+);
 
 handleShutdown(
   logger,
   async () => {
-    // Closing Fastify closes every socket with 1001 first (the plugin's preClose).
+    // Closing Fastify closes every socket with 1001 first (the plugin's preClose), then writes the
+    // credential uses still pending.
     const closed = await settlesWithin(app.close(), proc.shutdownTimeoutMs);
-    await uses.flush();
     await backplane.close();
     await db.close();
     return closed ? ExitCodes.OK : ExitCodes.DRAIN_TIMEOUT;

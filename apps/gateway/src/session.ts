@@ -1,10 +1,11 @@
-import { Events, JSON_MAX_DEPTH, Priority, createMessage, exceedsJsonDepth } from '@crucible/shared';
-import type { Envelope, EventLog } from '@crucible/shared';
+import { Events, Priority, createMessage, sharedLiveData } from '@crucible/contracts';
+import type { Envelope, EventLog } from '@crucible/contracts';
+import { JSON_MAX_DEPTH, exceedsJsonDepth } from '@crucible/runtime';
 import type { FastifyBaseLogger } from 'fastify';
 // Types only: `ws` reaches this app through @fastify/websocket, not as a runtime dependency of its own.
 import type { RawData, WebSocket } from 'ws';
 import type { CoalescingAckStore } from './acks.js';
-import type { ChannelAuthorizer, MessageFilter, Reader } from './channel-access.js';
+import type { ChannelAuthorizer, MessageFilter, Reader, SharedSource } from './channel-access.js';
 import type { GatewayLimits } from './env.js';
 import type { Hub, HubMessage, HubSubscriber, Position } from './hub.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -74,6 +75,12 @@ interface Subscription {
   filter: MessageFilter | undefined;
   /** The bus lost messages while this subscription was still replaying: tell the client once it is done. */
   lostDuringReplay: boolean;
+  /** The workspace whose membership lets the reader have the channel (re-checked while subscribed). */
+  workspaceId?: string;
+  /** A share link's channel: the bus channel it reads, redacted, and the share it is by. */
+  shared?: SharedSource;
+  /** Ends a share's channel when the share expires. */
+  expiry?: NodeJS.Timeout;
 }
 
 /** What every session of one gateway shares. */
@@ -112,6 +119,15 @@ export const CloseCodes = {
 
 const INVALID_FRAME_WINDOW_MS = 60_000;
 
+/** What a share link's channel passes on of the test's progress channel. */
+const SHARED_EVENTS: ReadonlySet<string> = new Set<string>([
+  Events.TEST_STARTED,
+  Events.TEST_PROGRESS,
+  Events.TEST_COMPLETED,
+  Events.TEST_FAILED,
+  Events.TEST_CANCELLED,
+]);
+
 // Idle sockets are what a gateway holds most of, so a socket's listeners are these few functions,
 // shared by every socket (the emitter is `this`), not closures made per socket.
 const sessions = new WeakMap<WebSocket, Session>();
@@ -148,6 +164,8 @@ export class Session implements HubSubscriber {
   readonly #context: SessionContext;
   // Both made on first use: an idle socket subscribes to nothing and is sent no channel message.
   #subscriptions: Map<string, Subscription> | undefined;
+  /** Share links' channels by the bus channel they read (made on the first). */
+  #aliases: Map<string, string> | undefined;
   #batch: string[] | undefined;
   #batchBytes = 0;
   #batchTimer: NodeJS.Timeout | undefined;
@@ -197,14 +215,16 @@ export class Session implements HubSubscriber {
     this.#sendControl({ ...hello, offset: 0, epoch: '' } satisfies Envelope);
   }
 
-  deliver(channel: string, message: HubMessage): void {
+  deliver(source: string, message: HubMessage): void {
+    const channel = this.#aliases?.get(source) ?? source;
     const subscription = this.#subscriptions?.get(channel);
     if (!subscription) return;
     if (subscription.pending) subscription.pending.push(message);
     else this.#forward(channel, subscription, message);
   }
 
-  reset(channel: string, position: Position): void {
+  reset(source: string, position: Position): void {
+    const channel = this.#aliases?.get(source) ?? source;
     const subscription = this.#subscriptions?.get(channel);
     if (!subscription) return;
     if (subscription.pending) {
@@ -221,6 +241,49 @@ export class Session implements HubSubscriber {
     this.#discardBatch();
     this.#socket.close(code, reason);
     this.#killTimer ??= setTimeout(() => this.#socket.terminate(), 2_000);
+  }
+
+  /** The workspaces whose membership the session's channels are read by. */
+  workspaces(): Set<string> {
+    const ids = new Set<string>();
+    for (const subscription of this.#subscriptions?.values() ?? []) {
+      if (subscription.workspaceId) ids.add(subscription.workspaceId);
+    }
+    return ids;
+  }
+
+  /**
+   * The reader's membership of `workspaceId` ended: its channels go, each with a `FORBIDDEN` error
+   * frame naming it; the socket and its other channels stay.
+   */
+  dropWorkspace(workspaceId: string): void {
+    for (const [channel, subscription] of this.#subscriptions ?? []) {
+      if (subscription.workspaceId !== workspaceId) continue;
+      this.#release(channel, subscription);
+      this.#error('FORBIDDEN', 'no longer a member of this workspace', channel);
+    }
+  }
+
+  /**
+   * The share with this hash was revoked (or expired): its channels go with a `FORBIDDEN` error
+   * frame; a socket opened with that share's link is closed (there is nothing else it may read).
+   */
+  dropShare(hash: string, detail = 'this share link was revoked'): void {
+    for (const [channel, subscription] of this.#subscriptions ?? []) {
+      if (subscription.shared?.hash !== hash) continue;
+      this.#release(channel, subscription);
+      this.#error('FORBIDDEN', detail, channel);
+    }
+    if (this.user.share?.hash === hash) this.close(CloseCodes.REVOKED, 'share revoked');
+  }
+
+  /** Forgets one subscription and lets go of the bus channel it reads. */
+  #release(channel: string, subscription: Subscription): void {
+    this.#subscriptions?.delete(channel);
+    clearTimeout(subscription.expiry);
+    const source = subscription.shared?.channel ?? channel;
+    if (subscription.shared) this.#aliases?.delete(source);
+    this.#context.hub.unsubscribe(source, this);
   }
 
   get channelCount(): number {
@@ -288,14 +351,17 @@ export class Session implements HubSubscriber {
         return this.#error(decision.code, decision.detail, channel);
       }
       subscription.filter = decision.filter;
+      subscription.workspaceId = decision.workspaceId;
+      const source = decision.shared?.channel ?? channel;
+      if (decision.shared && !this.#alias(channel, subscription, decision.shared)) return;
       // Subscribed before reading history: whatever is published from now on arrives live, and
       // whatever was published before is in the history, so there is no gap between the two.
-      await hub.subscribe(channel, this);
+      await hub.subscribe(source, this);
       if (!current()) return;
-      const recovery = await eventLog.recover(channel, since ? since.offset : Number.MAX_SAFE_INTEGER);
+      const recovery = await eventLog.recover(source, since ? since.offset : Number.MAX_SAFE_INTEGER);
       if (!current()) return;
       const epoch = recovery.epoch ?? '';
-      hub.observe(channel, { epoch, offset: recovery.offset });
+      hub.observe(source, { epoch, offset: recovery.offset });
       // Without `since` nothing was asked for, so nothing is missing: recovered is true.
       let recovered = true;
       let replay: Envelope[] = [];
@@ -308,7 +374,7 @@ export class Session implements HubSubscriber {
         if (recovered) {
           replay = recovery.messages;
           // What this user was sent before and never acknowledged comes first, marked as redelivered.
-          if (recovery.epoch !== null && since.offset > 0) {
+          if (recovery.epoch !== null && since.offset > 0 && !subscription.shared) {
             const unacked = await acks.unacked(this.user.id, channel, recovery.epoch, since.offset);
             if (unacked.length > 0) {
               const ids = new Set(unacked.map((m) => m.id));
@@ -347,17 +413,58 @@ export class Session implements HubSubscriber {
       }
     } catch (err) {
       if (!current()) return;
-      subscriptions.delete(channel);
-      hub.unsubscribe(channel, this);
+      this.#release(channel, subscription);
       log.error({ err, channel }, 'subscribe failed');
       this.#error('UNAVAILABLE', 'the channel cannot be read right now; retry later', channel);
     }
   }
 
   #unsubscribe(channel: string): void {
-    if (!this.#subscriptions?.delete(channel)) return this.#error('NOT_FOUND', 'not subscribed', channel);
-    this.#context.hub.unsubscribe(channel, this);
+    const subscription = this.#subscriptions?.get(channel);
+    if (!subscription) return this.#error('NOT_FOUND', 'not subscribed', channel);
+    this.#release(channel, subscription);
     this.#sendControl({ type: 'unsubscribed', channel });
+  }
+
+  /**
+   * Makes a share link's channel read the test's progress channel. One socket reads a bus channel
+   * once: a second share of the same test, or the test's own channel beside its share, is refused.
+   */
+  #alias(channel: string, subscription: Subscription, shared: SharedSource): boolean {
+    const aliases = (this.#aliases ??= new Map());
+    if (aliases.has(shared.channel) || this.#subscriptions?.has(shared.channel)) {
+      this.#subscriptions?.delete(channel);
+      this.#error('BAD_REQUEST', 'this socket already reads this test', channel);
+      return false;
+    }
+    aliases.set(shared.channel, channel);
+    subscription.shared = shared;
+    if (shared.expiresAt !== null) {
+      // A timer's longest wait is about 24.8 days; a later expiry is checked when it fires.
+      const wait = Math.min(Math.max(0, shared.expiresAt - Date.now()), 2 ** 31 - 1);
+      subscription.expiry = setTimeout(() => this.dropShare(shared.hash, 'this share link expired'), wait);
+      subscription.expiry.unref();
+    }
+    return true;
+  }
+
+  /** A message of the test's channel as a share link's channel passes it on: redacted, renamed. */
+  #forwardShared(channel: string, message: HubMessage): void {
+    const envelope = JSON.parse(message.raw) as Envelope;
+    if (!SHARED_EVENTS.has(envelope.event)) return;
+    const shared: Envelope = {
+      id: envelope.id,
+      event: envelope.event,
+      channel,
+      data: sharedLiveData(envelope.data),
+      priority: envelope.priority,
+      timestamp: envelope.timestamp,
+      userId: null,
+      offset: envelope.offset,
+      epoch: envelope.epoch,
+    };
+    // Anonymous readers have no one to acknowledge for: never ackRequired.
+    this.#enqueue(JSON.stringify(shared), message.priority <= Priority.HIGH);
   }
 
   #forward(channel: string, subscription: Subscription, message: HubMessage): void {
@@ -366,6 +473,7 @@ export class Session implements HubSubscriber {
     subscription.position = { epoch: message.epoch, offset: message.offset };
     // Filtered out messages still move the position: the client resumes after them, not before.
     if (subscription.filter && !subscription.filter(this.user, message)) return;
+    if (subscription.shared) return this.#forwardShared(channel, message);
     const urgent = message.priority <= Priority.HIGH;
     if (!urgent) return this.#enqueue(message.raw, false);
     if (message.ackRaw === undefined) {
@@ -523,8 +631,10 @@ export class Session implements HubSubscriber {
     this.#discardBatch();
     const subscriptions = this.#subscriptions;
     this.#subscriptions = undefined;
-    if (subscriptions)
-      for (const channel of subscriptions.keys()) this.#context.hub.unsubscribe(channel, this);
+    for (const [channel, subscription] of subscriptions ?? []) {
+      clearTimeout(subscription.expiry);
+      this.#context.hub.unsubscribe(subscription.shared?.channel ?? channel, this);
+    }
     this.#context.onClose(this);
   }
 }

@@ -1,4 +1,4 @@
-import { generateApiKey, hashApiKey } from '@crucible/shared';
+import { generateApiKey, hashApiKey } from '@crucible/runtime';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { connect, h, metricValue, signIn, startGateway, tokenOf, track, useHarness } from './harness.js';

@@ -1,6 +1,6 @@
 import { CrucibleSocket } from '@crucible/client';
 import type { ChannelMessage, ChannelPosition, WebSocketConstructor } from '@crucible/client';
-import { Priority } from '@crucible/shared';
+import { Priority } from '@crucible/contracts';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTest, h, publish, startGateway, tokenOf, useHarness } from './harness.js';

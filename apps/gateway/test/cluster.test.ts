@@ -1,4 +1,5 @@
-import { Priority, RedisConnectionRegistry } from '@crucible/shared';
+import { RedisConnectionRegistry } from '@crucible/backplane';
+import { Priority } from '@crucible/contracts';
 import { Registry } from 'prom-client';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
@@ -121,7 +122,7 @@ distributedOnly('presence across gateways (distributed mode only: they share Red
 
 describe('shutdown with an upgrade in flight', () => {
   it('takes no place and publishes nothing after its close resolves', async () => {
-    const { createAuthenticator } = await import('@crucible/db');
+    const { createAuthenticator } = await import('@crucible/runtime');
     const real = createAuthenticator({ apiKeys: h.apiKeys, sessions: h.sessions, tokens });
     let entered!: () => void;
     const authenticating = new Promise<void>((resolve) => (entered = resolve));

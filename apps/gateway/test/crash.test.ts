@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@crucible/db/testing';
-import { RedisConnectionRegistry } from '@crucible/shared';
+import { RedisConnectionRegistry } from '@crucible/backplane';
 import { afterEach, expect, it } from 'vitest';
 import {
   JWT_SECRET,

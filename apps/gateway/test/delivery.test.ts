@@ -1,4 +1,4 @@
-import { Events, Priority, createMessage } from '@crucible/shared';
+import { Events, Priority, createMessage } from '@crucible/contracts';
 import { Registry } from 'prom-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { connect, createTest, h, metricValue, publish, startGateway, useHarness } from './harness.js';
@@ -251,7 +251,7 @@ describe('slow consumers', () => {
             createMessage({
               event: Events.TEST_PROGRESS,
               channel,
-              data: { n, payload },
+              data: { testId: channel.slice('test-progress-'.length), n, payload },
               userId: h.owner.id,
               priority: Priority.NORMAL,
             }),

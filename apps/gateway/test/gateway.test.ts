@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Channels, channelName, createTokenService } from '@crucible/shared';
-import type { EventLog } from '@crucible/shared';
+import { Channels, channelName } from '@crucible/contracts';
+import type { EventLog } from '@crucible/contracts';
+import { createTokenService } from '@crucible/runtime';
 import type { User } from '@crucible/db';
 import type { FastifyInstance } from 'fastify';
 import { beforeEach, describe, expect, it } from 'vitest';

@@ -2,17 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import {
   ApiKeysRepository,
+  WorkspaceMembersRepository,
+  WorkspacesRepository,
   SessionsRepository,
   TestsRepository,
   UsersRepository,
-  createAuthenticator,
   createDb,
   migrateToLatest,
 } from '@crucible/db';
 import type { Db, User } from '@crucible/db';
 import { createTestDatabase } from '@crucible/db/testing';
-import { createEmbeddedBackplane, createRedisBackplane } from '@crucible/backplane';
-import type { Backplane } from '@crucible/backplane';
 import {
   TEST_REDIS_URL,
   deleteRedisPrefix,
@@ -20,31 +19,29 @@ import {
   testBackplaneMode,
 } from '@crucible/backplane/testing';
 import {
-  Events,
   MemoryEventLog,
   MemoryTicketStore,
-  Priority,
   RedisAckStore,
   RedisConnectionRegistry,
   RedisEventLog,
   RedisPubSub,
   RedisTicketStore,
   channelKeys,
-  channelTopic,
-  createMessage,
+  createEmbeddedBackplane,
   createRedis,
-  createTokenService,
-} from '@crucible/shared';
+  createRedisBackplane,
+} from '@crucible/backplane';
+import type { Backplane, EventLogOptions, TicketStoreOptions } from '@crucible/backplane';
+import { Events, Priority, channelTopic, createMessage } from '@crucible/contracts';
 import type {
   ConnectionRegistry,
-  Events as EventName,
   EventLog,
-  EventLogOptions,
+  Events as EventName,
   PubSub,
   PubSubHandler,
   TicketStore,
-  TicketStoreOptions,
-} from '@crucible/shared';
+} from '@crucible/contracts';
+import { createAuthenticator, createTokenService } from '@crucible/runtime';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -101,6 +98,8 @@ export const h = {
   databaseUrl: '',
   db: undefined as unknown as Db,
   tests: undefined as unknown as TestsRepository,
+  members: undefined as unknown as WorkspaceMembersRepository,
+  workspaces: undefined as unknown as WorkspacesRepository,
   apiKeys: undefined as unknown as ApiKeysRepository,
   sessions: undefined as unknown as SessionsRepository,
   admin: undefined as unknown as User,
@@ -191,6 +190,8 @@ export function useHarness(): void {
     h.db = createDb(database.url);
     await migrateToLatest(h.db.kysely);
     h.tests = new TestsRepository(h.db.kysely);
+    h.members = new WorkspaceMembersRepository(h.db.kysely);
+    h.workspaces = new WorkspacesRepository(h.db.kysely);
     h.apiKeys = new ApiKeysRepository(h.db.kysely);
     h.sessions = new SessionsRepository(h.db.kysely);
     const users = new UsersRepository(h.db.kysely);
@@ -272,6 +273,7 @@ export async function startGateway(options: StartOptions = {}): Promise<GatewayH
   await app.register(gatewayPlugin, {
     authenticate: createAuthenticator({ apiKeys: h.apiKeys, sessions: h.sessions, tokens }),
     tests: h.tests,
+    members: h.members,
     eventLog: h.eventLog,
     tickets: h.tickets,
     apiKeys: h.apiKeys,

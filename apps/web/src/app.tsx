@@ -4,10 +4,24 @@ import type { ComponentChildren } from 'preact';
 import { AdminPage } from './pages/admin';
 import { AccountPage } from './pages/account';
 import { AuthPage } from './pages/auth';
+import { MonitorFormPage } from './pages/monitor-form';
+import { MonitorPage } from './pages/monitor-page';
+import { MonitorsPage } from './pages/monitors';
 import { NewTestPage } from './pages/new-test';
 import { QueuePage } from './pages/queue';
+import { SharedTestPage } from './pages/shared-test';
+import { AuditPage } from './pages/audit';
+import { ChannelPage } from './pages/channel-page';
+import { AlertRuleFormPage, AlertRulesPage } from './pages/alert-rules';
+import { ChannelsPage } from './pages/channels';
+import { IncidentPage } from './pages/incident-page';
+import { IncidentsPage } from './pages/incidents';
+import { NotificationsPage } from './pages/notifications';
 import { TestPage } from './pages/test-page';
 import { TestsListPage } from './pages/tests-list';
+import { WorkspacePage } from './pages/workspace';
+import { NotificationBell } from './components/notification-bell';
+import { WorkspaceSwitcher } from './components/workspace-switcher';
 import { useLiveState } from './live-connection';
 import { useStore } from './lib/store';
 import { endSession, session } from './session';
@@ -51,7 +65,11 @@ function Header() {
         <nav aria-label="Main">
           {link('/tests', 'Tests')}
           {link('/new', 'New test')}
+          {link('/monitors', 'Monitors')}
           {link('/queue', 'Queue')}
+          {link('/incidents', 'Incidents')}
+          {link('/channels', 'Channels')}
+          {link('/workspace', 'Members')}
           {link('/account', 'Account')}
           {current.user.role === 'admin' && link('/admin', 'Admin')}
         </nav>
@@ -60,6 +78,8 @@ function Header() {
         <ConnectionBadge />
         {current ? (
           <>
+            <NotificationBell userId={current.user.id} />
+            <WorkspaceSwitcher />
             <span class="muted">{current.user.email}</span>
             <button
               type="button"
@@ -108,8 +128,24 @@ const KeysRoute = () => <Redirect to="/account" />;
 const NewRoute = guarded(NewTestPage);
 const TestRoute = guarded(({ id }: { id: string }) => <TestPage id={id} />);
 const TestsRoute = guarded(TestsListPage);
+const MonitorsRoute = guarded(MonitorsPage);
+const NewMonitorRoute = guarded(() => <MonitorFormPage />);
+const EditMonitorRoute = guarded(({ id }: { id: string }) => <MonitorFormPage id={id} />);
+const MonitorRoute = guarded(({ id }: { id: string }) => <MonitorPage id={id} />);
 const QueueRoute = guarded(QueuePage);
 const AdminRoute = guarded(AdminPage);
+const WorkspaceRoute = guarded(WorkspacePage);
+const AuditRoute = guarded(AuditPage);
+const NotificationsRoute = guarded(NotificationsPage);
+const ChannelsRoute = guarded(ChannelsPage);
+const IncidentsRoute = guarded(IncidentsPage);
+const AlertRulesRoute = guarded(AlertRulesPage);
+const NewAlertRuleRoute = guarded(() => <AlertRuleFormPage />);
+const AlertRuleRoute = guarded(({ id }: { id: string }) => <AlertRuleFormPage id={id} />);
+const IncidentRoute = guarded(({ id }: { id: string }) => <IncidentPage id={id} />);
+const ChannelRoute = guarded(({ id }: { id: string }) => <ChannelPage id={id} />);
+// A share link's page is public: whoever holds the link reads it, signed in or not.
+const SharedRoute = ({ shareId }: { shareId: string }) => <SharedTestPage shareId={shareId} />;
 
 export function App() {
   return (
@@ -128,8 +164,23 @@ export function App() {
           <Route path="/new" component={NewRoute} />
           <Route path="/tests" component={TestsRoute} />
           <Route path="/tests/:id" component={TestRoute} />
+          <Route path="/monitors" component={MonitorsRoute} />
+          <Route path="/monitors/new" component={NewMonitorRoute} />
+          <Route path="/monitors/:id" component={MonitorRoute} />
+          <Route path="/monitors/:id/edit" component={EditMonitorRoute} />
           <Route path="/queue" component={QueueRoute} />
+          <Route path="/notifications" component={NotificationsRoute} />
+          <Route path="/incidents" component={IncidentsRoute} />
+          <Route path="/incidents/:id" component={IncidentRoute} />
+          <Route path="/alert-rules" component={AlertRulesRoute} />
+          <Route path="/alert-rules/new" component={NewAlertRuleRoute} />
+          <Route path="/alert-rules/:id" component={AlertRuleRoute} />
+          <Route path="/channels" component={ChannelsRoute} />
+          <Route path="/channels/:id" component={ChannelRoute} />
           <Route path="/admin" component={AdminRoute} />
+          <Route path="/workspace" component={WorkspaceRoute} />
+          <Route path="/workspace/audit" component={AuditRoute} />
+          <Route path="/shared/:shareId" component={SharedRoute} />
           <Route default component={NotFound} />
         </Router>
       </div>

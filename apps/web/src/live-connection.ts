@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Envelope } from '@crucible/shared/envelope';
+import type { EventMessage } from '@crucible/contracts/envelope';
+import { resolveWsUrl } from '@crucible/client';
 import { connectLive } from './lib/live';
 import type { Live, LiveState } from './lib/live';
 import { createStore } from './lib/store';
@@ -8,9 +9,21 @@ import { api, session, signOut } from './session';
 /** The signed-in user's one WebSocket, opened on sign-in and closed on sign-out. */
 export const live = createStore<Live | null>(null);
 
-function wsUrl(): string {
-  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}/ws`;
+let gateway: Promise<string> | undefined;
+/**
+ * Where the API says the gateway is (`GET /api/meta`): this origin's `/ws` in the all-in-one server
+ * and behind an ingress, another host or port where a deployment says so (`PUBLIC_WS_URL`). Asked
+ * once; a failed answer is asked again on the next connection attempt.
+ */
+function wsUrl(): Promise<string> {
+  gateway ??= api.call('meta').then(
+    (meta) => resolveWsUrl(meta.wsUrl, location.origin),
+    (err: unknown) => {
+      gateway = undefined;
+      throw err;
+    },
+  );
+  return gateway;
 }
 
 /** A single-use ticket per connection attempt, so the session token never appears in a URL. */
@@ -25,7 +38,7 @@ function follow(token: string | null) {
   openFor = token;
   // The gateway closes the socket of a session that ended (signed out on another device, or
   // everywhere): this browser is signed out too, rather than showing a page that can do nothing.
-  live.set(token ? connectLive(wsUrl(), { credential: ticket, onRevoked: signOut }) : null);
+  live.set(token ? connectLive(wsUrl, { credential: ticket, onRevoked: signOut }) : null);
 }
 follow(session.get()?.token ?? null);
 session.subscribe((s) => follow(s?.token ?? null));
@@ -51,7 +64,7 @@ export function useLiveState(): LiveState | null {
 }
 
 export interface ChannelCallbacks {
-  message(message: Envelope): void;
+  message(message: EventMessage): void;
   reset?(): void;
   error?(code: string, detail: string): void;
 }
@@ -69,4 +82,12 @@ export function useChannel(channel: string | null, callbacks: ChannelCallbacks):
       error: (code, detail) => latest.current.error?.(code, detail),
     });
   }, [channel]);
+}
+
+/**
+ * An anonymous socket for a share link's public page: `?share=` is its only credential, so it reads
+ * that share's channel and nothing else, signed in or not. `onRevoked`: closed with 4001 (revoked).
+ */
+export function connectShared(shareId: string, onRevoked: () => void): Live {
+  return connectLive(wsUrl, { credential: () => ({ share: shareId }), onRevoked });
 }

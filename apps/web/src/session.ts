@@ -1,6 +1,7 @@
 import { ApiClient } from '@crucible/client';
-import type { UserView } from '@crucible/shared/api';
+import type { UserView } from '@crucible/contracts/api';
 import { createStore } from './lib/store';
+import { selectWorkspace, workspace } from './workspace';
 
 export interface Session {
   token: string;
@@ -28,6 +29,8 @@ export function signIn(next: Session): void {
 
 export function signOut(): void {
   localStorage.removeItem(STORAGE_KEY);
+  // The next user of this browser starts in their own personal workspace.
+  selectWorkspace(null);
   session.set(null);
 }
 
@@ -45,8 +48,9 @@ export async function endSession(): Promise<void> {
   signOut();
 }
 
-/** The dashboard's one HTTP client: same origin, the session's token, signed out on a 401. */
+/** The dashboard's one HTTP client: same origin, the session's token and workspace, signed out on a 401. */
 export const api = new ApiClient({
   token: () => session.get()?.token,
+  workspace: () => workspace.get(),
   onUnauthorized: signOut,
 });

@@ -337,6 +337,7 @@ describe('the dashboard in a browser', { timeout: 180_000 }, () => {
     expect(listed.status()).toBe(200);
     expect(((await listed.json()) as { queues: { name: string }[] }).queues.map((q) => q.name)).toEqual([
       'tests',
+      'browser',
     ]);
     await root.screenshot({ path: join(SHOTS, 'queue-board.png'), fullPage: true });
   });

@@ -13,13 +13,18 @@ export { freePort } from '@crucible/db/testing';
 export interface ServerProcess {
   child: ChildProcess;
   output(): string;
-  /** Sends SIGTERM and resolves with the exit code. */
-  stop(): Promise<number | null>;
+  /** Sends a signal (SIGTERM unless told) and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /** Starts the all-in-one server (api + gateway + worker on one port) as its own process. */
 export function startAllInOne(env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/api/src/all-in-one.ts'], {
+  return startApp('apps/all-in-one/src/main.ts', env);
+}
+
+/** Starts `entry` (an app's TypeScript entry under the repo, e.g. `apps/worker/src/main.ts`) as its own process. */
+export function startApp(entry: string, env: Record<string, string>): ServerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -31,8 +36,8 @@ export function startAllInOne(env: Record<string, string>): ServerProcess {
   return {
     child,
     output: () => out,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
   };

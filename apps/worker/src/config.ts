@@ -1,5 +1,5 @@
-import { InvalidConfigError, validateTestConfig } from '@crucible/shared';
-import type { TestType } from '@crucible/shared';
+import { InvalidConfigError, validateTestConfig } from '@crucible/contracts';
+import type { TestType } from '@crucible/contracts';
 import { EngineError } from './errors.js';
 
 /** Re-validates a job's config with the catalogue (the job may come from an older API); never retried. */

@@ -1,4 +1,4 @@
-import { ConfigError } from '@crucible/shared';
+import { ConfigError } from '@crucible/runtime';
 import { describe, expect, it } from 'vitest';
 import { loadWorkerEnv } from './env.js';
 
@@ -7,6 +7,7 @@ describe('loadWorkerEnv', () => {
     expect(loadWorkerEnv({})).toEqual({
       redisUrl: 'redis://127.0.0.1:6379',
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
+      queues: ['tests'],
       concurrency: 5,
       prefix: 'crucible',
       healthPort: 3002,
@@ -16,9 +17,45 @@ describe('loadWorkerEnv', () => {
       targetAllowlist: { hosts: new Set(), cidrs: [] },
       stressMaxConnections: 200,
       workspaceMaxStressConnections: 200,
+      workspaceMaxRunning: 10,
       stressMaxDurationSec: 300,
       lockDurationMs: 30_000,
+      browserConcurrency: 1,
+      targetHostMaxConcurrent: 2,
+      chromiumPath: '/usr/bin/chromium',
+      monitorConcurrency: 5,
+      notify: {
+        retryHours: 24,
+        telegramApiUrl: 'https://api.telegram.org',
+        pagerdutyEventsUrl: 'https://events.pagerduty.com/v2/enqueue',
+        opsgenieApiUrl: 'https://api.opsgenie.com',
+        smtpUrl: undefined,
+        smtpFrom: 'Crucible <crucible@localhost>',
+        alertGroupWaitMs: 30_000,
+      },
     });
+  });
+
+  it('reads the notification variables, refusing what they cannot mean', () => {
+    const env = loadWorkerEnv({
+      NOTIFY_RETRY_HOURS: '48',
+      OPSGENIE_API_URL: 'https://api.eu.opsgenie.com/',
+      SMTP_URL: 'smtps://user:pass@mail.example:465',
+      SMTP_FROM: 'alerts@example.com',
+    });
+    expect(env.notify).toMatchObject({
+      retryHours: 48,
+      opsgenieApiUrl: 'https://api.eu.opsgenie.com',
+      smtpUrl: 'smtps://user:pass@mail.example:465',
+      smtpFrom: 'alerts@example.com',
+    });
+    expect(() => loadWorkerEnv({ NOTIFY_RETRY_HOURS: '0' })).toThrow(
+      new ConfigError('NOTIFY_RETRY_HOURS', 'must be at least 1'),
+    );
+    expect(() => loadWorkerEnv({ SMTP_URL: 'http://mail.example' })).toThrow(
+      new ConfigError('SMTP_URL', 'must use smtp: or smtps:'),
+    );
+    expect(() => loadWorkerEnv({ SMTP_FROM: 'not a value' })).toThrow(/^SMTP_FROM: must be an address/);
   });
 
   it('reads the interface to listen on and the metrics token, which must be hard to guess', () => {
@@ -40,6 +77,17 @@ describe('loadWorkerEnv', () => {
       '127.0.0.0/8',
     ]);
     expect([env.stressMaxConnections, env.stressMaxDurationSec]).toEqual([50, 60]);
+  });
+
+  it('reads the queues it consumes: the light tests, the browser tests, or both', () => {
+    expect(loadWorkerEnv({ WORKER_QUEUES: 'browser' }).queues).toEqual(['browser']);
+    expect(loadWorkerEnv({ WORKER_QUEUES: 'tests, browser' }).queues).toEqual(['tests', 'browser']);
+    expect(() => loadWorkerEnv({ WORKER_QUEUES: 'tests,chrome' })).toThrow(
+      'WORKER_QUEUES: "chrome" is not a queue; name tests and/or browser',
+    );
+    expect(() => loadWorkerEnv({ WORKER_QUEUES: 'browser,browser' })).toThrow(
+      'WORKER_QUEUES: names a queue twice',
+    );
   });
 
   it('names the bad variable', () => {

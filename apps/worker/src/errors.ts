@@ -1,4 +1,4 @@
-import { EgressError } from '@crucible/shared/egress';
+import { EgressError } from '@crucible/egress';
 
 export type EngineErrorCode =
   | 'INVALID_CONFIG'

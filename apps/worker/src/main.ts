@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
+import { CacheStrategy, cachePrefix, createBackplaneCache } from '@crucible/cache';
 import {
   ExitCodes,
   createLogger,
@@ -9,20 +10,18 @@ import {
   handleShutdown,
   loadConfigOrExit,
   loadProcessEnv,
-  requestLogController,
   registerHealthRoutes,
   registerQueueMetrics,
+  requestLogController,
   settlesWithin,
-} from '@crucible/shared';
-import { CacheStrategy, cachePrefix } from '@crucible/shared/cache';
+} from '@crucible/runtime';
 import { createDb, migrateToLatest, migrationsApplied } from '@crucible/db';
-import { Egress } from '@crucible/shared/egress';
 import { createRedisBackplane } from '@crucible/backplane';
-import { createEngines } from './engines/registry.js';
+import { composeWorker } from './compose.js';
 import { loadWorkerEnv } from './env.js';
 import { ParserPool } from './parsing/parser-pool.js';
 import { instrumentWorker } from './metrics.js';
-import { createTestWorker, drainNotice } from './worker.js';
+import { drainNotice } from './worker.js';
 import type { TestWorker } from './worker.js';
 
 const env = loadConfigOrExit(() => loadWorkerEnv());
@@ -33,7 +32,10 @@ exitOnCrash(logger);
 
 const db = createDb(env.databaseUrl, {
   // One connection per running job plus the health check.
-  max: env.concurrency + 2,
+  max:
+    (env.queues.includes('tests') ? env.concurrency : 0) +
+    (env.queues.includes('browser') ? env.browserConcurrency : 0) +
+    2,
   onError: (err) => logger.warn({ err }, 'idle database connection failed'),
 });
 if (proc.migrateOnStart) await migrateToLatest(db.kysely);
@@ -48,14 +50,14 @@ const backplane = createRedisBackplane({
 await backplane.waitUntilReady();
 // The worker never reads the API's cache; it only invalidates it: Redis entries directly, other
 // processes' memory over the bus.
-const cache = await backplane.createCache({
+const cache = await createBackplaneCache(backplane.cacheStack, {
   strategy: CacheStrategy.REDIS_ONLY,
   prefix: cachePrefix(env.prefix),
   onError: (err) => logger.warn({ err }, 'cache invalidation degraded'),
 });
 
 const registry = createMetricsRegistry('worker');
-registerQueueMetrics(registry, backplane.queue);
+registerQueueMetrics(registry, backplane.queue.all);
 let migrated = false;
 // Widened: fastify's default generics expect its own logger type, which pino's satisfies.
 const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: requestLogController() });
@@ -109,22 +111,16 @@ while (!stopping && !(migrated ||= await migrationsApplied(db.kysely).catch(() =
   await sleep(2_000);
 }
 if (!stopping) {
-  testWorker = createTestWorker({
-    db,
-    backplane,
-    cache,
-    concurrency: env.concurrency,
-    logger,
-    engines: createEngines(new Egress({ allowlist: env.targetAllowlist }), {
-      stressLimits: { maxConnections: env.stressMaxConnections, maxDurationSec: env.stressMaxDurationSec },
-      parser,
-    }),
-    drainTimeoutMs,
-    lockDurationMs: env.lockDurationMs,
-    maxStressConnectionsPerOwner: env.workspaceMaxStressConnections,
-    maxStressConnectionsPerTest: env.stressMaxConnections,
-  });
-  instrumentWorker(testWorker.worker, registry);
+  testWorker = composeWorker({ db, backplane, cache, logger, parser, drainTimeoutMs }, env);
+  instrumentWorker([...testWorker.consumers.values()], registry);
   await testWorker.ready;
-  logger.info({ concurrency: env.concurrency, prefix: env.prefix }, 'worker ready');
+  logger.info(
+    {
+      queues: env.queues,
+      concurrency: env.concurrency,
+      browserConcurrency: env.browserConcurrency,
+      prefix: env.prefix,
+    },
+    'worker ready',
+  );
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { WorkerRegistry } from '@crucible/backplane';
 import {
   Channels,
   Events,
@@ -6,16 +7,22 @@ import {
   channelName,
   createMessage,
   jobIdOf,
+  queueJobFailed,
   testJobData,
   testJobOptions,
-} from '@crucible/shared';
-import type { EventLog, PresenceStore, WorkerRegistry } from '@crucible/shared';
-import type { TestQueue } from '@crucible/backplane';
-import type { TestsRepository } from '@crucible/db';
+} from '@crucible/contracts';
+import type { DraftMessage, EventLog, PresenceStore } from '@crucible/contracts';
+import type { TestQueue, TestQueues } from '@crucible/backplane';
+import type { IdempotencyKeysRepository, TestAttemptsRepository, TestsRepository } from '@crucible/db';
 
 export interface ReconcilerDeps {
-  tests: TestsRepository;
-  queue: TestQueue;
+  tests: Pick<TestsRepository, 'findUnsettled'>;
+  attempts: Pick<TestAttemptsRepository, 'failRun'>;
+  idempotencyKeys: Pick<IdempotencyKeysRepository, 'deleteExpired'>;
+  /** Each row's job is looked for, and added again, in its type's queue. */
+  queue: Pick<TestQueues, 'of'>;
+  /** The monitor runs' own queue: a monitor's run is looked for, and added again, there. */
+  monitorQueue: TestQueue;
   registry: WorkerRegistry;
   eventLog: EventLog;
   /** Holds the pass lock, so one worker of the deployment reconciles at a time. */
@@ -46,23 +53,28 @@ export function createReconciler(deps: ReconcilerDeps) {
   const log = deps.logger.child({ component: 'reconciler' });
 
   async function failRow(row: { test_id: string; run: number; user_id: string | null }, reason: string) {
-    const failed = await deps.tests.failRun(row.test_id, row.run, reason);
+    const failed = await deps.attempts.failRun(row.test_id, row.run, reason);
     if (!failed) return;
     const { test_id: testId, user_id: userId } = row;
-    for (const [channel, event, data] of [
-      [
-        channelName(Channels.TEST_PROGRESS, { testId }),
-        Events.TEST_FAILED,
-        { testId, status: 'failed', error: reason },
-      ],
-      [
-        channelName(Channels.JOB_STATUS, { jobId: testId }),
-        Events.QUEUE_JOB_FAILED,
-        { jobId: testId, testId, status: 'failed', error: reason, willRetry: false },
-      ],
-    ] as const) {
+    const messages: DraftMessage[] = [
+      createMessage({
+        event: Events.TEST_FAILED,
+        channel: channelName(Channels.TEST_PROGRESS, { testId }),
+        data: { testId, status: 'failed', error: reason },
+        priority: Priority.HIGH,
+        userId,
+      }),
+      createMessage({
+        event: Events.QUEUE_JOB_FAILED,
+        channel: channelName(Channels.JOB_STATUS, { jobId: testId }),
+        data: queueJobFailed(testId, { status: 'failed', error: reason }),
+        priority: Priority.HIGH,
+        userId,
+      }),
+    ];
+    for (const message of messages) {
       await deps.eventLog
-        .publish(createMessage({ event, channel, data, priority: Priority.HIGH, userId }))
+        .publish(message)
         .catch((err: unknown) => log.warn({ err, testId }, 'could not publish'));
     }
   }
@@ -81,23 +93,24 @@ export function createReconciler(deps: ReconcilerDeps) {
       for (const row of rows) {
         if (live.has(row.test_id)) continue;
         const jobId = jobIdOf(row.test_id, row.run);
-        const state = await deps.queue.getJobState(jobId);
+        const queue = row.monitor_id ? deps.monitorQueue : deps.queue.of(row.test_type);
+        const state = await queue.getJobState(jobId);
         if (LIVE_STATES.has(state)) continue;
         if (state === 'unknown') {
-          await deps.queue.add(
+          await queue.add(
             row.test_type,
             testJobData(row),
             testJobOptions(row.test_type, row.test_id, row.run, row.priority),
           );
           log.warn({ testId: row.test_id, status: row.status }, 're-enqueued a test whose job was lost');
         } else {
-          const job = await deps.queue.getJob(jobId);
+          const job = await queue.getJob(jobId);
           await failRow(row, job?.failedReason || 'the test ended without a recorded outcome');
           log.warn({ testId: row.test_id, state }, 'failed a test whose job ended without recording it');
         }
         repaired++;
       }
-      await deps.tests.deleteExpiredKeys();
+      await deps.idempotencyKeys.deleteExpired();
       return repaired;
     },
   };

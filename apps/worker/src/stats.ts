@@ -1,11 +1,7 @@
+import type { PhaseSummary } from '@crucible/contracts';
+
 /** Summary of one timing phase over the successful requests, in milliseconds. */
-export interface PhaseSummary {
-  min: number;
-  max: number;
-  mean: number;
-  median: number;
-  p95: number;
-}
+export type { PhaseSummary };
 
 function sorted(values: readonly number[]): number[] {
   if (values.length === 0) throw new RangeError('statistics of an empty sample');

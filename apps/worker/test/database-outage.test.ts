@@ -8,12 +8,12 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { testJobOptions } from '@crucible/shared';
+import { testJobOptions } from '@crucible/contracts';
+import { Egress, parseAllowlist } from '@crucible/egress';
 import { createRedisBackplane } from '@crucible/backplane';
 import { deleteRedisPrefix } from '@crucible/backplane/testing';
 import { TestsRepository, UsersRepository, createDb, migrateToLatest } from '@crucible/db';
 import { createTestDatabase } from '@crucible/db/testing';
-import { Egress, parseAllowlist } from '@crucible/shared/egress';
 import { createEngines } from '../src/engines/registry.js';
 import { createTestWorker } from '../src/worker.js';
 

@@ -3,11 +3,21 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { TestCatalog } from '@crucible/shared';
-import { TestsRepository, UsersRepository, createDb, migrateToLatest } from '@crucible/db';
-import { Egress, parseAllowlist } from '@crucible/shared/egress';
-import { BACKPLANE_MODES, createTestDeployment } from '@crucible/backplane/testing';
+import { TestCatalog } from '@crucible/contracts';
+import { Egress, parseAllowlist } from '@crucible/egress';
+import {
+  TestAttemptsRepository,
+  TestsRepository,
+  UsersRepository,
+  WorkspaceMembersRepository,
+  WorkspacesRepository,
+  createDb,
+  migrateToLatest,
+} from '@crucible/db';
+import { RedisStressConnectionStore } from '@crucible/backplane';
+import { BACKPLANE_MODES, TEST_REDIS_URL, createTestDeployment } from '@crucible/backplane/testing';
 import type { BackplaneMode } from '@crucible/backplane/testing';
 import { createEngines } from '../src/engines/registry.js';
 import { createTestWorker } from '../src/worker.js';
@@ -64,8 +74,13 @@ async function setup(mode: BackplaneMode, options: Partial<TestWorkerDeps> = {})
   closeAfter(() => worker.close());
   await worker.ready;
 
-  /** Stress tests of the user, queued together; their ids. */
-  async function submitStress(count: number, url: string, config: Record<string, unknown>) {
+  /** Stress tests of the user (or of `by`, in a workspace), queued together; their ids. */
+  async function submitStress(
+    count: number,
+    url: string,
+    config: Record<string, unknown>,
+    by: { userId: string; workspaceId?: string } = { userId: user!.id },
+  ) {
     const ids = Array.from({ length: count }, () => randomUUID());
     for (const testId of ids) {
       await tests.create({
@@ -75,25 +90,44 @@ async function setup(mode: BackplaneMode, options: Partial<TestWorkerDeps> = {})
         url,
         config,
         priority: 5,
-        userId: user!.id,
+        userId: by.userId,
+        workspaceId: by.workspaceId,
       });
     }
     await backplane.queue.addBulk(
       ids.map((testId) => ({
         name: 'stress',
-        data: { testId, testType: 'stress' as const, url, config, userId: user!.id },
+        data: { testId, testType: 'stress' as const, url, config, ...by },
         opts: { jobId: testId, attempts: TestCatalog.stress.attempts },
       })),
     );
     return ids;
   }
-  return { backplane, tests, closeAfter, submitStress };
+  /** A second user, and a team workspace of both users. */
+  async function team() {
+    const other = await new UsersRepository(db.kysely).create(
+      `${randomUUID()}@example.test`,
+      'not-a-real-hash',
+    );
+    const workspace = await new WorkspacesRepository(db.kysely).create('Team', user!.id);
+    await new WorkspaceMembersRepository(db.kysely).add(workspace.id, other!.id, 'member');
+    return { workspaceId: workspace.id, users: [user!.id, other!.id] as const };
+  }
+  return {
+    backplane,
+    tests,
+    attempts: new TestAttemptsRepository(db.kysely),
+    closeAfter,
+    submitStress,
+    prefix: deployment.prefix,
+    team,
+  };
 }
 
 describe.each(BACKPLANE_MODES)('stress connections per workspace (%s)', (mode) => {
   it('runs two 100-connection tests of one user at once and queues the third, saying why, until there is room', async () => {
-    // Room for all three at once, but for the workspace's cap (the default, 200).
-    const { backplane, tests, closeAfter, submitStress } = await setup(mode);
+    // Room for all three at once, but for the workspace's cap (the default, 200); the host's is lifted.
+    const { backplane, tests, closeAfter, submitStress } = await setup(mode, { targetHostMaxConcurrent: 3 });
     const target = await countingTarget(closeAfter);
     const ids = await submitStress(3, target.url, { connections: 100, durationSec: 2 });
 
@@ -132,8 +166,34 @@ describe.each(BACKPLANE_MODES)('stress connections per workspace (%s)', (mode) =
     // Three stress tests of 2 s, one after two others, on a machine the suite shares.
   }, 120_000);
 
+  it('counts the connections of every member of a workspace together, not each user alone', async () => {
+    const { backplane, tests, closeAfter, submitStress, team } = await setup(mode, {
+      maxStressConnectionsPerOwner: 150,
+    });
+    const target = await countingTarget(closeAfter);
+    const { workspaceId, users } = await team();
+    const config = { connections: 100, durationSec: 2 };
+    const [first] = await submitStress(1, target.url, config, { userId: users[0], workspaceId });
+    await expect
+      .poll(async () => (await tests.findById(first!))?.status, { timeout: 20_000 })
+      .toBe('running');
+    // Another member's test: their own user, the same workspace's 150.
+    const [second] = await submitStress(1, target.url, config, { userId: users[1], workspaceId });
+    await expect
+      .poll(async () => (await backplane.stressConnections.waiting([second!])).get(second!), {
+        timeout: 20_000,
+      })
+      .toBe(
+        "waiting for stress connections: this test needs 100, and 100 of the 150 one workspace's stress tests may hold at once are in use",
+      );
+    expect((await tests.findById(second!))?.status).toBe('queued');
+    await expect
+      .poll(async () => (await tests.findById(second!))?.status, { timeout: 60_000, interval: 200 })
+      .toBe('completed');
+  }, 120_000);
+
   it('fails a test that alone needs more than the cap, at once, instead of queueing it for ever', async () => {
-    const { tests, submitStress } = await setup(mode, { maxStressConnectionsPerOwner: 50 });
+    const { tests, attempts, submitStress } = await setup(mode, { maxStressConnectionsPerOwner: 50 });
     // Nothing listens there: the test must fail before it connects anywhere.
     const [testId] = await submitStress(1, 'http://127.0.0.1:9/', { connections: 100 });
     await expect
@@ -142,6 +202,70 @@ describe.each(BACKPLANE_MODES)('stress connections per workspace (%s)', (mode) =
     expect((await tests.findById(testId!))?.error_message).toBe(
       "this test needs 100 connections; one workspace's stress tests may hold 50 at once",
     );
-    expect((await tests.attemptsOf(testId!)).map((a) => a.status)).toEqual(['failed']);
+    expect((await attempts.attemptsOf(testId!)).map((a) => a.status)).toEqual(['failed']);
   });
+});
+
+describe.each(BACKPLANE_MODES)('stress tests per target host (%s)', (mode) => {
+  const egress = new Egress({ allowlist: parseAllowlist('127.0.0.1') });
+
+  it('runs two stress tests against one host at once; the third waits, queued, saying why, then runs', async () => {
+    const { backplane, tests, closeAfter, submitStress } = await setup(mode, {
+      resolveHost: (host) => egress.resolve(host),
+    });
+    const target = await countingTarget(closeAfter);
+    const ids = await submitStress(3, target.url, { connections: 10, durationSec: 2 });
+
+    let waiting: string | undefined;
+    await expect
+      .poll(
+        async () => {
+          const notes = await backplane.targetHosts.waiting(ids);
+          waiting = [...notes.keys()][0];
+          return [...notes.values()];
+        },
+        { timeout: 30_000, interval: 50 },
+      )
+      .toEqual(['waiting: 2 stress tests already run against this host']);
+    expect((await tests.findById(waiting!))?.status).toBe('queued');
+    const statuses = async () => Promise.all(ids.map(async (id) => (await tests.findById(id))?.status));
+    expect((await statuses()).filter((s) => s === 'running').length).toBeLessThanOrEqual(2);
+
+    // A slot given back (the first two complete) lets the third run.
+    await expect
+      .poll(statuses, { timeout: 60_000, interval: 200 })
+      .toEqual(['completed', 'completed', 'completed']);
+    expect(await backplane.targetHosts.waiting(ids)).toEqual(new Map());
+    // Three stress tests of 2 s, one after two others, on a machine the suite shares.
+  }, 120_000);
+
+  it.skipIf(mode === 'embedded')(
+    'gives a dead worker’s slots back when their leases lapse (distributed: embedded ones die with the process)',
+    async () => {
+      const { backplane, tests, closeAfter, submitStress, prefix } = await setup(mode, {
+        resolveHost: (host) => egress.resolve(host),
+      });
+      // Another worker held both of the host's slots and died: nobody renews or releases them.
+      const redis = new Redis(TEST_REDIS_URL);
+      closeAfter(() => redis.quit());
+      const dead = new RedisStressConnectionStore(redis, { prefix, namespace: 'hosts', leaseMs: 1_500 });
+      for (const id of ['lost-1', 'lost-2']) {
+        expect((await dead.reserve('127.0.0.1', id, 1, 2)).granted).toBe(true);
+      }
+      await dead.close();
+
+      const target = await countingTarget(closeAfter);
+      const [testId] = await submitStress(1, target.url, { connections: 5, durationSec: 1 });
+      await expect
+        .poll(async () => (await backplane.targetHosts.waiting([testId!])).get(testId!), {
+          timeout: 30_000,
+          interval: 50,
+        })
+        .toBe('waiting: 2 stress tests already run against this host');
+      await expect
+        .poll(async () => (await tests.findById(testId!))?.status, { timeout: 30_000, interval: 200 })
+        .toBe('completed');
+    },
+    60_000,
+  );
 });

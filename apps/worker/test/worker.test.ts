@@ -5,13 +5,13 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TestCatalog, channelTopic } from '@crucible/shared';
-import type { Envelope } from '@crucible/shared';
+import { TestCatalog, channelTopic } from '@crucible/contracts';
+import type { Envelope } from '@crucible/contracts';
+import { Egress, parseAllowlist } from '@crucible/egress';
 import { TestsRepository, UsersRepository, createDb, migrateToLatest } from '@crucible/db';
 import type { Db } from '@crucible/db';
-import { Egress, parseAllowlist } from '@crucible/shared/egress';
 import { createEngines } from '../src/engines/registry.js';
-import type { Backplane, TestQueue } from '@crucible/backplane';
+import type { Backplane, TestQueues } from '@crucible/backplane';
 import { BACKPLANE_MODES, createTestDeployment } from '@crucible/backplane/testing';
 import type { BackplaneMode } from '@crucible/backplane/testing';
 import { createTestWorker } from '../src/worker.js';
@@ -24,7 +24,7 @@ interface Harness {
   db: Db;
   tests: TestsRepository;
   userId: string;
-  queue: TestQueue;
+  queue: TestQueues;
   testWorker: TestWorker;
   /** Every message of both channels of the test, in arrival order. */
   received: Envelope<Record<string, unknown>>[];
@@ -214,7 +214,7 @@ describe.each(BACKPLANE_MODES)('test worker (%s)', (mode) => {
 
   it('fails a test whose target refuses connections, once, without retrying', async () => {
     const url = await closedPortUrl();
-    const failed = once(harness.testWorker.worker, 'failed');
+    const failed = once(harness.testWorker.consumers.get('tests')!, 'failed');
     const testId = await submit(harness, url, { iterations: 2 });
 
     await failed;
@@ -246,7 +246,7 @@ describe.each(BACKPLANE_MODES)('test worker (%s)', (mode) => {
 
   it('fails a test with an invalid config without running it', async () => {
     const url = await listen();
-    const failed = once(harness.testWorker.worker, 'failed');
+    const failed = once(harness.testWorker.consumers.get('tests')!, 'failed');
     const testId = await submit(harness, url, { iterations: 0 });
 
     await failed;
@@ -274,9 +274,10 @@ describe.each(BACKPLANE_MODES)('test worker (%s)', (mode) => {
       priority: 5,
       userId: harness.userId,
     });
-    await harness.tests.cancel(testId, { id: harness.userId, role: 'user' });
+    const { workspace_id: workspaceId } = (await harness.tests.findById(testId))!;
+    await harness.tests.cancel(testId, { id: harness.userId, role: 'user', workspaceId: workspaceId! });
     await harness.subscribe(testId);
-    const completed = once(harness.testWorker.worker, 'completed');
+    const completed = once(harness.testWorker.consumers.get('tests')!, 'completed');
     await harness.queue.add(
       'performance',
       { testId, testType: 'performance', url, config: {}, userId: harness.userId },

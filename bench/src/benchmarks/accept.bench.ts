@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { TEST_QUEUE_NAME, bullPrefix } from '@crucible/shared';
+import { TestQueueNames, bullPrefix } from '@crucible/contracts';
 import { defineBenchmark } from '../harness.js';
 import type { Subject } from '../harness.js';
-import { cpuAccount } from '../lib/cpu.js';
+import { backendsOf, cpuAccount } from '../lib/cpu.js';
 import { load } from '../lib/load.js';
 import type { LoadOptions } from '../lib/load.js';
 import { freePort, startProcess, waitForReady } from '../lib/processes.js';
-import { startCrucible } from '../lib/stack.js';
+import { NO_QUOTAS, profileArgs, startCrucible } from '../lib/stack.js';
 
 export const ACCEPT_BODY = JSON.stringify({
   testType: 'performance',
@@ -66,6 +66,18 @@ export default defineBenchmark({
     ctx.defer(() => naive.stop());
     await waitForReady(`http://127.0.0.1:${naivePort}/health/ready`, naive);
 
+    // The same api on the same deployment with the workspace quotas off: what their checks cost
+    // (the submission rate counter, the queued count and stress budget under the workspace's lock).
+    const unquotedPort = await freePort();
+    const unquoted = startProcess(
+      'api-no-quotas',
+      'apps/api/src/main.ts',
+      { ...stack.env, ...NO_QUOTAS, PORT: String(unquotedPort) },
+      profileArgs(),
+    );
+    ctx.defer(() => unquoted.stop());
+    await waitForReady(`http://127.0.0.1:${unquotedPort}/health/ready`, unquoted);
+
     // Every round starts from an empty table and queue: without a worker the backlog would grow
     // round after round, and a figure would depend on its place in the run.
     const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 1 });
@@ -73,8 +85,8 @@ export default defineBenchmark({
     const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
     ctx.defer(() => redis.quit());
     const queues = [
-      new Queue(TEST_QUEUE_NAME, { connection: redis, prefix: bullPrefix(stack.prefix) }),
-      new Queue(TEST_QUEUE_NAME, { connection: redis, prefix: naivePrefix }),
+      new Queue(TestQueueNames.TESTS, { connection: redis, prefix: bullPrefix(stack.prefix) }),
+      new Queue(TestQueueNames.TESTS, { connection: redis, prefix: naivePrefix }),
     ];
     ctx.defer(() => Promise.all(queues.map((q) => q.close())));
     const reset = async () => {
@@ -98,7 +110,9 @@ export default defineBenchmark({
         await reset();
         const account = cpuAccount(pids);
         const r = await load({ ...options, connections, durationSec });
-        const cpu = account.stop(r.requests);
+        // PostgreSQL's CPU is its backends' on this database: other work on the machine's server
+        // (other databases) stays out of it.
+        const cpu = account.stop(r.requests, database ? { postgres: await backendsOf(pool) } : {});
         if (!database) return { rps: r.rps, p99: r.p99, cpu: cpu.server + cpu.load, cpuServer: cpu.server };
         return {
           rps: r.rps,
@@ -114,6 +128,11 @@ export default defineBenchmark({
     const crucible = subject('Crucible accept', stack.apiPids, {
       ...post,
       url: `${apiUrl}/api/test/run`,
+      headers: { ...post.headers, ...auth },
+    });
+    const withoutQuotas = subject('Crucible accept, quotas off', [unquoted.child.pid!], {
+      ...post,
+      url: `http://127.0.0.1:${unquotedPort}/api/test/run`,
       headers: { ...post.headers, ...auth },
     });
     const naiveRoute = subject('naive INSERT + add', [naive.child.pid!], {
@@ -148,14 +167,26 @@ export default defineBenchmark({
     ];
 
     ctx.note(
-      'Crucible writes concurrent submissions together (group commit: one INSERT, one addBulk, one event pipeline per flush; ACCEPT_BATCH_MAX / _WINDOW_MS / _IN_FLIGHT, defaults 200 / 0 / 4); the naive route writes each on its own.',
+      'PostgreSQL CPU: the backends of the benchmark’s database only (not other databases’ work, nor the server’s background writers); Redis CPU: the whole server, shared with anything else it serves.',
+    );
+    ctx.note(
+      'Crucible writes concurrent submissions together (group commit: one INSERT, one event pipeline with the dispatchers’ wake-up per flush; the workers’ dispatchers add the jobs as slots free up; ACCEPT_BATCH_MAX / _WINDOW_MS / _IN_FLIGHT, defaults 200 / 0 / 4); the naive route writes each on its own.',
     );
     await ctx.compare({
       title: `POST /api/test/run, idempotency off, ${connections} connections, ${durationSec} s rounds`,
       metrics,
       crucible,
-      anchors: [naiveRoute, helloWorld],
-      targets,
+      anchors: [naiveRoute, helloWorld, withoutQuotas],
+      targets: [
+        ...targets,
+        // Issue #20: the quota checks cost under 10 % of accept CPU per request.
+        {
+          anchor: withoutQuotas.label,
+          metric: 'cpu',
+          text: 'quota checks < 10 % of CPU/req',
+          met: (c: number, a: number) => c < 1.1 * a,
+        },
+      ],
     });
 
     if (await honoursIdempotency(apiUrl, stack.token)) {

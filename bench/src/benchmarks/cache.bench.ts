@@ -7,7 +7,7 @@ import { createCache as createCacheManager } from 'cache-manager';
 import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
 import { LRUCache } from 'lru-cache';
-import { CacheStrategy, createCache } from '@crucible/shared/cache';
+import { CacheStrategy, createCache } from '@crucible/cache';
 import { defineBenchmark } from '../harness.js';
 import type { Subject } from '../harness.js';
 import { REDIS_URL, benchPrefix, deletePrefix } from '../lib/redis.js';

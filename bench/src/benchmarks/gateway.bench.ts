@@ -1,4 +1,4 @@
-import { Channels, Priority } from '@crucible/shared';
+import { Channels, Priority } from '@crucible/contracts';
 import { defineBenchmark } from '../harness.js';
 import type { Subject } from '../harness.js';
 import { startCrucible } from '../lib/stack.js';

@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import { Channels } from '@crucible/shared';
+import { Channels } from '@crucible/contracts';
 import pg from 'pg';
 import { defineBenchmark } from '../harness.js';
 import type { Subject } from '../harness.js';

@@ -61,9 +61,14 @@ export interface CpuShare {
  * Starts a CPU account of the server processes `pids`, every PostgreSQL and Redis process on the
  * machine and this process (which runs autocannon); `stop()` gives the microseconds of each per
  * request. PostgreSQL and Redis are shared: anything else they serve meanwhile counts too, so read
- * these on a quiet machine, where they are steadier than a req/s figure.
+ * these on a quiet machine, where they are steadier than a req/s figure — or pass `stop` the
+ * PostgreSQL backends to count (those of the benchmark's database: {@link backendsOf}), which
+ * leaves out what other databases of the server did meanwhile (and the server's own background
+ * processes).
  */
-export function cpuAccount(pids: number[]): { stop(requests: number): CpuShare & { total: number } } {
+export function cpuAccount(pids: number[]): {
+  stop(requests: number, only?: { postgres?: ReadonlySet<number> }): CpuShare & { total: number };
+} {
   const server = () => pids.reduce((sum, pid) => sum + (processCpuSeconds(pid) ?? 0), 0);
   const self = () => {
     const u = process.cpuUsage();
@@ -76,15 +81,29 @@ export function cpuAccount(pids: number[]): { stop(requests: number): CpuShare &
     load: self(),
   };
   return {
-    stop(requests) {
+    stop(requests, only = {}) {
       const per = (seconds: number) => (requests > 0 ? (Math.max(0, seconds) * 1e6) / requests : 0);
+      const postgres = namedCpuSeconds('postgres');
+      if (only.postgres) for (const pid of postgres.keys()) if (!only.postgres.has(pid)) postgres.delete(pid);
       const share = {
         server: per(server() - start.server),
-        postgres: per(usedSince(start.postgres, namedCpuSeconds('postgres'))),
+        postgres: per(usedSince(start.postgres, postgres)),
         redis: per(usedSince(start.redis, namedCpuSeconds('redis'))),
         load: per(self() - start.load),
       };
       return { ...share, total: share.server + share.postgres + share.redis + share.load };
     },
   };
+}
+
+/**
+ * The PostgreSQL backends serving the database `pool` is connected to (by pid): those a server
+ * under test opened, ended by their own idle timeout or not. Ask at the end of a measurement: a
+ * backend started meanwhile counts whole, one that ended meanwhile is lost.
+ */
+export async function backendsOf(pool: {
+  query(text: string): Promise<{ rows: { pid: number }[] }>;
+}): Promise<Set<number>> {
+  const { rows } = await pool.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+  return new Set(rows.map((r) => Number(r.pid)));
 }

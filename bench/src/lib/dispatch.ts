@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { Events, TEST_QUEUE_NAME, bullPrefix, pubsubPrefix } from '@crucible/shared';
+import { pubsubPrefix } from '@crucible/backplane';
+import { Events, TestQueueNames, bullPrefix } from '@crucible/contracts';
 import type { BenchContext } from '../harness.js';
 import { LatencyRecorder } from './latency.js';
 import { load } from './load.js';
@@ -49,7 +50,7 @@ export class CrucibleDispatch {
     ctx.defer(() => pool.end());
     const control = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
     ctx.defer(() => control.quit());
-    const queue = new Queue(TEST_QUEUE_NAME, { connection: control, prefix: bullPrefix(stack.prefix) });
+    const queue = new Queue(TestQueueNames.TESTS, { connection: control, prefix: bullPrefix(stack.prefix) });
     ctx.defer(() => queue.close());
     const dispatch = new CrucibleDispatch(stack, targetUrl, pool, queue);
 

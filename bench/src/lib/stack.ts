@@ -24,6 +24,8 @@ export interface CrucibleStackOptions {
   workerConcurrency?: number;
   /** Gateway processes. @defaultValue 0 */
   gateways?: number;
+  /** More environment for every process (e.g. `MONITOR_MIN_INTERVAL_SECONDS`). @defaultValue none */
+  env?: Record<string, string>;
 }
 
 export interface CrucibleStack {
@@ -44,6 +46,21 @@ export interface CrucibleStack {
   startWorkers(count: number, concurrency: number): Promise<ChildApp[]>;
   stopWorkers(workers: ChildApp[]): Promise<void>;
 }
+
+/** Workspace quotas every check of which runs but none of which a benchmark reaches. */
+export const BENCH_QUOTAS = {
+  WORKSPACE_MAX_QUEUED: '10000000',
+  WORKSPACE_MAX_RUNNING: '100000',
+  WORKSPACE_STRESS_BUDGET: '1000000000',
+  WORKSPACE_SUBMIT_RATE: '100000000',
+} as const;
+
+/** The quota variables that turn the submission's checks off (0: no limit), to measure what they cost. */
+export const NO_QUOTAS = {
+  WORKSPACE_MAX_QUEUED: '0',
+  WORKSPACE_STRESS_BUDGET: '0',
+  WORKSPACE_SUBMIT_RATE: '0',
+} as const;
 
 /**
  * Crucible as it runs in production: api, worker and gateway as separate processes on a database
@@ -70,6 +87,10 @@ export async function startCrucible(
     LOG_LEVEL: 'warn',
     // The benchmark's one user registers itself (the api's default asks for an invitation).
     REGISTRATION: 'open',
+    // One workspace submits far more than a person would: its quotas are checked on every
+    // submission and every start, as in production, but set where they never refuse.
+    ...BENCH_QUOTAS,
+    ...options.env,
   };
   const running: ChildApp[] = [];
   ctx.defer(() => Promise.all(running.map((p) => p.stop())));

@@ -5,56 +5,49 @@ import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import {
-  MemoryAckStore,
-  MemoryConnectionRegistry,
-  MemoryEventLog,
-  MemoryPresenceStore,
-  MemoryPubSub,
-  MemoryStressConnectionStore,
-  MemoryTicketStore,
-  RedisAckStore,
-  RedisConnectionRegistry,
-  RedisEventLog,
-  RedisPresenceStore,
-  RedisPubSub,
-  RedisStressConnectionStore,
-  RedisTicketStore,
-  TEST_QUEUE_NAME,
-  bullPrefix,
-  createRedis,
-} from '@crucible/shared';
+import { MONITOR_QUEUE_NAME, bullPrefix } from '@crucible/contracts';
 import type {
   AckStore,
   ConnectionRegistry,
   EventLog,
   PresenceStore,
   PubSub,
-  ReadinessCheck,
   StressConnectionStore,
   TestJobData,
+  TestQueueName,
   TicketStore,
-} from '@crucible/shared';
-import { CacheStrategy, createCache } from '@crucible/shared/cache';
-import type { Cache, CacheOptions } from '@crucible/shared/cache';
+} from '@crucible/contracts';
+import { MemoryAckStore } from './memory-ack-store.js';
+import { MemoryConnectionRegistry } from './memory-connection-registry.js';
+import { MemoryEventLog } from './memory-event-log.js';
+import { MemoryPresenceStore } from './memory-presence-store.js';
+import { MemoryPubSub } from './memory-pubsub.js';
+import { MemoryStressConnectionStore } from './memory-stress-connection-store.js';
+import { MemoryTicketStore } from './memory-ticket-store.js';
+import { RedisAckStore } from './redis-ack-store.js';
+import { RedisConnectionRegistry } from './redis-connection-registry.js';
+import { RedisEventLog } from './redis-event-log.js';
+import { RedisPresenceStore } from './redis-presence-store.js';
+import { RedisPubSub } from './redis-pubsub.js';
+import { RedisStressConnectionStore } from './redis-stress-connection-store.js';
+import { RedisTicketStore } from './redis-ticket-store.js';
+import { createRedis } from './redis.js';
+import { TestQueues } from './test-queues.js';
+import type { TestQueue } from './test-queues.js';
 
 /**
- * What a caller chooses of a cache; the backplane supplies the Redis tier and the bus. `strategy`
- * applies in distributed mode (default MEMORY_FIRST); embedded mode has the memory tier only.
+ * What a cache of this mode stands on (`createBackplaneCache` of @crucible/cache builds one): the
+ * backplane knows its connections and bus, the cache package knows caches.
  */
-export type BackplaneCacheOptions = Omit<CacheOptions, 'redis' | 'bus'>;
+export interface CacheStack {
+  /** The Redis tier's connection (the backplane's producer) in distributed mode; none in embedded mode. */
+  readonly redis?: Redis;
+  /** Keeps every process's memory tier coherent: Redis pub/sub, or the in-process bus. */
+  readonly bus: PubSub;
+  /** Where the cache's keys go: `{CRUCIBLE_PREFIX}:cache` in distributed mode; none in embedded mode. */
+  readonly prefix?: string;
+}
 
-/** The test queue, whichever store holds it. */
-export type TestQueue = Queue<
-  TestJobData,
-  unknown,
-  string,
-  TestJobData,
-  unknown,
-  string,
-  IQueueBackend,
-  unknown
->;
 /** A consumer of the test queue, whichever store holds it. */
 export type TestQueueWorker<R = unknown> = Worker<
   TestJobData,
@@ -78,6 +71,8 @@ export interface RateLimiterOptions {
 }
 
 export interface WorkerOptions {
+  /** The queue consumed. */
+  queue: TestQueueName | typeof MONITOR_QUEUE_NAME;
   /** Jobs run at once. */
   concurrency: number;
   /** A job whose worker has not renewed its lock for this long is presumed lost. @defaultValue BullMQ's 30 s */
@@ -95,9 +90,11 @@ export interface WorkerOptions {
 export interface Backplane {
   /** `distributed`: Redis (BullMQ, pub/sub, history). `embedded`: BullMQ on PostgreSQL, in-process bus and history. */
   readonly mode: 'distributed' | 'embedded';
-  /** The producer side of the test queue. */
-  readonly queue: TestQueue;
-  /** Starts a consumer of the test queue; the caller closes it before the backplane. */
+  /** The producer side of the test queues: each job goes to its type's queue. */
+  readonly queue: TestQueues;
+  /** The monitor runs' own queue (DESIGN.md, "Monitors"): a backlog of other tests never delays them. */
+  readonly monitorQueue: TestQueue;
+  /** Starts a consumer of one test queue; the caller closes it before the backplane. */
   createWorker<R>(processor: Processor<TestJobData, R>, options: WorkerOptions): TestQueueWorker<R>;
   /** The one way apps publish channel messages. */
   readonly eventLog: EventLog;
@@ -112,11 +109,8 @@ export interface Backplane {
   readonly pubsub: PubSub;
   /** Live workers (capacity, running tests) and the reconciler's pass lock. */
   readonly presence: PresenceStore;
-  /**
-   * A cache of this mode: memory tier over Redis kept coherent by the bus (distributed), or the
-   * memory tier alone on the in-process bus (embedded). The caller closes it before the backplane.
-   */
-  createCache(options?: BackplaneCacheOptions): Promise<Cache>;
+  /** What a cache of this mode is built on (memory over Redis with the bus, or memory on the in-process bus). */
+  readonly cacheStack: CacheStack;
   /** Single-use WebSocket tickets: issued by the api, consumed by the gateway. */
   readonly tickets: TicketStore;
   /**
@@ -131,8 +125,19 @@ export interface Backplane {
   readonly acks: AckStore;
   /** Connections each owner's running stress tests hold, and why queued ones wait for them. */
   readonly stressConnections: StressConnectionStore;
+  /**
+   * Stress tests running against each target host (one hold per test, the host its resolved
+   * address), and why queued ones wait for a host's slot: the same holds with leases, apart.
+   */
+  readonly targetHosts: StressConnectionStore;
+  /**
+   * Running slots of each workspace's running quota (one hold per running test, the owner
+   * `{workspaceId}:running`), and why queued tests wait for one: the same holds with leases, apart
+   * from the stress connections', so that taking a slot never drops a stress test's waiting note.
+   */
+  readonly runningSlots: StressConnectionStore;
   /** Readiness of the backing services, by name (`/health/ready`). */
-  readonly checks: Record<string, ReadinessCheck>;
+  readonly checks: Record<string, () => Promise<boolean>>;
   /** Resolves once the services answer (a process may start before Redis does). */
   waitUntilReady(): Promise<void>;
   close(): Promise<void>;
@@ -156,26 +161,33 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     publisher: producer,
     prefix: options.prefix,
   });
-  // Made on first use: a gateway never enqueues.
-  let queue: Queue<TestJobData> | undefined;
+  // Each queue is made on first use (a gateway never enqueues), on the producer's connection: the
+  // event log's writes and the adds go out in the order they are made.
+  const queue = new TestQueues((name) => {
+    const made = new Queue<TestJobData>(name, { connection: producer, prefix: bullPrefix(options.prefix) });
+    made.on('error', onError);
+    return made as TestQueue;
+  });
+  let monitorQueue: TestQueue | undefined;
   // Workers block on their own connection, which waits for Redis instead of failing fast.
   let workerConnection: Redis | undefined;
   return {
     mode: 'distributed',
     eventLogOrderedWithQueue: true,
-    get queue() {
-      if (!queue) {
-        queue = new Queue<TestJobData>(TEST_QUEUE_NAME, {
+    queue,
+    get monitorQueue() {
+      if (!monitorQueue) {
+        monitorQueue = new Queue<TestJobData>(MONITOR_QUEUE_NAME, {
           connection: producer,
           prefix: bullPrefix(options.prefix),
-        });
-        queue.on('error', onError);
+        }) as TestQueue;
+        monitorQueue.on('error', onError);
       }
-      return queue as TestQueue;
+      return monitorQueue;
     },
-    createWorker<R>(processor: Processor<TestJobData, R>, workerOptions: WorkerOptions) {
+    createWorker<R>(processor: Processor<TestJobData, R>, { queue: name, ...workerOptions }: WorkerOptions) {
       workerConnection ??= createRedis(options.url, 'worker', onError);
-      const worker = new Worker<TestJobData, R>(TEST_QUEUE_NAME, processor, {
+      const worker = new Worker<TestJobData, R>(name, processor, {
         ...workerOptions,
         connection: workerConnection,
         prefix: bullPrefix(options.prefix),
@@ -191,6 +203,8 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     }),
     acks: new RedisAckStore(producer, { prefix: options.prefix }),
     stressConnections: new RedisStressConnectionStore(producer, { prefix: options.prefix }),
+    targetHosts: new RedisStressConnectionStore(producer, { prefix: options.prefix, namespace: 'hosts' }),
+    runningSlots: new RedisStressConnectionStore(producer, { prefix: options.prefix, namespace: 'running' }),
     presence: new RedisPresenceStore(producer, options.prefix),
     createRateLimiter: ({ name, points, durationSec }) =>
       new RateLimiterRedis({
@@ -202,22 +216,17 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
         rejectIfRedisNotReady: true,
         insuranceLimiter: new RateLimiterMemory({ keyPrefix: name, points, duration: durationSec }),
       }),
-    createCache: (cacheOptions = {}) =>
-      createCache({
-        prefix: `${options.prefix}:cache`,
-        strategy: CacheStrategy.MEMORY_FIRST,
-        ...cacheOptions,
-        redis: producer,
-        bus: pubsub,
-      }),
+    cacheStack: { redis: producer, bus: pubsub, prefix: `${options.prefix}:cache` },
     checks: { redis: async () => (await producer.ping()) === 'PONG' },
     async waitUntilReady() {
       if (producer.status !== 'ready') await once(producer, 'ready');
     },
     async close() {
-      await queue?.close();
+      await Promise.all([queue.close(), monitorQueue?.close()]);
       await this.connections.close();
       await this.stressConnections.close();
+      await this.targetHosts.close();
+      await this.runningSlots.close();
       await pubsub.close();
       await Promise.allSettled([producer.quit(), workerConnection?.quit()]);
     },
@@ -264,16 +273,22 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
     throw err;
   }
   const Classes = withBackend(createPostgresBackend);
-  const queue = new Classes.Queue<TestJobData>(TEST_QUEUE_NAME, { connection: pool });
-  queue.on('error', onError);
+  const queue = new TestQueues((name) => {
+    const made = new Classes.Queue<TestJobData>(name, { connection: pool });
+    made.on('error', onError);
+    return made as unknown as TestQueue;
+  });
+  const monitorQueue = new Classes.Queue<TestJobData>(MONITOR_QUEUE_NAME, { connection: pool });
+  monitorQueue.on('error', onError);
   const pubsub = new MemoryPubSub();
   const memoryLimiters = new Map<string, RateLimiter>();
   return {
     mode: 'embedded',
     eventLogOrderedWithQueue: false,
-    queue: queue as unknown as TestQueue,
-    createWorker<R>(processor: Processor<TestJobData, R>, workerOptions: WorkerOptions) {
-      const worker = new Classes.Worker<TestJobData, R>(TEST_QUEUE_NAME, processor, {
+    queue,
+    monitorQueue: monitorQueue as unknown as TestQueue,
+    createWorker<R>(processor: Processor<TestJobData, R>, { queue: name, ...workerOptions }: WorkerOptions) {
+      const worker = new Classes.Worker<TestJobData, R>(name, processor, {
         ...workerOptions,
         connection: pool,
       });
@@ -285,6 +300,8 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
     connections: new MemoryConnectionRegistry(),
     acks: new MemoryAckStore(),
     stressConnections: new MemoryStressConnectionStore(),
+    targetHosts: new MemoryStressConnectionStore(),
+    runningSlots: new MemoryStressConnectionStore(),
     presence: new MemoryPresenceStore(),
     createRateLimiter: (limiter) => {
       // Every caller of one name must see the same counters, as they would in Redis.
@@ -299,8 +316,7 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
       }
       return shared;
     },
-    createCache: (cacheOptions = {}) =>
-      createCache({ ...cacheOptions, strategy: CacheStrategy.MEMORY_ONLY, bus: pubsub }),
+    cacheStack: { bus: pubsub },
     checks: {
       queue: async () => (await pool.query('SELECT 1')).rowCount === 1,
     },
@@ -308,7 +324,7 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
       await queue.waitUntilReady();
     },
     async close() {
-      await queue.close();
+      await Promise.all([queue.close(), monitorQueue.close()]);
       await pubsub.close();
       await pool.end();
     },

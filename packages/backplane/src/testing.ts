@@ -189,10 +189,11 @@ export async function createTestDeployment(options: TestDeploymentOptions = {}):
       prefix: '',
       backplane: only,
       async loseQueue() {
-        const { queue } = await only();
-        await queue.obliterate({ force: true });
-        // Obliterating pauses the queue first; a lost Redis forgets that flag with the rest.
-        await queue.resume();
+        for (const queue of (await only()).queue.all) {
+          await queue.obliterate({ force: true });
+          // Obliterating pauses the queue first; a lost Redis forgets that flag with the rest.
+          await queue.resume();
+        }
       },
       async close() {
         await (await backplane?.catch(() => undefined))?.close();

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { channelTopic, createMessage, Events } from '@crucible/shared';
-import type { TestJobData } from '@crucible/shared';
+import { Events, channelTopic, createMessage } from '@crucible/contracts';
+import type { TestJobData } from '@crucible/contracts';
 import type { Backplane, TestQueueWorker } from '../src/index.js';
 import { BACKPLANE_MODES, createTestDeployment } from '../src/testing.js';
 import type { TestDeployment } from '../src/testing.js';
@@ -34,7 +34,7 @@ describe.each(BACKPLANE_MODES)('backplane conformance: %s', (mode) => {
   });
 
   const worker = <R>(processor: (job: Job<TestJobData>) => Promise<R>, options = {}) => {
-    const w = backplane.createWorker(processor, { concurrency: 1, ...options });
+    const w = backplane.createWorker(processor, { queue: 'tests', concurrency: 1, ...options });
     workers.push(w as TestQueueWorker<unknown>);
     return w;
   };
@@ -87,6 +87,40 @@ describe.each(BACKPLANE_MODES)('backplane conformance: %s', (mode) => {
     expect(new Set(seen).size).toBe(20);
     // BullMQ's 1 is its highest priority: the odd ones first.
     expect(new Set(seen.slice(0, 10))).toEqual(new Set(data.filter((_, n) => n % 2).map((d) => d.testId)));
+  });
+
+  it("puts browser tests in their own queue, run only by that queue's consumers; by id it finds a job in either", async () => {
+    const light = job(1);
+    const browser: TestJobData = { ...job(2), testType: 'browser' };
+    const added = await backplane.queue.addBulk(
+      [browser, light].map((d) => ({ name: d.testType, data: d, opts: { jobId: d.testId, priority: 5 } })),
+    );
+    expect(added.map((j) => [j.id, j.queueName])).toEqual([
+      [browser.testId, 'browser'],
+      [light.testId, 'tests'],
+    ]);
+    expect(await backplane.queue.named('browser').getJobCounts('prioritized')).toEqual({ prioritized: 1 });
+    expect(await backplane.queue.named('tests').getJobCounts('prioritized')).toEqual({ prioritized: 1 });
+    expect(await backplane.queue.getJobCounts('prioritized')).toEqual({ prioritized: 2 });
+    expect((await backplane.queue.getJob(browser.testId))?.data).toEqual(browser);
+    expect(await backplane.queue.getJobState(browser.testId)).toBe('prioritized');
+
+    const ran: [string, string][] = [];
+    worker(async (j) => void ran.push(['tests', j.data.testType]));
+    await expect.poll(() => ran.length, { timeout: 30_000 }).toBe(1);
+    // The light queue's consumer never sees the browser test, which waits for its own.
+    expect(await backplane.queue.getJobState(browser.testId)).toBe('prioritized');
+    worker(async (j) => void ran.push(['browser', j.data.testType]), { queue: 'browser' });
+    await expect.poll(() => ran.length, { timeout: 30_000 }).toBe(2);
+    expect(ran).toEqual([
+      ['tests', 'performance'],
+      ['browser', 'browser'],
+    ]);
+
+    const waiting: TestJobData = { ...job(3), testType: 'browser' };
+    await backplane.queue.add('browser', waiting, { jobId: waiting.testId, delay: 60_000 });
+    expect(await backplane.queue.remove(waiting.testId)).toBe(1);
+    expect(await backplane.queue.getJobState(waiting.testId)).toBe('unknown');
   });
 
   it('retries a failing job up to its attempts, then fails it', async () => {
@@ -142,17 +176,10 @@ describe.each(BACKPLANE_MODES)('backplane conformance: %s', (mode) => {
     const heard: string[] = [];
     await backplane.pubsub.subscribe(channelTopic('test-progress-x'), (raw) => heard.push(raw));
     const sent = await backplane.eventLog.publish(
-      createMessage({ event: Events.TEST_PROGRESS, channel: 'test-progress-x', data: { n: 1 } }),
+      createMessage({ event: Events.TEST_PROGRESS, channel: 'test-progress-x', data: { testId: 'x', n: 1 } }),
     );
     await expect.poll(() => heard.map((raw) => JSON.parse(raw) as unknown)).toEqual([sent]);
     expect((await backplane.eventLog.recover('test-progress-x', 0)).messages).toEqual([sent]);
-  });
-
-  it('gives a cache of its mode', async () => {
-    const cache = await backplane.createCache();
-    expect(await cache.cached('k', 60_000, async () => ({ v: 1 }))).toEqual({ v: 1 });
-    expect(await cache.get('k')).toEqual({ v: 1 });
-    await cache.close();
   });
 
   it('gives rate limiters whose counters every process of the deployment shares', async () => {

@@ -64,6 +64,17 @@ describe('ApiClient', () => {
     ]);
   });
 
+  it('sends the workspace it is given on every call, unless the call names its own', async () => {
+    const { seen, fetchFn } = recordingFetch(() => new Response('{"items":[]}', { status: 200 }));
+    const client = new ApiClient({ workspace: () => 'ws-1', fetch: fetchFn });
+    await client.call('listWorkspaces');
+    await client.call('listWorkspaces', { headers: { 'x-crucible-workspace': 'ws-2' } } as never);
+    expect(seen.map((r) => r.headers['x-crucible-workspace'])).toEqual(['ws-1', 'ws-2']);
+    const none = new ApiClient({ workspace: () => null, fetch: fetchFn });
+    await none.call('listWorkspaces');
+    expect('x-crucible-workspace' in seen[2]!.headers).toBe(false);
+  });
+
   it('turns problem+json into an ApiError and reports a 401 of a signed-in call', async () => {
     let unauthorized = 0;
     const { fetchFn } = recordingFetch(() =>

@@ -1,6 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { ApiRoutes } from '@crucible/shared/api';
-import type { ApiRoute, ApiRouteName } from '@crucible/shared/api';
+import { ApiRoutes, WORKSPACE_HEADER } from '@crucible/contracts/api';
+import type { ApiRoute, ApiRouteName } from '@crucible/contracts/api';
 
 type Routes = typeof ApiRoutes;
 type SchemaOf<N extends ApiRouteName> = Routes[N]['schema'];
@@ -42,6 +42,11 @@ export interface ApiClientOptions {
   baseUrl?: string;
   /** Returns the bearer credential (session token or API key) to send, if any. */
   token?: () => string | null | undefined;
+  /**
+   * Returns the workspace every request acts in (`X-Crucible-Workspace`), unless the call names one
+   * in its own headers. @defaultValue none (the API's default: an API key's own, else the personal one)
+   */
+  workspace?: () => string | null | undefined;
   /** Called when the API answers 401 to a request that carried a credential (expired or revoked). */
   onUnauthorized?: () => void;
   /** @defaultValue globalThis.fetch */
@@ -92,6 +97,8 @@ export class ApiClient {
     const request = (args[0] ?? {}) as { body?: unknown; headers?: Record<string, string | undefined> };
     const token = this.#options.token?.();
     const headers: Record<string, string> = { accept: 'application/json' };
+    const workspace = this.#options.workspace?.();
+    if (workspace) headers[WORKSPACE_HEADER] = workspace;
     for (const [name, value] of Object.entries(request.headers ?? {})) {
       if (value !== undefined) headers[name] = value;
     }

@@ -1,6 +1,6 @@
 export { ApiClient, ApiError, routePath } from './api-client.js';
 export type { ApiClientOptions, ApiRequest, ApiResponse } from './api-client.js';
-export { ChannelError, CrucibleSocket, reconnectDelay, withCredential } from './ws-client.js';
+export { ChannelError, CrucibleSocket, reconnectDelay, resolveWsUrl, withCredential } from './ws-client.js';
 export type {
   ChannelMessage,
   ChannelPosition,

@@ -1,4 +1,5 @@
-import type { Envelope } from '@crucible/shared/envelope';
+import type { ConnectionEstablishedData } from '@crucible/contracts';
+import type { Envelope } from '@crucible/contracts/envelope';
 
 /** Where a channel's reader stands: the last message it has seen. */
 export interface ChannelPosition {
@@ -40,12 +41,18 @@ export interface WebSocketLike {
 }
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
-/** A token or API key (`?token=`), or a single-use ticket from `POST /api/auth/ws-ticket` (`?ticket=`). */
-export type Credential = { token: string } | { ticket: string };
+/**
+ * A token or API key (`?token=`), a single-use ticket from `POST /api/auth/ws-ticket` (`?ticket=`),
+ * or a share link's public id (`?share=`): an anonymous socket that reads that share's channel only.
+ */
+export type Credential = { token: string } | { ticket: string } | { share: string };
 
 export interface CrucibleSocketOptions {
-  /** The gateway, e.g. `wss://crucible.example.com/ws`. */
-  url: string;
+  /**
+   * The gateway, e.g. `wss://crucible.example.com/ws`, or a function asked before every connection
+   * attempt (a failure counts as a failed attempt), e.g. one reading `GET /api/meta` once.
+   */
+  url: string | (() => string | Promise<string>);
   /** Asked before every connection attempt: a ticket can be used once, so each attempt needs a new one. */
   credential: () => Credential | Promise<Credential>;
   /** The WebSocket implementation. @defaultValue `globalThis.WebSocket` (browsers); pass `ws`'s in Node 20 */
@@ -114,8 +121,24 @@ export function reconnectDelay(
 export function withCredential(url: string, credential: Credential): string {
   const u = new URL(url);
   if ('ticket' in credential) u.searchParams.set('ticket', credential.ticket);
+  else if ('share' in credential) u.searchParams.set('share', credential.share);
   else u.searchParams.set('token', credential.token);
   return u.toString();
+}
+
+/**
+ * The gateway's address from `GET /api/meta`'s `wsUrl`: an absolute `ws:`/`wss:` URL as it is, a
+ * path appended to the address the API was reached at (`https://host/crucible` + `/ws` →
+ * `wss://host/crucible/ws`).
+ */
+export function resolveWsUrl(wsUrl: string, apiBaseUrl: string): string {
+  if (!wsUrl.startsWith('/')) return new URL(wsUrl).toString();
+  const url = new URL(apiBaseUrl);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${wsUrl}`;
+  url.search = '';
+  url.hash = '';
+  return url.toString();
 }
 
 /**
@@ -204,14 +227,17 @@ export class CrucibleSocket {
   async #connect(): Promise<void> {
     if (this.#stopped) return;
     let credential: Credential;
+    let url: string;
     try {
+      const { url: address } = this.#options;
+      url = typeof address === 'string' ? address : await address();
       credential = await this.#options.credential();
     } catch (err) {
       this.#emit('error', err instanceof Error ? err : new Error(String(err)));
       return this.#scheduleReconnect();
     }
     if (this.#stopped) return;
-    const socket = new this.#options.WebSocket(withCredential(this.#options.url, credential));
+    const socket = new this.#options.WebSocket(withCredential(url, credential));
     this.#socket = socket;
     const current = () => this.#socket === socket;
     socket.addEventListener('message', (event) => {
@@ -270,7 +296,7 @@ export class CrucibleSocket {
 
   #onMessage(message: ChannelMessage): void {
     if (message.event === 'connection:established') {
-      const data = message.data as { connectionId: string; userId: string; heartbeatMs: number };
+      const data = message.data as ConnectionEstablishedData;
       this.#attempt = 0;
       this.#connectionId = data.connectionId;
       this.#startHeartbeat(data.heartbeatMs);

@@ -1,4 +1,5 @@
 import { Kysely, PostgresDialect } from 'kysely';
+import type { LogEvent } from 'kysely';
 import pg from 'pg';
 import type { Database } from './types.js';
 
@@ -10,6 +11,8 @@ export interface DbOptions {
   max?: number;
   /** Called for errors of idle pool clients (a database restart), which must not crash the process. */
   onError?: (err: Error) => void;
+  /** Called after each query with its SQL (Kysely's log hook): for counting what a path costs. @defaultValue none */
+  onQuery?: (sql: string) => void;
 }
 
 export interface Db {
@@ -26,7 +29,11 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
     idleTimeoutMillis: 30_000,
   });
   pool.on('error', options.onError ?? (() => {}));
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const onQuery = options.onQuery;
+  const kysely = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    ...(onQuery ? { log: (event: LogEvent) => onQuery(event.query.sql) } : {}),
+  });
   return {
     kysely,
     pool,

@@ -6,6 +6,20 @@ import * as invitations from './migrations/2026_12_05_0100_invitations.js';
 import * as sessions from './migrations/2026_12_05_0200_sessions.js';
 import * as verdict from './migrations/2026_12_05_0400_verdict.js';
 import * as rerunOf from './migrations/2026_12_05_0400_x_rerun_of.js';
+import * as judging from './migrations/2026_12_05_0500_h21_judging.js';
+import * as workspaces from './migrations/2026_12_05_0500_workspaces.js';
+import * as browserType from './migrations/2026_12_05_0600_browser_type.js';
+import * as browserArtifacts from './migrations/2026_12_05_0700_browser_artifacts.js';
+import * as sharesAudit from './migrations/2026_12_05_0810_sharing_shares_audit.js';
+import * as fairshareDispatch from './migrations/2026_12_05_0820_fairshare_dispatch.js';
+import * as notifyChannels from './migrations/2026_12_05_0840_notify_channels.js';
+import * as monitors from './migrations/2026_12_05_0830_monitors.js';
+import * as workspaceQuotas from './migrations/2026_12_05_0850_quotas_workspace_quotas.js';
+import * as queuedCounts from './migrations/2026_12_05_0920_quotas_queued_counts.js';
+import * as platformMaintenance from './migrations/2026_12_05_0930_platform_maintenance.js';
+import * as alertsRulesIncidents from './migrations/2026_12_05_0940_alerts_rules_incidents.js';
+import * as alertsMonitorGone from './migrations/2026_12_05_0950_alerts_monitor_gone.js';
+import * as notificationPreferences from './migrations/2026_12_05_0960_notification_preferences.js';
 
 /** Migrations in code (not read from disk) so compiled builds and tsx run the same list. */
 const migrations: Record<string, Migration> = {
@@ -15,6 +29,20 @@ const migrations: Record<string, Migration> = {
   '2026_12_05_0200_sessions': sessions,
   '2026_12_05_0400_verdict': verdict,
   '2026_12_05_0400_x_rerun_of': rerunOf,
+  '2026_12_05_0500_h21_judging': judging,
+  '2026_12_05_0500_workspaces': workspaces,
+  '2026_12_05_0600_browser_type': browserType,
+  '2026_12_05_0700_browser_artifacts': browserArtifacts,
+  '2026_12_05_0810_sharing_shares_audit': sharesAudit,
+  '2026_12_05_0820_fairshare_dispatch': fairshareDispatch,
+  '2026_12_05_0840_notify_channels': notifyChannels,
+  '2026_12_05_0830_monitors': monitors,
+  '2026_12_05_0850_quotas_workspace_quotas': workspaceQuotas,
+  '2026_12_05_0920_quotas_queued_counts': queuedCounts,
+  '2026_12_05_0930_platform_maintenance': platformMaintenance,
+  '2026_12_05_0940_alerts_rules_incidents': alertsRulesIncidents,
+  '2026_12_05_0950_alerts_monitor_gone': alertsMonitorGone,
+  '2026_12_05_0960_notification_preferences': notificationPreferences,
 };
 
 class StaticProvider implements MigrationProvider {
@@ -38,6 +66,14 @@ export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResultS
     throw new Error('database migration failed', { cause: result.error });
   }
   return result;
+}
+
+/** Brings the database up to the migration `name`, and no further: how a test makes yesterday's schema. */
+export async function migrateUpTo(db: Kysely<any>, name: string): Promise<void> {
+  if (!(name in migrations)) throw new Error(`unknown migration ${name}`);
+  const migrator = new Migrator({ db, provider: new StaticProvider(), allowUnorderedMigrations: true });
+  const result = await migrator.migrateTo(name);
+  if (result.error) throw new Error('database migration failed', { cause: result.error });
 }
 
 /** True when every known migration has been applied (readiness). */

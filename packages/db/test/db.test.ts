@@ -1,7 +1,13 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, migrateToLatest, migrationsApplied } from '../src/index.js';
-import { TestsRepository, UsersRepository } from '../src/index.js';
+import { randomUUID } from 'node:crypto';
+import {
+  TestAttemptsRepository,
+  TestsRepository,
+  UsersRepository,
+  WorkspacesRepository,
+} from '../src/index.js';
 import type { Db } from '../src/index.js';
 import { createTestDatabase } from '../src/testing.js';
 
@@ -28,6 +34,20 @@ describe('database', () => {
       '2026_12_05_0200_sessions',
       '2026_12_05_0400_verdict',
       '2026_12_05_0400_x_rerun_of',
+      '2026_12_05_0500_h21_judging',
+      '2026_12_05_0500_workspaces',
+      '2026_12_05_0600_browser_type',
+      '2026_12_05_0700_browser_artifacts',
+      '2026_12_05_0810_sharing_shares_audit',
+      '2026_12_05_0820_fairshare_dispatch',
+      '2026_12_05_0830_monitors',
+      '2026_12_05_0840_notify_channels',
+      '2026_12_05_0850_quotas_workspace_quotas',
+      '2026_12_05_0920_quotas_queued_counts',
+      '2026_12_05_0930_platform_maintenance',
+      '2026_12_05_0940_alerts_rules_incidents',
+      '2026_12_05_0950_alerts_monitor_gone',
+      '2026_12_05_0960_notification_preferences',
     ]);
     expect(await migrationsApplied(dbs[0]!.kysely)).toBe(true);
     const again = await migrateToLatest(dbs[0]!.kysely);
@@ -47,7 +67,7 @@ describe('database', () => {
     expect(await migrationsApplied(db)).toBe(true);
   });
 
-  it('has the 21 columns of test_queue with timestamptz timestamps', async () => {
+  it('has the 26 columns of test_queue with timestamptz timestamps', async () => {
     const cols = await sql<{ column_name: string; data_type: string }>`
       select column_name, data_type from information_schema.columns
       where table_name = 'test_queue' and table_schema = current_schema() order by ordinal_position`.execute(
@@ -75,6 +95,11 @@ describe('database', () => {
       'run',
       'verdict',
       'rerun_of',
+      'judging',
+      'workspace_id',
+      'dispatched_at',
+      'monitor_id',
+      'scheduled_for',
     ]);
     for (const c of cols.rows.filter((c) => c.column_name.endsWith('_at'))) {
       expect(c.data_type).toBe('timestamp with time zone');
@@ -92,6 +117,7 @@ describe('database', () => {
     const kysely = dbs[0]!.kysely;
     const user = await new UsersRepository(kysely).findByEmail('racer1@example.com');
     const tests = new TestsRepository(kysely);
+    const attempts = new TestAttemptsRepository(kysely);
     const testId = crypto.randomUUID();
     const row = await tests.create({
       testId,
@@ -113,20 +139,24 @@ describe('database', () => {
       sql`update test_queue set status = 'weird' where test_id = ${testId}`.execute(kysely),
     ).rejects.toThrow(/check constraint/);
 
-    const running = await tests.startAttempt(testId, 0);
+    const running = await attempts.startAttempt(testId, 0);
     expect(running?.status).toBe('running');
     expect(running?.attempt).toBe(1);
     expect(running!.updated_at.getTime()).toBeGreaterThanOrEqual(row.updated_at.getTime());
     // The worker that ran attempt 1 is presumed lost; attempt 2 takes over and fences it out.
-    const second = await tests.startAttempt(testId, 0);
+    const second = await attempts.startAttempt(testId, 0);
     expect(second).toMatchObject({ status: 'running', attempt: 2, retry_count: 1 });
-    expect(await tests.setProgress({ testId, attempt: 1 }, 50)).toBe(false);
-    expect(await tests.finishAttempt({ testId, attempt: 1 }, 'failed', { errorMessage: 'late' })).toBe(false);
-    expect(await tests.finishAttempt({ testId, attempt: 2 }, 'completed', { result: { ok: true } })).toBe(
+    expect(await attempts.setProgress({ testId, attempt: 1 }, 50)).toBe(false);
+    expect(await attempts.finishAttempt({ testId, attempt: 1 }, 'failed', { errorMessage: 'late' })).toBe(
+      false,
+    );
+    expect(await attempts.finishAttempt({ testId, attempt: 2 }, 'completed', { result: { ok: true } })).toBe(
       true,
     );
     // A second, late writer cannot finish it again.
-    expect(await tests.finishAttempt({ testId, attempt: 2 }, 'failed', { errorMessage: 'late' })).toBe(false);
+    expect(await attempts.finishAttempt({ testId, attempt: 2 }, 'failed', { errorMessage: 'late' })).toBe(
+      false,
+    );
     const done = await tests.findById(testId);
     expect(done).toMatchObject({
       status: 'completed',
@@ -134,9 +164,9 @@ describe('database', () => {
       result: { ok: true },
       error_message: null,
     });
-    expect(await tests.startAttempt(testId, 0)).toBeUndefined();
-    const attempts = await tests.attemptsOf(testId);
-    expect(attempts.map((a) => [a.attempt, a.status])).toEqual([
+    expect(await attempts.startAttempt(testId, 0)).toBeUndefined();
+    const history = await attempts.attemptsOf(testId);
+    expect(history.map((a) => [a.attempt, a.status])).toEqual([
       [1, 'lost'],
       [2, 'completed'],
     ]);
@@ -146,6 +176,7 @@ describe('database', () => {
     const kysely = dbs[0]!.kysely;
     const user = await new UsersRepository(kysely).findByEmail('racer0@example.com');
     const tests = new TestsRepository(kysely);
+    const attempts = new TestAttemptsRepository(kysely);
     const ids = Array.from({ length: 4 }, () => crypto.randomUUID());
     for (const testId of ids) {
       await tests.create({
@@ -159,10 +190,14 @@ describe('database', () => {
       });
     }
     const [a, b, c, d] = ids as [string, string, string, string];
-    await tests.cancel(c, { id: user!.id, role: 'user' });
+    const workspace = await new WorkspacesRepository(kysely).findPersonal(user!.id);
+    expect(await tests.cancel(c, { id: user!.id, role: 'user', workspaceId: randomUUID() })).toEqual({
+      outcome: 'missing',
+    });
+    await tests.cancel(c, { id: user!.id, role: 'user', workspaceId: workspace!.id });
     // b's earlier attempt was lost: this start is its second.
-    await tests.startAttempt(b, 0);
-    const started = await tests.startAttempts([
+    await attempts.startAttempt(b, 0);
+    const started = await attempts.startAttempts([
       { testId: b, run: 0 },
       { testId: a, run: 0 },
       { testId: c, run: 0 },
@@ -174,16 +209,16 @@ describe('database', () => {
       undefined,
       undefined,
     ]);
-    expect(await tests.startAttempts([])).toEqual([]);
+    expect(await attempts.startAttempts([])).toEqual([]);
 
-    const finished = await tests.finishAttempts([
+    const finished = await attempts.finishAttempts([
       { fence: { testId: a, attempt: 1 }, status: 'completed', fields: { result: { ok: true } } },
       { fence: { testId: b, attempt: 1 }, status: 'completed', fields: { result: { stale: true } } },
       { fence: { testId: d, attempt: 1 }, status: 'failed', fields: { errorMessage: 'never started' } },
     ]);
     expect(finished).toEqual([true, false, false]);
     expect(
-      await tests.finishAttempts([
+      await attempts.finishAttempts([
         { fence: { testId: b, attempt: 2 }, status: 'failed', fields: { errorMessage: 'boom' } },
       ]),
     ).toEqual([true]);
@@ -194,12 +229,12 @@ describe('database', () => {
     });
     expect(await tests.findById(b)).toMatchObject({ status: 'failed', result: null, error_message: 'boom' });
     expect((await tests.findById(d))?.status).toBe('queued');
-    expect((await tests.attemptsOf(a)).map((x) => [x.attempt, x.status])).toEqual([[1, 'completed']]);
-    expect((await tests.attemptsOf(b)).map((x) => [x.attempt, x.status, x.error_message])).toEqual([
+    expect((await attempts.attemptsOf(a)).map((x) => [x.attempt, x.status])).toEqual([[1, 'completed']]);
+    expect((await attempts.attemptsOf(b)).map((x) => [x.attempt, x.status, x.error_message])).toEqual([
       [1, 'lost', 'the worker running this attempt was lost'],
       [2, 'failed', 'boom'],
     ]);
-    expect(await tests.attemptsOf(c)).toEqual([]);
+    expect(await attempts.attemptsOf(c)).toEqual([]);
   });
 
   it("sets a deleted user's tests to no owner", async () => {
@@ -215,7 +250,13 @@ describe('database', () => {
       priority: 5,
       userId: user!.id,
     });
+    const before = await new TestsRepository(kysely).ownerOf(testId);
+    expect(before).toEqual({ userId: user!.id, workspaceId: expect.any(String) });
     await kysely.deleteFrom('users').where('id', '=', user!.id).execute();
-    expect(await new TestsRepository(kysely).ownerOf(testId)).toEqual({ userId: null });
+    // The submitter is gone; the test stays in its workspace (#20), where its members still see it.
+    expect(await new TestsRepository(kysely).ownerOf(testId)).toEqual({
+      userId: null,
+      workspaceId: before!.workspaceId,
+    });
   });
 });

@@ -3,8 +3,8 @@ import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
-import { HTTP_CACHE_NAMESPACE } from '@crucible/shared/cache';
-import type { Cache, CacheSnapshot, CacheStats } from '@crucible/shared/cache';
+import { HTTP_CACHE_NAMESPACE } from '@crucible/cache';
+import type { Cache, CacheSnapshot, CacheStats } from '@crucible/cache';
 
 /** A route's response-cache policy: `config: { cache: {...} }` on a GET route opts it in. */
 export interface RouteCacheConfig {
@@ -73,7 +73,9 @@ export const cachePlugin = fp<CachePluginOptions>(
       // Only authenticated responses are cached, and only under their user.
       if (!user) return;
       reply.header('cache-control', 'private, no-cache').header('vary', 'authorization');
-      const key = `u:${user.id}:${user.role}:${request.url}`;
+      // The workspace and the role in it too: one user reads several workspaces, with different roles.
+      const { actor } = request;
+      const key = `u:${user.id}:${user.role}:${actor?.workspaceId ?? ''}:${actor?.workspaceRole ?? ''}:${request.url}`;
       const hit = await http.get<CachedResponse>(key);
       if (hit) {
         reply.header('etag', hit.etag).header('x-cache', 'HIT');

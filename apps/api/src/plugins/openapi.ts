@@ -1,14 +1,16 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
-import { ApiRoutes } from '@crucible/shared/api';
+import { ApiRoutes } from '@crucible/contracts/api';
 
 /** Where the document (`/docs/json`, `/docs/yaml`) and its UI (`/docs`) are served. */
 export const DOCS_PREFIX = '/docs';
 
 /** Routes anyone may call; every other `/api` route needs a bearer token or API key. */
 const PUBLIC_ROUTES = new Set<string>(
-  [ApiRoutes.register, ApiRoutes.login, ApiRoutes.registration].map((r) => `${r.method} ${r.url}`),
+  [ApiRoutes.register, ApiRoutes.login, ApiRoutes.registration, ApiRoutes.meta, ApiRoutes.getShared].map(
+    (r) => `${r.method} ${r.url}`,
+  ),
 );
 
 /** The route table's names, as operation ids: `POST /api/test/run` is `runTest`. */
@@ -21,6 +23,18 @@ function tagOf(url: string): string {
   if (url.startsWith('/api/test')) return 'tests';
   if (url.startsWith('/api/admin')) return 'admin';
   return 'operations';
+}
+
+/**
+ * A route's schema as the document shows it: its `documentedResponse` (route table) in place of
+ * the response schemas it is served with.
+ */
+function asDocumented(schema: FastifySchema | undefined): FastifySchema | undefined {
+  const { documentedResponse, ...served } = (schema ?? {}) as FastifySchema & {
+    documentedResponse?: Record<number, unknown>;
+  };
+  if (!documentedResponse) return schema;
+  return { ...served, response: { ...(served.response as Record<number, unknown>), ...documentedResponse } };
 }
 
 /**
@@ -37,8 +51,8 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         title: 'Crucible API',
         version,
         description:
-          'Queue and follow web tests (performance, stress, api, seo, security). Errors are ' +
-          '`application/problem+json`; live progress is on the WebSocket gateway (`/ws`).',
+          'Queue and follow web tests (performance, stress, api, seo, security, browser). Errors are ' +
+          '`application/problem+json`; live progress is on the WebSocket gateway (`/ws`, or where `GET /api/meta` says).',
       },
       components: {
         securitySchemes: {
@@ -53,7 +67,10 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'auth', description: 'Accounts, sessions and API keys' },
         { name: 'tests', description: 'Submit tests and read their results' },
         { name: 'admin', description: 'Operators only (role admin)' },
-        { name: 'operations', description: 'Health and metrics, for orchestrators' },
+        {
+          name: 'operations',
+          description: 'Version and gateway address; health and metrics, for orchestrators',
+        },
       ],
     },
     transform: ({ schema, url, route }) => {
@@ -67,7 +84,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
             ...(url.startsWith('/api/') && !PUBLIC_ROUTES.has(key) ? { security: [{ bearer: [] }] } : {}),
           }
         : { hide: true };
-      return { schema: { ...schema, ...extra } as FastifySchema, url };
+      return { schema: { ...asDocumented(schema), ...extra } as FastifySchema, url };
     },
   });
   await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });

@@ -4,8 +4,9 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import cookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Authenticate, UsersRepository } from '@crucible/db';
-import { ApiRoutes } from '@crucible/shared/api';
+import type { Authenticate } from '@crucible/runtime';
+import type { UsersRepository } from '@crucible/db';
+import { ApiRoutes } from '@crucible/contracts/api';
 import { HttpProblem, forbidden } from '../errors.js';
 import { bearerOf } from './auth.js';
 
@@ -36,8 +37,8 @@ export const QUEUE_BOARD_CSP = [
 const EXTERNAL_STYLESHEET = /<link\s[^>]*href="https?:\/\/[^"]*"[^>]*>/g;
 
 export interface QueueBoardOptions {
-  /** The BullMQ queue of the tests, on Redis or on PostgreSQL (embedded mode). */
-  queue: ConstructorParameters<typeof BullMQAdapter>[0];
+  /** The BullMQ queues of the tests (`tests`, `browser`), on Redis or on PostgreSQL (embedded mode). */
+  queues: ConstructorParameters<typeof BullMQAdapter>[0][];
   authenticate: Authenticate;
   users: UsersRepository;
   /** JWT_SECRET; the cookie's signing key is derived from it, so every api replica accepts it. */
@@ -111,7 +112,7 @@ export async function registerQueueBoard(app: FastifyInstance, opts: QueueBoardO
       });
       const serverAdapter = new FastifyAdapter().setBasePath(QUEUE_BOARD_PATH);
       createBullBoard({
-        queues: [new BullMQAdapter(opts.queue)],
+        queues: opts.queues.map((queue) => new BullMQAdapter(queue)),
         serverAdapter,
         options: { uiConfig: { boardTitle: 'Crucible queue' } },
       });

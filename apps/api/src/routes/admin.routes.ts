@@ -1,7 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Authenticate, InvitationsRepository, UsersRepository } from '@crucible/db';
-import { ApiRoutes } from '@crucible/shared/api';
-import type { Cache } from '@crucible/shared/cache';
+import type { Authenticate } from '@crucible/runtime';
+import type {
+  InvitationsRepository,
+  PlatformMaintenanceRepository,
+  PlatformMaintenanceRow,
+  UsersRepository,
+  WorkspacesRepository,
+} from '@crucible/db';
+import { Channels, Events, systemMaintenanceStart } from '@crucible/contracts';
+import type { Cache } from '@crucible/cache';
+import { ApiRoutes } from '@crucible/contracts/api';
 import { forbidden, notFound } from '../errors.js';
 import { requireUser, userOf } from '../plugins/auth.js';
 import {
@@ -10,13 +18,33 @@ import {
   invitationView,
   newInvitationToken,
 } from '../services/invitations.js';
+import type { QuotasService } from '../services/quotas/quotas.js';
+import { AuditActions } from '../services/audit.js';
+import type { Audit } from '../services/audit.js';
+import type { Publish } from '../services/tests/events.js';
 
 export interface AdminRoutesOptions {
   authenticate: Authenticate;
   cache: Cache;
   users: UsersRepository;
   invitations: InvitationsRepository;
+  workspaces: Pick<WorkspacesRepository, 'findById'>;
+  quotas: Pick<QuotasService, 'overrides' | 'setOverrides'>;
+  audit: Audit;
+  platformMaintenance: PlatformMaintenanceRepository;
+  publish: Publish;
 }
+
+const maintenanceView = (m: PlatformMaintenanceRow | undefined) => ({
+  maintenance: m
+    ? {
+        id: m.id,
+        message: m.message,
+        startedAt: m.started_at.toISOString(),
+        until: m.until?.toISOString() ?? null,
+      }
+    : null,
+});
 
 /** The newest users (and invitations) an admin sees on the dashboard's admin page. */
 const USERS_SHOWN = 200;
@@ -43,6 +71,29 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
         })),
         total,
       };
+    },
+  });
+
+  /** Any workspace, member or not: quotas are the instance's to set. */
+  const workspaceOf = async (id: string) => {
+    if (!(await opts.workspaces.findById(id))) throw notFound('Workspace');
+    return id;
+  };
+
+  app.route({
+    ...ApiRoutes.getWorkspaceQuotas,
+    handler: async (request) => opts.quotas.overrides(await workspaceOf(request.params.id)),
+  });
+
+  app.route({
+    ...ApiRoutes.setWorkspaceQuotas,
+    handler: async (request) => {
+      const workspaceId = await workspaceOf(request.params.id);
+      const set = await opts.quotas.setOverrides(workspaceId, request.body);
+      await opts.audit(userOf(request), workspaceId, AuditActions.QUOTAS_CHANGED, undefined, {
+        changed: request.body,
+      });
+      return set;
     },
   });
 
@@ -73,6 +124,47 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     handler: async (request, reply) => {
       if (!(await opts.invitations.revoke(request.params.id))) throw notFound('Unused invitation');
       return reply.code(204).send(null);
+    },
+  });
+
+  // Platform maintenance: stored (one under way at most) and announced to every signed-in user.
+  app.route({
+    ...ApiRoutes.getPlatformMaintenance,
+    handler: async () => maintenanceView(await opts.platformMaintenance.current()),
+  });
+
+  app.route({
+    ...ApiRoutes.startPlatformMaintenance,
+    handler: async (request) => {
+      const { message, until } = request.body;
+      const m = await opts.platformMaintenance.start({
+        message,
+        until: until ? new Date(until) : null,
+        startedBy: userOf(request).id,
+      });
+      await opts.publish(
+        Events.SYSTEM_MAINTENANCE_START,
+        Channels.SYSTEM_MAINTENANCE,
+        systemMaintenanceStart({ id: m.id, message: m.message, startedAt: m.started_at, until: m.until }),
+        null,
+      );
+      return maintenanceView(m);
+    },
+  });
+
+  app.route({
+    ...ApiRoutes.endPlatformMaintenance,
+    handler: async () => {
+      const ended = await opts.platformMaintenance.end();
+      if (ended) {
+        await opts.publish(
+          Events.SYSTEM_MAINTENANCE_END,
+          Channels.SYSTEM_MAINTENANCE,
+          { id: ended.id, endedAt: (ended.ended_at ?? new Date()).toISOString() },
+          null,
+        );
+      }
+      return maintenanceView(undefined);
     },
   });
 };

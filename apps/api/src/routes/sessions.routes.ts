@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Authenticate, SessionsRepository } from '@crucible/db';
-import { ApiRoutes } from '@crucible/shared/api';
+import type { Authenticate } from '@crucible/runtime';
+import type { SessionsRepository } from '@crucible/db';
+import { ApiRoutes } from '@crucible/contracts/api';
 import { HttpProblem } from '../errors.js';
 import { requireUser, userOf } from '../plugins/auth.js';
 

@@ -1,18 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Authenticate } from '@crucible/db';
-import { ApiRoutes } from '@crucible/shared/api';
-import type { ListQuery, TestView } from '@crucible/shared/api';
-import { TestCacheTags } from '@crucible/shared/cache';
-import { requireUser, userOf } from '../plugins/auth.js';
+import type { Authenticate } from '@crucible/runtime';
+import { TestCacheTags } from '@crucible/cache';
+import { TestCatalog } from '@crucible/contracts';
+import { ApiRoutes } from '@crucible/contracts/api';
+import type { ListQuery, TestView } from '@crucible/contracts/api';
+import { isFinished } from '@crucible/contracts/catalog';
+import { actorOf, requireActor, userOf } from '../plugins/auth.js';
 import type { RouteCacheConfig } from '../plugins/cache.js';
-import type { TestsService } from '../services/tests.service.js';
+import type { TestsService } from '../services/tests/index.js';
+import type { WorkspaceAccess } from '../services/workspace-access.js';
 
 export interface TestsRoutesOptions {
   authenticate: Authenticate;
+  access: WorkspaceAccess;
   service: TestsService;
 }
-
-const FINISHED = new Set(['completed', 'failed', 'cancelled']);
 
 /** A finished test's detail: cached until the test changes again (retry, cleanup). */
 const testDetailCache: RouteCacheConfig = {
@@ -21,7 +23,7 @@ const testDetailCache: RouteCacheConfig = {
     const params = request.params as { jobId?: string; testId?: string };
     return [TestCacheTags.test((params.jobId ?? params.testId)!)];
   },
-  when: (body) => FINISHED.has((body as TestView).status),
+  when: (body) => isFinished((body as TestView).status),
 };
 
 /**
@@ -56,13 +58,14 @@ export const queueStatusCache: RouteCacheConfig = {
 
 export const testsRoutes: FastifyPluginAsyncTypebox<TestsRoutesOptions> = async (app, opts) => {
   const { service } = opts;
-  app.addHook('onRequest', requireUser(opts.authenticate));
+  app.addHook('onRequest', requireActor(opts.authenticate, opts.access));
 
   app.route({
     ...ApiRoutes.runTest,
+    config: { workspaceAction: 'test:run' },
     handler: async (request, reply) => {
       const accepted = await service.submit(
-        userOf(request),
+        actorOf(request),
         request.body,
         request.headers['idempotency-key'],
       );
@@ -77,54 +80,83 @@ export const testsRoutes: FastifyPluginAsyncTypebox<TestsRoutesOptions> = async 
   });
 
   app.route({
+    ...ApiRoutes.testTypes,
+    handler: async () => ({
+      types: Object.values(TestCatalog).map((entry) => ({
+        type: entry.type,
+        configSchema: entry.configSchema,
+        metrics: [...entry.metrics],
+      })),
+    }),
+  });
+
+  app.route({
     ...ApiRoutes.cancelTest,
+    config: { workspaceAction: 'test:cancel' },
     handler: async (request) => {
-      await service.cancel(userOf(request), request.params.testId);
+      await service.cancel(actorOf(request), request.params.testId);
       return { testId: request.params.testId, status: 'cancelled' as const };
     },
   });
 
   app.route({
     ...ApiRoutes.queueStatus,
-    config: { cache: queueStatusCache },
-    handler: async (request) => service.queueStatus(userOf(request)),
+    config: { workspaceAction: 'test:read', cache: queueStatusCache },
+    handler: async (request) => service.queueStatus(actorOf(request)),
   });
 
   app.route({
     ...ApiRoutes.listTests,
-    config: { cache: testListCache },
-    handler: async (request) => service.list(userOf(request), request.query),
+    config: { workspaceAction: 'test:read', cache: testListCache },
+    handler: async (request) => service.list(actorOf(request), request.query),
   });
 
   app.route({
     ...ApiRoutes.getTest,
-    config: { cache: testDetailCache },
-    handler: async (request) => service.detail(userOf(request), request.params.jobId),
+    config: { workspaceAction: 'test:read', cache: testDetailCache },
+    handler: async (request) => service.detail(actorOf(request), request.params.jobId),
   });
 
   app.route({
     ...ApiRoutes.getTestById,
-    config: { cache: testDetailCache },
-    handler: async (request) => service.detail(userOf(request), request.params.testId),
+    config: { workspaceAction: 'test:read', cache: testDetailCache },
+    handler: async (request) => service.detail(actorOf(request), request.params.testId),
+  });
+
+  app.route({
+    ...ApiRoutes.getTestArtifact,
+    config: { workspaceAction: 'test:read' },
+    handler: async (request, reply) => {
+      const { testId, name } = request.params;
+      const artifact = await service.artifact(actorOf(request), testId, name);
+      return reply
+        .type(artifact.contentType)
+        .header('cache-control', 'private, max-age=3600')
+        .header('x-content-type-options', 'nosniff')
+        .send(artifact.data);
+    },
   });
 
   app.route({
     ...ApiRoutes.rerunTest,
+    config: { workspaceAction: 'test:run' },
     handler: async (request, reply) =>
-      reply.code(202).send(await service.rerunAsNew(userOf(request), request.params.testId)),
+      reply.code(202).send(await service.rerunAsNew(actorOf(request), request.params.testId)),
   });
 
   app.route({
     ...ApiRoutes.retryTest,
+    config: { workspaceAction: 'test:retry' },
     handler: async (request, reply) =>
-      reply.code(202).send(await service.retry(userOf(request), request.params.jobId)),
+      reply.code(202).send(await service.retry(actorOf(request), request.params.jobId)),
   });
 
   app.route({
     ...ApiRoutes.cleanupTests,
+    config: { workspaceAction: 'test:cleanup' },
     handler: async (request) => ({
       deleted: await service.cleanup(
-        userOf(request),
+        actorOf(request),
         request.query.olderThan ?? 24,
         request.query.all ?? false,
       ),

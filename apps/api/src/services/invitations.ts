@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { InvitationSummary } from '@crucible/db';
-import type { InvitationView } from '@crucible/shared/api';
+import type { InvitationView } from '@crucible/contracts/api';
 
 /** How long an invitation can be used. */
 export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;

@@ -1,5 +1,5 @@
 import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import { PASSWORD_MIN_LENGTH } from '@crucible/shared/api';
+import { PASSWORD_MIN_LENGTH } from '@crucible/contracts/api';
 
 /**
  * zxcvbn's score 3 means "safely unguessable" against an online attack with throttling

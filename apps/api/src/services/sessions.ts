@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { SessionsRepository, User } from '@crucible/db';
-import type { TokenService } from '@crucible/shared';
+import type { TokenService } from '@crucible/runtime';
 
 /** Starts a session for a user who just proved who they are; answers its token. */
 export type StartSession = (user: Pick<User, 'id' | 'role'>, request: FastifyRequest) => Promise<string>;

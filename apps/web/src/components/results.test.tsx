@@ -1,5 +1,6 @@
 import { cleanup, render, screen, within } from '@testing-library/preact';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Comparison, Thresholds } from './judgement';
 import { ApiSteps, Findings } from './results';
 
 afterEach(cleanup);
@@ -101,5 +102,69 @@ describe('results', () => {
     expect(steps.map((s) => s.className)).toEqual(['step-passed', 'step-failed']);
     expect(within(steps[0]!).getByText('✓ status')).toBeTruthy();
     expect(within(steps[1]!).getByText('✗ json:$.name — expected "ada", got "bob"')).toBeTruthy();
+  });
+
+  it('shows each threshold with its actual value, and the comparison with arrows and confidence', () => {
+    render(
+      <>
+        <Thresholds
+          result={{
+            thresholds: [
+              {
+                expression: 'ttfb.median < 200',
+                metric: 'ttfb.median',
+                op: '<',
+                limit: 200,
+                actual: 41.7,
+                passed: true,
+              },
+              {
+                expression: 'errors.count == 0',
+                metric: 'errors.count',
+                op: '==',
+                limit: 0,
+                actual: 2,
+                passed: false,
+              },
+            ],
+          }}
+        />
+        <Comparison
+          baseline="b-1"
+          result={{
+            comparison: [
+              {
+                metric: 'ttfb.median',
+                baseline: 20,
+                current: 60,
+                changePct: 200,
+                verdict: 'regressed',
+                confidence: 0.992,
+              },
+              {
+                metric: 'score',
+                baseline: 90,
+                current: 91,
+                changePct: 1.1,
+                verdict: 'unchanged',
+                confidence: null,
+              },
+            ],
+          }}
+        />
+      </>,
+    );
+    const rows = (selector: string) =>
+      [...document.querySelectorAll(`${selector} tbody tr`)].map((r) =>
+        [...r.querySelectorAll('td')].map((td) => td.textContent),
+      );
+    expect(rows('.thresholds')).toEqual([
+      ['ttfb.median < 200', '41.7', '✓ pass'],
+      ['errors.count == 0', '2', '✗ fail'],
+    ]);
+    expect(rows('.comparison')).toEqual([
+      ['ttfb.median', '20', '60', '+200.0 %', '▼ regressed', '99.2 %'],
+      ['score', '90', '91', '+1.1 %', '= unchanged', 'tolerance'],
+    ]);
   });
 });

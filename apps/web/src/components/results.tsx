@@ -1,6 +1,8 @@
-import type { TestView } from '@crucible/shared/api';
+import type { TestView } from '@crucible/contracts/api';
 import type { StressPoint } from '../lib/stress-series';
 import { toStressPoint } from '../lib/stress-series';
+import { BrowserResult } from './browser-result';
+import { Comparison, Metrics, Thresholds } from './judgement';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -299,23 +301,15 @@ export function ApiSteps({ result }: { result: Obj }) {
   );
 }
 
-/** A finished stress test: totals, the latency distribution and each threshold's verdict. */
+/** A finished stress test: totals and the latency distribution (its thresholds: `Thresholds`). */
 export function StressSummary({ result }: { result: Obj }) {
   const totals = isObj(result.totals) ? result.totals : {};
   const latency = isObj(result.latency) ? result.latency : null;
-  const thresholds = arr(result.thresholds).filter(isObj);
   const codes = isObj(result.statusCodes) ? result.statusCodes : {};
   const errors = isObj(result.errors) ? result.errors : {};
   return (
     <section aria-labelledby="stress-summary-heading">
-      <h2 id="stress-summary-heading">
-        Summary{' '}
-        {thresholds.length > 0 && (
-          <span class={`sev ${result.passed ? 'sev-pass' : 'sev-fail'}`}>
-            {result.passed ? 'thresholds held' : 'thresholds failed'}
-          </span>
-        )}
-      </h2>
+      <h2 id="stress-summary-heading">Summary</h2>
       <dl class="counts">
         {(
           [
@@ -333,15 +327,6 @@ export function StressSummary({ result }: { result: Obj }) {
           </div>
         ))}
       </dl>
-      {thresholds.length > 0 && (
-        <ul class="thresholds">
-          {thresholds.map((t) => (
-            <li key={String(t.name)} class={t.passed ? 'pass' : 'fail'}>
-              {t.passed ? '✓' : '✗'} {String(t.name)}: {String(t.actual)} (limit {String(t.limit)})
-            </li>
-          ))}
-        </ul>
-      )}
       {latency && (
         <p class="muted">
           latency min {ms(latency.min)} · p50 {ms(latency.p50)} · p90 {ms(latency.p90)} · p99.9{' '}
@@ -370,11 +355,41 @@ export function storedStressPoints(result: unknown): StressPoint[] {
     .filter((p): p is StressPoint => p !== null);
 }
 
+/**
+ * What a result view needs of a test: a shared test has no ids (`testId`, `baseline` null), so it
+ * links to no baseline and shows no artifact.
+ */
+export interface ResultOf {
+  testType: TestView['testType'];
+  result: unknown;
+  testId: string | null;
+  baseline: string | null;
+}
+
 /** The result of a finished test, drawn for its type; anything else as JSON. */
-export function TestResult({ test }: { test: TestView }) {
+export function TestResult({ test }: { test: ResultOf }) {
   const result = test.result;
   if (!isObj(result)) return null;
-  switch (test.testType) {
+  return (
+    <>
+      <Thresholds result={result} />
+      <Comparison result={result} baseline={test.baseline} />
+      <Metrics result={result} />
+      <TypeResult testType={test.testType} testId={test.testId} result={result} />
+    </>
+  );
+}
+
+function TypeResult({
+  testType,
+  testId,
+  result,
+}: {
+  testType: TestView['testType'];
+  testId: string | null;
+  result: Obj;
+}) {
+  switch (testType) {
     case 'performance':
       return <PerformanceResult result={result} />;
     case 'seo':
@@ -384,5 +399,7 @@ export function TestResult({ test }: { test: TestView }) {
       return <ApiSteps result={result} />;
     case 'stress':
       return <StressSummary result={result} />;
+    case 'browser':
+      return <BrowserResult testId={testId} result={result} />;
   }
 }

@@ -1,4 +1,4 @@
-import type { TestView } from '@crucible/shared/api';
+import type { TestView } from '@crucible/contracts/api';
 
 export function StatusChip({ status }: { status: TestView['status'] }) {
   return <span class={`chip chip-${status}`}>{status}</span>;

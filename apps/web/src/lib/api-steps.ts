@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox';
-import { TestCatalog } from '@crucible/shared/catalog';
+import { TestCatalog } from '@crucible/contracts/catalog';
 import { schemaErrors } from './config-form';
 import type { FieldErrors } from './config-form';
 

@@ -1,13 +1,5 @@
-import type { Envelope } from '@crucible/shared/envelope';
-import { Events } from '@crucible/shared/events';
-
-interface RetryData {
-  willRetry?: unknown;
-  reason?: unknown;
-  attempt?: unknown;
-  maxAttempts?: unknown;
-  error?: unknown;
-}
+import type { EventMessage } from '@crucible/contracts/envelope';
+import { Events } from '@crucible/contracts/events';
 
 /**
  * What an open test page makes of its job channel's `queue:job:failed` with `willRetry`: the
@@ -18,18 +10,11 @@ interface RetryData {
  */
 export function afterFailedAttempt<T extends { status: string; progress: number }>(
   test: T,
-  message: Envelope,
+  message: EventMessage,
 ): { test: T; notice: string } | null {
-  if (message.event !== Events.QUEUE_JOB_FAILED) return null;
-  const data = (message.data ?? {}) as RetryData;
-  if (data.willRetry !== true) return null;
-  const next =
-    typeof data.attempt === 'number' && typeof data.maxAttempts === 'number'
-      ? `attempt ${data.attempt} of ${data.maxAttempts} starting`
-      : 'starting again';
-  const notice =
-    data.reason === 'worker-lost'
-      ? `worker lost — ${next}`
-      : `attempt failed${typeof data.error === 'string' ? ` (${data.error})` : ''} — ${next}`;
+  if (message.event !== Events.QUEUE_JOB_FAILED || !message.data.willRetry) return null;
+  const { attempt, maxAttempts, reason, error } = message.data;
+  const next = `attempt ${attempt} of ${maxAttempts} starting`;
+  const notice = reason === 'worker-lost' ? `worker lost — ${next}` : `attempt failed (${error}) — ${next}`;
   return { test: { ...test, status: 'queued', progress: 0 }, notice };
 }

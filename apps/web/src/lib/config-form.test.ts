@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildConfig, configFields, labelOf } from './config-form';
+import { buildConfig, configFields, configToValues, labelOf } from './config-form';
 
 describe('the config form of each test type', () => {
   it('draws the stress options from the catalogue schema, with its bounds and defaults', () => {
@@ -79,5 +79,27 @@ describe('the config form of each test type', () => {
       steps: '0.name: Expected required property',
     });
     expect(buildConfig('api', { steps: '{' }).errors).toEqual({ steps: 'Expected JSON' });
+  });
+});
+
+describe('a stored config back in the form', () => {
+  it('gives the text that builds the same config again', () => {
+    const config = {
+      connections: 5,
+      durationSec: 10,
+      mode: 'spike',
+      headers: { authorization: 'Bearer x', 'x-probe': '1' },
+      thresholds: { p95Ms: 300 },
+    };
+    const values = configToValues('stress', config);
+    expect(values).toMatchObject({
+      connections: '5',
+      durationSec: '10',
+      mode: 'spike',
+      headers: 'authorization: Bearer x\nx-probe: 1',
+      'thresholds.p95Ms': '300',
+    });
+    expect(buildConfig('stress', values)).toEqual({ config, errors: {} });
+    expect(configToValues('performance', undefined)).toEqual({});
   });
 });

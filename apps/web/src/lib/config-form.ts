@@ -1,7 +1,7 @@
 import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
-import { TestCatalog } from '@crucible/shared/catalog';
-import type { TestType } from '@crucible/shared/catalog';
+import { TestCatalog } from '@crucible/contracts/catalog';
+import type { TestType } from '@crucible/contracts/catalog';
 
 /**
  * The new-test form is drawn from the same catalogue schemas the API validates with, so every
@@ -196,4 +196,36 @@ export function schemaErrors(schema: TSchema, config: unknown, keys: ReadonlySet
     errors[key] ??= `${where}${error.message}`;
   }
   return errors;
+}
+
+/**
+ * The form's text for a stored config (editing a monitor): the inverse of {@link buildConfig}, so
+ * building the values again gives the same config. Values without an input are left out.
+ */
+export function configToValues(testType: TestType, config: unknown): FormValues {
+  const values: FormValues = {};
+  const at = (key: string): unknown =>
+    key
+      .split('.')
+      .reduce<unknown>(
+        (v, part) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[part] : undefined),
+        config,
+      );
+  for (const field of leaves(configFields(testType))) {
+    const value = at(field.key);
+    if (value === undefined || value === null) continue;
+    switch (field.kind) {
+      case 'headers':
+        values[field.key] = Object.entries(value as Record<string, string>)
+          .map(([name, v]) => `${name}: ${v}`)
+          .join('\n');
+        break;
+      case 'json':
+        values[field.key] = JSON.stringify(value, null, 2);
+        break;
+      default:
+        values[field.key] = String(value);
+    }
+  }
+  return values;
 }

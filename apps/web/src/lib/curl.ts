@@ -1,5 +1,5 @@
-import { ApiRoutes } from '@crucible/shared/api';
-import type { TestView } from '@crucible/shared/api';
+import { ApiRoutes } from '@crucible/contracts/api';
+import type { TestView } from '@crucible/contracts/api';
 
 /** POSIX-shell single quoting: safe for any text. */
 export function shellQuote(text: string): string {

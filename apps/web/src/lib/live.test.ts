@@ -1,7 +1,7 @@
 // @vitest-environment node
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { Envelope } from '@crucible/shared/envelope';
+import type { Envelope } from '@crucible/contracts/envelope';
 import { connectLive } from './live';
 import type { Live, LiveState } from './live';
 
@@ -127,6 +127,36 @@ describe('the live connection', () => {
     expect(resets).toBe(1);
     // Offset 7 was already part of the state the reload fetches.
     expect(received).toEqual([8]);
+  });
+
+  it('shares one subscription among the components that read a channel, and ends it with the last', async () => {
+    const gw = await gateway();
+    server = gw.server;
+    live = connectLive(gw.url, { credential: ticket, WebSocket: WebSocket as never });
+    const bell: number[] = [];
+    const page: number[] = [];
+    const offBell = live.subscribe(channel, { message: (m) => bell.push(m.offset) });
+    const offPage = live.subscribe(channel, { message: (m) => page.push(m.offset) });
+    await expect.poll(() => gw.frames[0]?.length).toBe(1);
+    const socket = gw.sockets[0]!;
+    socket.send(JSON.stringify({ type: 'subscribed', channel, epoch: 'e1', offset: 0, recovered: true }));
+    socket.send(JSON.stringify(envelope(1)));
+    await expect.poll(() => [bell, page]).toEqual([[1], [1]]);
+    offPage();
+    socket.send(JSON.stringify(envelope(2)));
+    await expect.poll(() => bell).toEqual([1, 2]);
+    expect(page).toEqual([1]);
+    offPage(); // twice: no effect on the other reader
+    offBell();
+    await expect
+      .poll(() => gw.frames[0])
+      .toEqual([
+        { type: 'subscribe', channel, since: { offset: 0 } },
+        { type: 'unsubscribe', channel },
+      ]);
+    // A reader after the last left subscribes anew.
+    live.subscribe(channel, { message: () => {} });
+    await expect.poll(() => gw.frames[0]?.length).toBe(3);
   });
 
   it('unsubscribes, and after close() stays closed', async () => {

@@ -1,6 +1,6 @@
 import { CrucibleSocket } from '@crucible/client';
 import type { Credential, WebSocketConstructor } from '@crucible/client';
-import type { Envelope } from '@crucible/shared/envelope';
+import type { EventMessage } from '@crucible/contracts/envelope';
 
 /**
  * The dashboard's view of the WebSocket protocol (DESIGN.md, "WebSocket protocol"): subscribe to a
@@ -10,7 +10,8 @@ import type { Envelope } from '@crucible/shared/envelope';
 export type LiveState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface ChannelHandlers {
-  message(message: Envelope): void;
+  /** Typed by its event: publishers build every payload with the contract's types (EventPayloads). */
+  message(message: EventMessage): void;
   /** The gateway could not replay what was missed: reload the state over HTTP. */
   reset?(): void;
   error?(code: string, detail: string): void;
@@ -19,7 +20,10 @@ export interface ChannelHandlers {
 export interface Live {
   readonly state: LiveState;
   onState(listener: (state: LiveState) => void): () => void;
-  /** Receives the channel's retained history from its start, then every new message. */
+  /**
+   * Receives the channel's retained history from its start, then every new message; components
+   * reading one channel share its subscription (one joining later gets what arrives from then on).
+   */
   subscribe(channel: string, handlers: ChannelHandlers): () => void;
   close(): void;
 }
@@ -38,7 +42,7 @@ export interface LiveOptions {
 /** The gateway's close code for a revoked credential (DESIGN.md, "WebSocket protocol"). */
 const REVOKED = 4001;
 
-export function connectLive(url: string, options: LiveOptions): Live {
+export function connectLive(url: string | (() => Promise<string>), options: LiveOptions): Live {
   const listeners = new Set<(state: LiveState) => void>();
   let state: LiveState = 'connecting';
   const setState = (next: LiveState) => {
@@ -46,6 +50,8 @@ export function connectLive(url: string, options: LiveOptions): Live {
     state = next;
     for (const listener of listeners) listener(next);
   };
+  /** The readers of each subscribed channel; a later reader gets what arrives from then on. */
+  const shared = new Map<string, { handlers: Set<ChannelHandlers>; subscription: { unsubscribe(): void } }>();
   const socket = new CrucibleSocket({
     url,
     credential: options.credential,
@@ -67,12 +73,29 @@ export function connectLive(url: string, options: LiveOptions): Live {
       return () => listeners.delete(listener);
     },
     subscribe(channel, handlers) {
-      const subscription = socket.subscribe(channel, (m) => handlers.message(m), {
-        since: { offset: 0 },
-        onReset: () => handlers.reset?.(),
-        onError: (error) => handlers.error?.(error.code, error.message),
-      });
-      return () => subscription.unsubscribe();
+      // One socket subscription per channel, however many components read it (the bell and the
+      // notification centre both follow the user's channel): a second `socket.subscribe` of one
+      // channel throws, and a throw in an effect stops the app's later effects without a word.
+      let readers = shared.get(channel);
+      if (!readers) {
+        const set = new Set<ChannelHandlers>();
+        const each = (f: (h: ChannelHandlers) => void) => [...set].forEach(f);
+        const subscription = socket.subscribe(channel, (m) => each((h) => h.message(m as EventMessage)), {
+          since: { offset: 0 },
+          onReset: () => each((h) => h.reset?.()),
+          onError: (error) => each((h) => h.error?.(error.code, error.message)),
+        });
+        readers = { handlers: set, subscription };
+        shared.set(channel, readers);
+      }
+      const entry = readers;
+      const own = { ...handlers };
+      entry.handlers.add(own);
+      return () => {
+        if (!entry.handlers.delete(own) || entry.handlers.size > 0) return;
+        shared.delete(channel);
+        entry.subscription.unsubscribe();
+      };
     },
     close() {
       setState('closed');

@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { ApiError } from '@crucible/client';
-import { PASSWORD_MIN_LENGTH } from '@crucible/shared/api';
-import type { RegistrationMode } from '@crucible/shared/api';
+import { PASSWORD_MIN_LENGTH } from '@crucible/contracts/api';
+import type { RegistrationMode } from '@crucible/contracts/api';
 import { api, signIn } from '../session';
 
 /** Sign in and sign up share one form; `mode` picks the route. */

@@ -42,4 +42,31 @@ describe('the new test form', () => {
       globalThis.fetch = original;
     }
   });
+
+  it('checks thresholds against the type’s metrics before sending anything', async () => {
+    const requests: string[] = [];
+    const original = globalThis.fetch;
+    globalThis.fetch = (async (url: string) => {
+      requests.push(url);
+      return new Response('{}', { status: 500 });
+    }) as unknown as typeof fetch;
+    try {
+      render(
+        <LocationProvider>
+          <NewTestPage />
+        </LocationProvider>,
+      );
+      fireEvent.input(screen.getByLabelText('URL to test'), { target: { value: 'https://example.com/' } });
+      const thresholds = screen.getByLabelText('Thresholds (one per line)') as HTMLTextAreaElement;
+      fireEvent.input(thresholds, { target: { value: 'ttfb.median < 200\nlatency.p95 < 300' } });
+      fireEvent.click(screen.getByRole('button', { name: 'Run performance test' }));
+      await screen.findByText(
+        'threshold "latency.p95 < 300": performance tests have no metric "latency.p95"',
+      );
+      expect(thresholds.getAttribute('aria-invalid')).toBe('true');
+      expect(requests).toEqual([]);
+    } finally {
+      globalThis.fetch = original;
+    }
+  });
 });

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError } from '@crucible/client';
 import type { ApiResponse } from '@crucible/client';
-import { Channels } from '@crucible/shared/channels';
-import { Events } from '@crucible/shared/events';
+import { Channels } from '@crucible/contracts/channels';
+import { Events } from '@crucible/contracts/events';
 import { StatusChip } from '../components/status-chip';
 import { useChannel } from '../live-connection';
 import { api } from '../session';
@@ -74,7 +74,7 @@ export function QueuePage() {
     message: (m) => {
       if (m.event !== Events.QUEUE_STATUS_UPDATED) return;
       // The channel carries the global counts; the user's own come from the API.
-      setStatus((s) => (s ? { ...s, queue: { ...s.queue, ...(m.data as Partial<Status['queue']>) } } : s));
+      setStatus((s) => (s ? { ...s, queue: { ...s.queue, ...m.data } } : s));
       void load();
     },
     reset: () => void load(),

@@ -1,12 +1,14 @@
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { ApiError } from '@crucible/client';
 import type { ApiResponse } from '@crucible/client';
-import type { TestView } from '@crucible/shared/api';
-import { Channels, channelName } from '@crucible/shared/channels';
-import { Events } from '@crucible/shared/events';
-import type { Envelope } from '@crucible/shared/envelope';
+import type { TestView } from '@crucible/contracts/api';
+import { isFinished } from '@crucible/contracts/catalog';
+import { Channels, channelName } from '@crucible/contracts/channels';
+import type { EventMessage } from '@crucible/contracts/envelope';
+import { Events } from '@crucible/contracts/events';
 import { ProgressBar } from '../components/progress-bar';
+import { SharePanel } from '../components/share-panel';
 import { StatusChip, VerdictChip } from '../components/status-chip';
 import { StressCharts } from '../components/stress-charts';
 import { TestResult, storedStressPoints } from '../components/results';
@@ -17,7 +19,11 @@ import type { StressPoint } from '../lib/stress-series';
 import { useChannel } from '../live-connection';
 import { api } from '../session';
 
-const FINISHED = new Set<TestView['status']>(['completed', 'failed', 'cancelled']);
+/** A worker writes progress at most once a second, possibly just after the event went out. */
+const PROGRESS_WRITE_LAG_MS = 1_000;
+
+/** A test with its attempts and re-runs, as `GET /api/test/:id` answers. */
+type TestDetail = ApiResponse<'getTest'>;
 
 function download(test: TestView) {
   const blob = new Blob([JSON.stringify(test, null, 2)], { type: 'application/json' });
@@ -28,20 +34,63 @@ function download(test: TestView) {
   setTimeout(() => URL.revokeObjectURL(link.href), 0);
 }
 
-export function TestPage({ id }: { id: string }) {
-  const { route } = useLocation();
-  const [test, setTest] = useState<ApiResponse<'getTest'> | null>(null);
-  const [actionError, setActionError] = useState<string | null>(null);
+/**
+ * While a test runs the server says "stalled" once it was not written for the workers' lock
+ * duration, but nothing tells an open page so: with no progress heard for that long, it asks again.
+ */
+function useStallCheck(
+  id: string,
+  test: TestDetail | null,
+  heardAt: { current: number },
+  setTest: (update: (t: TestDetail | null) => TestDetail | null) => void,
+) {
+  const progressing = test?.status === 'running' && !test.stalled;
+  const stalledAfterMs = test?.stalledAfterMs;
+  useEffect(() => {
+    if (!progressing || !stalledAfterMs) return;
+    const ask = async () => {
+      heardAt.current = Date.now();
+      try {
+        const next = await api.call('getTest', { params: { jobId: id } });
+        setTest((t) => {
+          // An answer overtaken by the test's end is not the news.
+          if (!t || isFinished(t.status)) return t;
+          // The row's progress trails the events by up to a write: the bar must not move back.
+          const sameAttempt = next.status === 'running' && next.attempts.length === t.attempts.length;
+          return sameAttempt ? { ...next, progress: Math.max(next.progress, t.progress) } : next;
+        });
+      } catch {
+        // Asked again after the same wait; the page stays as it was meanwhile.
+      }
+    };
+    const timer = setInterval(
+      () => {
+        if (Date.now() - heardAt.current >= stalledAfterMs + PROGRESS_WRITE_LAG_MS) void ask();
+      },
+      Math.min(1_000, stalledAfterMs),
+    );
+    return () => clearInterval(timer);
+  }, [progressing, stalledAfterMs, id]);
+}
+
+/**
+ * Test `id` as the page shows it: loaded, then kept current by its progress, stress and job
+ * channels, and asked for again when it seems stalled.
+ */
+function useLiveTest(id: string) {
+  const [test, setTest] = useState<TestDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [stage, setStage] = useState('');
   const [points, setPoints] = useState<StressPoint[]>([]);
-  const [copied, setCopied] = useState(false);
   /** Why the progress went back to 0 (a lost worker, a crashed attempt); cleared once the test ends. */
   const [notice, setNotice] = useState<string | null>(null);
+  /** When the page last heard how the test stands (loaded it, or heard it move): the stall check counts from here. */
+  const heardAt = useRef(Date.now());
 
   const reload = useCallback(async () => {
     try {
       const next = await api.call('getTest', { params: { jobId: id } });
+      heardAt.current = Date.now();
       setTest(next);
       setPoints((current) => storedStressPoints(next.result).reduce(addPoint, current));
     } catch (err) {
@@ -67,20 +116,27 @@ export function TestPage({ id }: { id: string }) {
     if (point) setPoints((current) => addPoint(current, point));
   };
 
-  const onProgress = (message: Envelope) => {
-    const data = (message.data ?? {}) as { progress?: number; stage?: string };
+  const onProgress = (message: EventMessage) => {
     switch (message.event) {
       case Events.TEST_STARTED:
-        setTest((t) => (t && !FINISHED.has(t.status) ? { ...t, status: 'running' } : t));
+        heardAt.current = Date.now();
+        setTest((t) => (t && !isFinished(t.status) ? { ...t, status: 'running', stalled: false } : t));
         setStage('started');
         return;
       case Events.TEST_PROGRESS:
+        // Progress again: whatever stalled it has recovered.
+        heardAt.current = Date.now();
         setTest((t) =>
-          t && !FINISHED.has(t.status)
-            ? { ...t, status: 'running', progress: Math.max(t.progress, data.progress ?? 0) }
+          t && !isFinished(t.status)
+            ? {
+                ...t,
+                status: 'running',
+                stalled: false,
+                progress: Math.max(t.progress, message.data.progress ?? 0),
+              }
             : t,
         );
-        if (data.stage) setStage(data.stage);
+        if (message.data.stage) setStage(message.data.stage);
         onStressData(message.data);
         return;
       case Events.TEST_COMPLETED:
@@ -102,21 +158,147 @@ export function TestPage({ id }: { id: string }) {
   useChannel(isStress ? channelName(Channels.STRESS_TEST, { testId: id }) : null, {
     message: (m) => onStressData(m.data),
   });
-  useChannel(known && !FINISHED.has(test.status) ? channelName(Channels.JOB_STATUS, { jobId: id }) : null, {
+  useChannel(known && !isFinished(test.status) ? channelName(Channels.JOB_STATUS, { jobId: id }) : null, {
     message: (m) => {
       // A queued stress test may wait for its workspace's connections: the reason comes with the test.
       if (m.event === Events.QUEUE_JOB_WAITING && isStress && test?.status === 'queued') void reload();
       setTest((t) => {
-        const retried = t && !FINISHED.has(t.status) ? afterFailedAttempt(t, m) : null;
+        const retried = t && !isFinished(t.status) ? afterFailedAttempt(t, m) : null;
         if (!retried) return t;
+        heardAt.current = Date.now();
         setNotice(retried.notice);
         setStage('');
         // The next attempt draws its own load curve.
         setPoints([]);
-        return retried.test;
+        return { ...retried.test, stalled: false };
       });
     },
   });
+  useStallCheck(id, test, heardAt, setTest);
+
+  return { test, error, stage, points, notice, reload, clearPoints: () => setPoints([]) };
+}
+
+/** When the test was made, started and finished, where it waits, and its re-runs and retries. */
+function TestFacts({ test }: { test: TestDetail }) {
+  const finished = isFinished(test.status);
+  return (
+    <dl class="facts">
+      <div>
+        <dt>priority</dt>
+        <dd>{test.priority}</dd>
+      </div>
+      <div>
+        <dt>created</dt>
+        <dd>{new Date(test.createdAt).toLocaleString()}</dd>
+      </div>
+      {test.startedAt && (
+        <div>
+          <dt>started</dt>
+          <dd>{new Date(test.startedAt).toLocaleString()}</dd>
+        </div>
+      )}
+      {test.completedAt && (
+        <div>
+          <dt>finished</dt>
+          <dd>{new Date(test.completedAt).toLocaleString()}</dd>
+        </div>
+      )}
+      {test.status === 'queued' && test.queuePosition !== null && (
+        <div>
+          <dt>position in queue</dt>
+          <dd>{test.queuePosition}</dd>
+        </div>
+      )}
+      {test.status === 'queued' && test.waitReason !== null && (
+        <div>
+          <dt>waiting</dt>
+          <dd role="status">{test.waitReason}</dd>
+        </div>
+      )}
+      {!finished && test.stalled && (
+        <div>
+          <dt>expected to finish in</dt>
+          <dd data-testid="stalled">stalled — waiting for recovery</dd>
+        </div>
+      )}
+      {!finished && !test.stalled && test.etaSeconds !== null && (
+        <div>
+          <dt>expected to finish in</dt>
+          <dd>~{test.etaSeconds} s</dd>
+        </div>
+      )}
+      {test.rerunOf && (
+        <div>
+          <dt>run again from</dt>
+          <dd>
+            <a href={`/tests/${test.rerunOf}`} data-testid="rerun-of">
+              earlier test
+            </a>
+          </dd>
+        </div>
+      )}
+      {test.reruns.length > 0 && (
+        <div>
+          <dt>run again as</dt>
+          <dd data-testid="reruns">
+            {test.reruns.map((r, i) => (
+              <span key={r}>
+                {i > 0 && ', '}
+                <a href={`/tests/${r}`}>{i === 0 ? 'latest re-run' : `re-run ${test.reruns.length - i}`}</a>
+              </span>
+            ))}
+          </dd>
+        </div>
+      )}
+      {test.retryCount > 0 && (
+        <div>
+          <dt>retries</dt>
+          <dd>{test.retryCount}</dd>
+        </div>
+      )}
+    </dl>
+  );
+}
+
+/** Every attempt of every run, when there was more than one. */
+function Attempts({ attempts }: { attempts: TestDetail['attempts'] }) {
+  return (
+    <section aria-labelledby="attempts-heading">
+      <h2 id="attempts-heading">Attempts</h2>
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">run</th>
+              <th scope="col">attempt</th>
+              <th scope="col">status</th>
+              <th scope="col">started</th>
+              <th scope="col">error</th>
+            </tr>
+          </thead>
+          <tbody>
+            {attempts.map((a) => (
+              <tr key={`${a.run}-${a.attempt}`}>
+                <td>{a.run}</td>
+                <td>{a.attempt}</td>
+                <td>{a.status}</td>
+                <td>{new Date(a.startedAt).toLocaleString()}</td>
+                <td>{a.errorMessage ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+export function TestPage({ id }: { id: string }) {
+  const { route } = useLocation();
+  const { test, error, stage, points, notice, reload, clearPoints } = useLiveTest(id);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const [copied, setCopied] = useState(false);
 
   if (error) {
     return (
@@ -131,7 +313,7 @@ export function TestPage({ id }: { id: string }) {
   }
   if (!test) return <main aria-busy="true">Loading…</main>;
 
-  const finished = FINISHED.has(test.status);
+  const finished = isFinished(test.status);
   const act = async (action: 'cancel' | 'retry' | 'rerun') => {
     setActionError(null);
     try {
@@ -144,7 +326,7 @@ export function TestPage({ id }: { id: string }) {
       } else {
         await api.call('retryTest', { params: { jobId: test.testId } });
         // A new run draws its own load curve.
-        setPoints([]);
+        clearPoints();
       }
       await reload();
     } catch (err) {
@@ -171,81 +353,7 @@ export function TestPage({ id }: { id: string }) {
           {test.url}
         </a>
       </p>
-      <dl class="facts">
-        <div>
-          <dt>priority</dt>
-          <dd>{test.priority}</dd>
-        </div>
-        <div>
-          <dt>created</dt>
-          <dd>{new Date(test.createdAt).toLocaleString()}</dd>
-        </div>
-        {test.startedAt && (
-          <div>
-            <dt>started</dt>
-            <dd>{new Date(test.startedAt).toLocaleString()}</dd>
-          </div>
-        )}
-        {test.completedAt && (
-          <div>
-            <dt>finished</dt>
-            <dd>{new Date(test.completedAt).toLocaleString()}</dd>
-          </div>
-        )}
-        {test.status === 'queued' && test.queuePosition !== null && (
-          <div>
-            <dt>position in queue</dt>
-            <dd>{test.queuePosition}</dd>
-          </div>
-        )}
-        {test.status === 'queued' && test.waitReason !== null && (
-          <div>
-            <dt>waiting</dt>
-            <dd role="status">{test.waitReason}</dd>
-          </div>
-        )}
-        {!finished && test.stalled && (
-          <div>
-            <dt>expected to finish in</dt>
-            <dd data-testid="stalled">stalled — waiting for recovery</dd>
-          </div>
-        )}
-        {!finished && !test.stalled && test.etaSeconds !== null && (
-          <div>
-            <dt>expected to finish in</dt>
-            <dd>~{test.etaSeconds} s</dd>
-          </div>
-        )}
-        {test.rerunOf && (
-          <div>
-            <dt>run again from</dt>
-            <dd>
-              <a href={`/tests/${test.rerunOf}`} data-testid="rerun-of">
-                earlier test
-              </a>
-            </dd>
-          </div>
-        )}
-        {test.reruns.length > 0 && (
-          <div>
-            <dt>run again as</dt>
-            <dd data-testid="reruns">
-              {test.reruns.map((r, i) => (
-                <span key={r}>
-                  {i > 0 && ', '}
-                  <a href={`/tests/${r}`}>{i === 0 ? 'latest re-run' : `re-run ${test.reruns.length - i}`}</a>
-                </span>
-              ))}
-            </dd>
-          </div>
-        )}
-        {test.retryCount > 0 && (
-          <div>
-            <dt>retries</dt>
-            <dd>{test.retryCount}</dd>
-          </div>
-        )}
-      </dl>
+      <TestFacts test={test} />
       {notice && !finished && (
         <p role="status" class="notice-line" data-testid="attempt-notice">
           {notice}
@@ -298,37 +406,10 @@ export function TestPage({ id }: { id: string }) {
           {actionError}
         </p>
       )}
-      {isStress && <StressCharts points={points} />}
+      {test.testType === 'stress' && <StressCharts points={points} />}
       {finished && <TestResult test={test} />}
-      {test.attempts.length > 1 && (
-        <section aria-labelledby="attempts-heading">
-          <h2 id="attempts-heading">Attempts</h2>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">run</th>
-                  <th scope="col">attempt</th>
-                  <th scope="col">status</th>
-                  <th scope="col">started</th>
-                  <th scope="col">error</th>
-                </tr>
-              </thead>
-              <tbody>
-                {test.attempts.map((a) => (
-                  <tr key={`${a.run}-${a.attempt}`}>
-                    <td>{a.run}</td>
-                    <td>{a.attempt}</td>
-                    <td>{a.status}</td>
-                    <td>{new Date(a.startedAt).toLocaleString()}</td>
-                    <td>{a.errorMessage ?? ''}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </section>
-      )}
+      {test.attempts.length > 1 && <Attempts attempts={test.attempts} />}
+      <SharePanel testId={test.testId} />
     </main>
   );
 }

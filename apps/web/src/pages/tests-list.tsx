@@ -2,24 +2,23 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { ApiError } from '@crucible/client';
 import type { ApiResponse } from '@crucible/client';
-import type { TestView } from '@crucible/shared/api';
-import { TestStatuses, TestTypes } from '@crucible/shared/catalog';
-import { Channels, channelName } from '@crucible/shared/channels';
-import { Events } from '@crucible/shared/events';
-import type { Envelope } from '@crucible/shared/envelope';
+import { TestStatuses, TestTypes, isFinished } from '@crucible/contracts/catalog';
+import { Channels, channelName } from '@crucible/contracts/channels';
+import type { EventMessage } from '@crucible/contracts/envelope';
+import { Events } from '@crucible/contracts/events';
+import { Pager } from '../components/pager';
 import { StatusChip, VerdictChip } from '../components/status-chip';
+import { mergeReloaded } from '../lib/row-status';
 import { useChannel } from '../live-connection';
 import { useStore } from '../lib/store';
 import { api, session } from '../session';
 
 const PAGE_SIZE = 20;
-const UNFINISHED = new Set<TestView['status']>(['queued', 'running']);
 
 type Item = ApiResponse<'listTests'>['items'][number];
 
 /** The status a `job-status-{id}` message moves a test to (DESIGN.md, "Events"). */
-export function statusAfter(message: Envelope, current: Item['status']): Item['status'] {
-  const data = (message.data ?? {}) as { status?: Item['status']; willRetry?: boolean };
+export function statusAfter(message: EventMessage, current: Item['status']): Item['status'] {
   switch (message.event) {
     // A new run (a retry): the channel's history holds the previous run's end before it.
     case Events.QUEUE_JOB_ADDED:
@@ -30,8 +29,8 @@ export function statusAfter(message: Envelope, current: Item['status']): Item['s
     case Events.QUEUE_JOB_COMPLETED:
       return 'completed';
     case Events.QUEUE_JOB_FAILED:
-      if (data.status === 'cancelled') return 'cancelled';
-      return data.willRetry ? 'queued' : 'failed';
+      if (message.data.status === 'cancelled') return 'cancelled';
+      return message.data.willRetry ? 'queued' : 'failed';
     default:
       return current;
   }
@@ -50,10 +49,13 @@ function LiveRow({
 }) {
   const latest = useRef(item);
   latest.current = item;
-  const follow = UNFINISHED.has(item.status) && !paused;
+  // Once following, the row goes on following while it is on screen: the channel's history replays
+  // earlier runs' ends (a retried test was cancelled once) before the current run's events.
+  const following = useRef(false);
+  const follow = !paused && (following.current || !isFinished(item.status));
+  following.current = follow;
   useChannel(follow ? channelName(Channels.JOB_STATUS, { jobId: item.testId }) : null, {
     message: (m) => {
-      const data = (m.data ?? {}) as { progress?: number; verdict?: Item['verdict'] };
       const current = latest.current;
       const status = statusAfter(m, current.status);
       const progress =
@@ -61,13 +63,192 @@ function LiveRow({
           ? 100
           : m.event === Events.QUEUE_JOB_ADDED
             ? 0
-            : Math.max(current.progress, data.progress ?? 0);
-      const verdict = status === 'completed' ? (data.verdict ?? current.verdict) : null;
-      if (status !== current.status || progress !== current.progress || verdict !== current.verdict)
-        onChange({ ...current, status, progress, verdict });
+            : m.event === Events.QUEUE_JOB_PROGRESS
+              ? Math.max(current.progress, m.data.progress)
+              : current.progress;
+      const verdict =
+        status !== 'completed'
+          ? null
+          : m.event === Events.QUEUE_JOB_COMPLETED
+            ? m.data.verdict
+            : current.verdict;
+      if (status !== current.status || progress !== current.progress || verdict !== current.verdict) {
+        // The next message (a replay comes as many) starts from this state, not the last render's.
+        latest.current = { ...current, status, progress, verdict };
+        onChange(latest.current);
+      }
     },
   });
   return null;
+}
+
+/** The list's filters, as the address says them (anything unknown is no filter). */
+type Filters = { status?: Item['status']; testType?: Item['testType']; url?: string; owner?: string };
+
+/** The emails an admin can filter the list by; nobody's for anyone else. */
+function useOwners(isAdmin: boolean): string[] {
+  const [owners, setOwners] = useState<string[]>([]);
+  useEffect(() => {
+    if (!isAdmin) return;
+    api
+      .call('listUsers')
+      .then((users) => setOwners(users.items.map((u) => u.email).sort()))
+      .catch(() => setOwners([]));
+  }, [isAdmin]);
+  return owners;
+}
+
+/** Status, type, owner (admins) and URL filters; each change goes to the address. */
+function FilterForm({
+  filters,
+  isAdmin,
+  setQuery,
+}: {
+  filters: Filters;
+  isAdmin: boolean;
+  setQuery: (changes: Record<string, string | undefined>) => void;
+}) {
+  const { status, testType, url, owner } = filters;
+  const owners = useOwners(isAdmin);
+  const [search, setSearch] = useState(url ?? '');
+  return (
+    <form
+      class="filters"
+      role="search"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setQuery({ url: search.trim() || undefined });
+      }}
+    >
+      <div>
+        <label for="filter-status">Status</label>
+        <select
+          id="filter-status"
+          value={status ?? ''}
+          onChange={(e) => setQuery({ status: e.currentTarget.value || undefined })}
+        >
+          <option value="">any</option>
+          {Object.values(TestStatuses).map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div>
+        <label for="filter-type">Type</label>
+        <select
+          id="filter-type"
+          value={testType ?? ''}
+          onChange={(e) => setQuery({ type: e.currentTarget.value || undefined })}
+        >
+          <option value="">any</option>
+          {Object.values(TestTypes).map((t) => (
+            <option key={t} value={t}>
+              {t}
+            </option>
+          ))}
+        </select>
+      </div>
+      {isAdmin && (
+        <div>
+          <label for="filter-owner">Owner</label>
+          <select
+            id="filter-owner"
+            value={owner ?? ''}
+            onChange={(e) => setQuery({ owner: e.currentTarget.value || undefined })}
+          >
+            <option value="">anyone</option>
+            {/* A bookmarked owner beyond the newest users listed still shows as chosen. */}
+            {(owner && !owners.includes(owner) ? [owner, ...owners] : owners).map((email) => (
+              <option key={email} value={email}>
+                {email}
+              </option>
+            ))}
+          </select>
+        </div>
+      )}
+      <div class="grow">
+        <label for="filter-url">URL contains</label>
+        <input
+          id="filter-url"
+          type="search"
+          value={search}
+          onInput={(e) => setSearch(e.currentTarget.value)}
+        />
+      </div>
+      <button type="submit">Search</button>
+    </form>
+  );
+}
+
+/** One row a test, each following its job channel while unfinished, with cancel and retry. */
+function TestsTable({
+  items,
+  isAdmin,
+  retrying,
+  replace,
+  act,
+}: {
+  items: Item[];
+  isAdmin: boolean;
+  /** The test whose retry is being accepted, if any. */
+  retrying: string | null;
+  replace: (next: Item) => void;
+  act: (item: Item, action: 'cancel' | 'retry') => void;
+}) {
+  return (
+    <div class="table-wrap">
+      <table class="tests">
+        <thead>
+          <tr>
+            <th scope="col">test</th>
+            <th scope="col">status</th>
+            {isAdmin && <th scope="col">owner</th>}
+            <th scope="col">created</th>
+            <th scope="col">
+              <span class="visually-hidden">actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((item) => (
+            <tr key={item.testId} data-test-id={item.testId}>
+              <td>
+                <LiveRow item={item} onChange={replace} paused={retrying === item.testId} />
+                <a href={`/tests/${item.testId}`}>{item.name || item.url}</a>
+                <div class="muted small">
+                  <span class="type-tag">{item.testType}</span> {item.name ? item.url : ''}
+                </div>
+              </td>
+              <td>
+                <StatusChip status={item.status} /> <VerdictChip verdict={item.verdict} />
+                {item.status === 'running' && <span class="muted small"> {item.progress}%</span>}
+              </td>
+              {isAdmin && (
+                <td data-label="owner" class="small">
+                  {item.owner?.email ?? '(deleted user)'}
+                </td>
+              )}
+              <td>{new Date(item.createdAt).toLocaleString()}</td>
+              <td class="row-actions">
+                {!isFinished(item.status) && (
+                  <button type="button" class="danger" onClick={() => act(item, 'cancel')}>
+                    Cancel<span class="visually-hidden"> {item.name || item.url}</span>
+                  </button>
+                )}
+                {(item.status === 'failed' || item.status === 'cancelled') && (
+                  <button type="button" class="secondary" onClick={() => act(item, 'retry')}>
+                    Retry<span class="visually-hidden"> {item.name || item.url}</span>
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
 }
 
 export function TestsListPage() {
@@ -83,33 +264,27 @@ export function TestsListPage() {
   const cursor = query.cursor || undefined;
   // An admin's list holds everyone's tests: it names each one's owner and can show one owner's.
   const isAdmin = useStore(session)?.user.role === 'admin';
-  const [owners, setOwners] = useState<string[]>([]);
-  useEffect(() => {
-    if (!isAdmin) return;
-    api
-      .call('listUsers')
-      .then((users) => setOwners(users.items.map((u) => u.email).sort()))
-      .catch(() => setOwners([]));
-  }, [isAdmin]);
   const [items, setItems] = useState<Item[] | null>(null);
   const [nextCursor, setNextCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [search, setSearch] = useState(url ?? '');
   // Cursors of the pages before this one, for "Previous".
   const history = useRef<string[]>([]);
 
   // Each load (and each action) takes a number; an answer to an older one is dropped, so a page
   // read before a retry or cancel cannot put back the row's earlier status.
   const generation = useRef(0);
+  // When each row's channel last moved it: a reload asked before then keeps the channel's status.
+  const movedAt = useRef(new Map<string, number>());
   const load = useCallback(async () => {
     const asked = ++generation.current;
+    const askedAt = performance.now();
     try {
       const page = await api.call('listTests', {
         query: { status, testType, url, owner, cursor, limit: PAGE_SIZE },
       });
       if (asked !== generation.current) return;
-      setItems(page.items);
+      setItems((shown) => mergeReloaded(shown, page.items, movedAt.current, askedAt));
       setNextCursor(page.nextCursor);
       setError(null);
     } catch (err) {
@@ -139,6 +314,10 @@ export function TestsListPage() {
 
   const replace = (next: Item) =>
     setItems((all) => all?.map((i) => (i.testId === next.testId ? next : i)) ?? all);
+  const moved = (next: Item) => {
+    movedAt.current.set(next.testId, performance.now());
+    replace(next);
+  };
 
   /**
    * The row shows the action's outcome at once (a retried test is queued, and its row then
@@ -175,73 +354,7 @@ export function TestsListPage() {
           New test
         </a>
       </div>
-      <form
-        class="filters"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setQuery({ url: search.trim() || undefined });
-        }}
-      >
-        <div>
-          <label for="filter-status">Status</label>
-          <select
-            id="filter-status"
-            value={status ?? ''}
-            onChange={(e) => setQuery({ status: e.currentTarget.value || undefined })}
-          >
-            <option value="">any</option>
-            {Object.values(TestStatuses).map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <label for="filter-type">Type</label>
-          <select
-            id="filter-type"
-            value={testType ?? ''}
-            onChange={(e) => setQuery({ type: e.currentTarget.value || undefined })}
-          >
-            <option value="">any</option>
-            {Object.values(TestTypes).map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </div>
-        {isAdmin && (
-          <div>
-            <label for="filter-owner">Owner</label>
-            <select
-              id="filter-owner"
-              value={owner ?? ''}
-              onChange={(e) => setQuery({ owner: e.currentTarget.value || undefined })}
-            >
-              <option value="">anyone</option>
-              {/* A bookmarked owner beyond the newest users listed still shows as chosen. */}
-              {(owner && !owners.includes(owner) ? [owner, ...owners] : owners).map((email) => (
-                <option key={email} value={email}>
-                  {email}
-                </option>
-              ))}
-            </select>
-          </div>
-        )}
-        <div class="grow">
-          <label for="filter-url">URL contains</label>
-          <input
-            id="filter-url"
-            type="search"
-            value={search}
-            onInput={(e) => setSearch(e.currentTarget.value)}
-          />
-        </div>
-        <button type="submit">Search</button>
-      </form>
+      <FilterForm filters={{ status, testType, url, owner }} isAdmin={isAdmin} setQuery={setQuery} />
       {notice && (
         <p role="status" class="notice-line">
           {notice}
@@ -259,80 +372,9 @@ export function TestsListPage() {
         </p>
       )}
       {items && items.length > 0 && (
-        <div class="table-wrap">
-          <table class="tests">
-            <thead>
-              <tr>
-                <th scope="col">test</th>
-                <th scope="col">status</th>
-                {isAdmin && <th scope="col">owner</th>}
-                <th scope="col">created</th>
-                <th scope="col">
-                  <span class="visually-hidden">actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((item) => (
-                <tr key={item.testId} data-test-id={item.testId}>
-                  <td>
-                    <LiveRow item={item} onChange={replace} paused={retrying === item.testId} />
-                    <a href={`/tests/${item.testId}`}>{item.name || item.url}</a>
-                    <div class="muted small">
-                      <span class="type-tag">{item.testType}</span> {item.name ? item.url : ''}
-                    </div>
-                  </td>
-                  <td>
-                    <StatusChip status={item.status} /> <VerdictChip verdict={item.verdict} />
-                    {item.status === 'running' && <span class="muted small"> {item.progress}%</span>}
-                  </td>
-                  {isAdmin && (
-                    <td data-label="owner" class="small">
-                      {item.owner?.email ?? '(deleted user)'}
-                    </td>
-                  )}
-                  <td>{new Date(item.createdAt).toLocaleString()}</td>
-                  <td class="row-actions">
-                    {UNFINISHED.has(item.status) && (
-                      <button type="button" class="danger" onClick={() => act(item, 'cancel')}>
-                        Cancel<span class="visually-hidden"> {item.name || item.url}</span>
-                      </button>
-                    )}
-                    {(item.status === 'failed' || item.status === 'cancelled') && (
-                      <button type="button" class="secondary" onClick={() => act(item, 'retry')}>
-                        Retry<span class="visually-hidden"> {item.name || item.url}</span>
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <TestsTable items={items} isAdmin={isAdmin} retrying={retrying} replace={moved} act={act} />
       )}
-      <nav class="pager" aria-label="Pages">
-        {cursor && (
-          <button
-            type="button"
-            class="secondary"
-            onClick={() => setQuery({ cursor: history.current.pop() || undefined }, true)}
-          >
-            Previous
-          </button>
-        )}
-        {nextCursor && (
-          <button
-            type="button"
-            class="secondary"
-            onClick={() => {
-              history.current.push(cursor ?? '');
-              setQuery({ cursor: nextCursor }, true);
-            }}
-          >
-            Next
-          </button>
-        )}
-      </nav>
+      <Pager cursor={cursor} nextCursor={nextCursor} history={history} setQuery={setQuery} />
     </main>
   );
 }

@@ -1,5 +1,5 @@
-import type { TestType } from '@crucible/shared';
-import type { Egress } from '@crucible/shared/egress';
+import type { TestType } from '@crucible/contracts';
+import type { Egress } from '@crucible/egress';
 import type { ParserPool } from '../parsing/parser-pool.js';
 
 /** Reports progress: `pct` 0–100, a short stage name, and data worth showing live. */
@@ -24,6 +24,11 @@ export interface EngineContext {
    * `stress-test-{testId}`. Absent, they only go to `progress`.
    */
   stressStats?: (data: object) => Promise<void> | void;
+  /**
+   * Stores a file beside the test (a browser test's screenshot, filmstrip, report); the processor
+   * binds it to the test. Absent, nothing is kept.
+   */
+  artifacts?: (name: string, contentType: string, data: Buffer) => Promise<void>;
 }
 
 /** What every engine returns: `summary` is what live subscribers are sent on completion. */

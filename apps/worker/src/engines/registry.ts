@@ -1,7 +1,16 @@
-import { Egress } from '@crucible/shared/egress';
-import type { ApiConfig, PerformanceConfig, SecurityConfig, SeoConfig, StressConfig } from '@crucible/shared';
+import type {
+  ApiConfig,
+  BrowserConfig,
+  PerformanceConfig,
+  SecurityConfig,
+  SeoConfig,
+  StressConfig,
+} from '@crucible/contracts';
+import { Egress } from '@crucible/egress';
 import type { Engine, EngineContext, EngineRegistry, EngineResult } from './engine.js';
 import { runApi } from './api.engine.js';
+import { runBrowser } from './browser.engine.js';
+import type { BrowserEngineOptions } from './browser.engine.js';
 import { runPerformance } from './performance.engine.js';
 import { runSecurity } from './security.engine.js';
 import { runSeo } from './seo.engine.js';
@@ -14,6 +23,8 @@ export interface EngineOptions {
   stressLimits?: StressLimits;
   /** Where pages are parsed. @defaultValue the process's shared pool */
   parser?: ParserPool;
+  /** The Chromium of browser tests and where their artifacts go. @defaultValue /usr/bin/chromium, none kept */
+  browser?: BrowserEngineOptions;
 }
 
 /** Binds a typed engine to the registry's shape, the worker's egress guard and parsing threads. */
@@ -37,6 +48,9 @@ export function createEngines(egress: Egress, options: EngineOptions = {}): Engi
     security: bind<SecurityConfig>(egress, parser, runSecurity),
     stress: bind<StressConfig>(egress, parser, (url, config, ctx) =>
       runStress(url, config, ctx, stressLimits),
+    ),
+    browser: bind<BrowserConfig>(egress, parser, (url, config, ctx) =>
+      runBrowser(url, config, ctx, options.browser),
     ),
   };
 }

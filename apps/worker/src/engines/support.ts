@@ -1,5 +1,5 @@
-import { Egress, decodeBody } from '@crucible/shared/egress';
-import type { EgressResponse } from '@crucible/shared/egress';
+import { Egress, decodeBody } from '@crucible/egress';
+import type { EgressResponse } from '@crucible/egress';
 import { throwIfRefused } from '../errors.js';
 import { sharedParserPool } from '../parsing/parser-pool.js';
 import type { ParserPool } from '../parsing/parser-pool.js';

@@ -2,6 +2,7 @@ import * as cheerio from 'cheerio';
 import type { CheerioAPI } from 'cheerio';
 import { DomHandler } from 'domhandler';
 import { Parser } from 'htmlparser2';
+import type { PageCap } from '@crucible/contracts';
 
 /**
  * Elements of one page that are parsed at most; the rest of the document is not looked at. Far
@@ -11,10 +12,7 @@ import { Parser } from 'htmlparser2';
 export const PAGE_MAX_ELEMENTS = 50_000;
 
 /** A bound on what one page may contribute to a result, and whether the page reached it. */
-export interface PageCap {
-  max: number;
-  reached: boolean;
-}
+export type { PageCap };
 
 /**
  * Calls `onTag` for each start tag of the document, in order, up to its `maxElements`-th, without

@@ -1,7 +1,6 @@
 import { PAGE_MAX_ELEMENTS, scanTags } from './html.js';
 import type { PageCap } from './html.js';
-
-export type ResourceKind = 'script' | 'stylesheet' | 'image' | 'font';
+import type { ResourceKind } from '@crucible/contracts';
 
 /**
  * Resources of one page that are listed at most (a page referencing more is reported as reaching

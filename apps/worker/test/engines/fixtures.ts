@@ -3,8 +3,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import selfsigned from 'selfsigned';
-import { Egress, parseAllowlist } from '@crucible/shared/egress';
-import type { EgressOptions } from '@crucible/shared/egress';
+import { Egress, parseAllowlist } from '@crucible/egress';
+import type { EgressOptions } from '@crucible/egress';
 import type { EngineContext } from '../../src/engines/engine.js';
 
 // Fixture servers for the engine tests. Every one listens on 127.0.0.1 only, and the engines reach

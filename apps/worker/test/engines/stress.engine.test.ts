@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ResolvedAddress } from '@crucible/shared/egress';
+import type { ResolvedAddress } from '@crucible/egress';
 import { EngineError } from '../../src/errors.js';
 import { runStress } from '../../src/engines/stress.engine.js';
 import { closeServers, closedPort, listen, loopbackEgress, recorder } from './fixtures.js';
@@ -176,13 +176,20 @@ describe('runStress', () => {
     const port = await closedPort();
     const dead = await runStress(
       `http://127.0.0.1:${port}/`,
-      { connections: 2, durationSec: 1 },
+      { connections: 2, durationSec: 1, thresholds: { p95Ms: 100, errorRatePct: 5 } },
       recorder().ctx(),
     );
     expect(dead.totals.responses).toBe(0);
     expect(Object.keys(dead.errors)).toEqual(['ECONNREFUSED']);
     expect(dead.errors.ECONNREFUSED).toBe(dead.totals.requests);
     expect(dead.latency).toBeNull();
+    // No response, no latency to judge: the threshold fails with nothing measured (null, which is
+    // also what JSON stores; Infinity would be stored as null and read back as another value).
+    expect(dead.thresholds).toEqual([
+      { name: 'p95Ms', limit: 100, actual: null, passed: false },
+      { name: 'errorRatePct', limit: 5, actual: 100, passed: false },
+    ]);
+    expect(JSON.parse(JSON.stringify(dead))).toEqual(dead);
   });
 
   it('keeps to the server-side limits whatever the test asks for', async () => {

@@ -1,15 +1,9 @@
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { SessionsRepository, UsersRepository, createDb } from '@crucible/db';
-import {
-  Channels,
-  Events,
-  Priority,
-  RedisEventLog,
-  createMessage,
-  createRedis,
-  createTokenService,
-} from '@crucible/shared';
+import { RedisEventLog, createRedis } from '@crucible/backplane';
+import { Channels, Events, Priority, createMessage } from '@crucible/contracts';
+import { createTokenService } from '@crucible/runtime';
 import { Redis } from 'ioredis';
 import type { BenchContext } from '../../harness.js';
 import { atRate } from '../../lib/pace.js';

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
+import type { WorkspaceRole } from '@crucible/contracts';
 import type { ApiKey, Database, User } from '../types.js';
 
 export type ApiKeySummary = Pick<ApiKey, 'id' | 'name' | 'key_prefix' | 'created_at' | 'last_used_at'>;
@@ -10,10 +11,30 @@ export class ApiKeysRepository {
     this.#db = db;
   }
 
-  create(userId: string, name: string, keyHash: string, keyPrefix: string): Promise<ApiKey> {
+  /**
+   * Creates a key acting in `access.workspaceId` with `access.role` (the caller checks that the
+   * role is no higher than the user's there). @defaultValue access: the user's personal workspace, as its owner
+   */
+  create(
+    userId: string,
+    name: string,
+    keyHash: string,
+    keyPrefix: string,
+    access?: { workspaceId: string; role: WorkspaceRole },
+  ): Promise<ApiKey> {
     return this.#db
       .insertInto('api_keys')
-      .values({ user_id: userId, name, key_hash: keyHash, key_prefix: keyPrefix })
+      .values({
+        user_id: userId,
+        name,
+        key_hash: keyHash,
+        key_prefix: keyPrefix,
+        workspace_id: (eb) =>
+          access
+            ? eb.val(access.workspaceId)
+            : eb.selectFrom('workspaces').select('id').where('personal_of', '=', userId),
+        role: access?.role ?? 'owner',
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
   }
@@ -30,23 +51,36 @@ export class ApiKeysRepository {
 
   /** Revokes one of the user's keys; false when it is not theirs or already revoked. */
   async revoke(userId: string, id: string): Promise<boolean> {
-    const res = await this.#db
+    return (await this.revokeKey(userId, id)) !== undefined;
+  }
+
+  /** {@link revoke}, answering the revoked key's name and workspace (for the audit log). */
+  revokeKey(userId: string, id: string): Promise<{ name: string; workspace_id: string | null } | undefined> {
+    return this.#db
       .updateTable('api_keys')
       .set({ revoked_at: new Date() })
       .where('id', '=', id)
       .where('user_id', '=', userId)
       .where('revoked_at', 'is', null)
+      .returning(['name', 'workspace_id'])
       .executeTakeFirst();
-    return res.numUpdatedRows > 0n;
   }
 
-  /** The owner of an active key with this hash. */
-  async findUserByKeyHash(keyHash: string): Promise<(User & { api_key_id: string }) | undefined> {
+  /** The owner of an active key with this hash, with the workspace the key acts in and its role there. */
+  async findUserByKeyHash(
+    keyHash: string,
+  ): Promise<
+    (User & { api_key_id: string; api_key_workspace_id: string; api_key_role: WorkspaceRole }) | undefined
+  > {
     return this.#db
       .selectFrom('api_keys')
       .innerJoin('users', 'users.id', 'api_keys.user_id')
       .selectAll('users')
-      .select('api_keys.id as api_key_id')
+      .select([
+        'api_keys.id as api_key_id',
+        'api_keys.workspace_id as api_key_workspace_id',
+        'api_keys.role as api_key_role',
+      ])
       .where('api_keys.key_hash', '=', keyHash)
       .where('api_keys.revoked_at', 'is', null)
       .executeTakeFirst();

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
-import { SESSION_IDLE_MS, SESSION_MAX_MS } from '@crucible/shared';
+import { SESSION_IDLE_MS, SESSION_MAX_MS } from '@crucible/contracts';
 import type { Database, SessionRow, User } from '../types.js';
 
 export type SessionSummary = Pick<

@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
-import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
-import type { Role, TestStatus, TestType, Verdict } from '@crucible/shared';
-import type { AttemptStatus, Database, TestAttempt, TestRow } from '../types.js';
+import type { Kysely, RawBuilder } from 'kysely';
+import { FINISHED_STATUSES, TestTypes, queueNameOf } from '@crucible/contracts';
+import type { Judging, MetricValue, Role, TestStatus, TestType } from '@crucible/contracts';
+import type { Database, TestRow } from '../types.js';
+import { UNSETTLED, closeOpenAttempts } from './attempt-history.js';
 
 export interface NewTest {
   testId: string;
@@ -11,8 +13,12 @@ export interface NewTest {
   config: Record<string, unknown>;
   priority: number;
   userId: string;
+  /** The workspace that owns the test. @defaultValue the user's personal workspace */
+  workspaceId?: string | null;
   /** The test this one runs again. @defaultValue null */
   rerunOf?: string | null;
+  /** How it is judged (thresholds, runs, baseline). @defaultValue null: the defaults */
+  judging?: Judging | null;
 }
 
 /** A test of a batch ({@link TestsRepository.createMany}), with the idempotency key it was sent with. */
@@ -33,19 +39,11 @@ export interface QueuedCount {
   n: number;
 }
 
+/** Who reads or changes tests: a user acting in one workspace (an instance admin reaches every workspace's). */
 export interface Viewer {
   id: string;
   role: Role;
-}
-
-/**
- * The right to write a test's status: the attempt a worker started. A write whose attempt is no
- * longer the row's current one (the worker lost its lock and another took over, or the test was
- * cancelled or re-run meanwhile) changes nothing.
- */
-export interface Fence {
-  testId: string;
-  attempt: number;
+  workspaceId: string;
 }
 
 export interface TestListFilter {
@@ -53,6 +51,8 @@ export interface TestListFilter {
   testType?: TestType;
   /** Case-insensitive substring of the URL. */
   urlContains?: string;
+  /** The runs of one monitor. */
+  monitorId?: string;
   /** Admins only: one user's tests. */
   userId?: string;
   /** Admins only: the tests of the user with this (lower-case) email. */
@@ -68,45 +68,25 @@ export type StatusCounts = Record<TestStatus, number>;
 export interface QueueSnapshot {
   /** Queued tests that run before this one, by type. */
   aheadByType: Partial<Record<TestType, number>>;
+  /**
+   * Of those, other workspaces' waiting tests that take their turn first (fair scheduling); 0 or
+   * absent when none is.
+   */
+  otherWorkspacesAhead?: number;
   /** Seconds each running test has run so far, with its type. */
   running: { testType: TestType; elapsedSec: number }[];
   /** Mean seconds of the most recent completed tests of each type (types without history are absent). */
   meanSecByType: Partial<Record<TestType, number>>;
 }
 
-/** A test whose attempt just started; `lost_previous` when an earlier attempt's worker was lost. */
-export type StartedRow = TestRow & { lost_previous: boolean };
-
-/** What a finished attempt stores beside its status. */
-export interface FinishFields {
-  result?: unknown;
-  /** A completed test's verdict (ignored for a failed one, which has none). */
-  verdict?: Verdict;
-  errorMessage?: string | null;
-}
-
-export type FinishedStatus = Extract<TestStatus, 'completed' | 'failed' | 'cancelled'>;
-
-const UNSETTLED: TestStatus[] = ['queued', 'running'];
-const FINISHED: TestStatus[] = ['completed', 'failed', 'cancelled'];
 /** Completed tests per type that the mean duration is taken over. */
 const DURATION_SAMPLE = 50;
 
-class KeyTaken extends Error {}
-
-const LOST = 'the worker running this attempt was lost';
-
-/** The condition of every fenced write: the current attempt of a running test. */
-function holds(fence: Fence) {
-  return (eb: ExpressionBuilder<Database, 'test_queue'>) =>
-    eb.and([
-      eb('test_id', '=', fence.testId),
-      eb('status', '=', 'running'),
-      eb('attempt', '=', fence.attempt),
-    ]);
-}
-
-/** Repository of `test_queue`: PostgreSQL is the record of every test, Redis only carries jobs. */
+/**
+ * Repository of `test_queue`: PostgreSQL is the record of every test, Redis only carries jobs. The
+ * writes of a running attempt are {@link TestAttemptsRepository}'s, the keys' expiry
+ * {@link IdempotencyKeysRepository}'s; a batch claims its keys in its own INSERT (one statement).
+ */
 export class TestsRepository {
   readonly #db: Kysely<Database>;
   constructor(db: Kysely<Database>) {
@@ -114,59 +94,25 @@ export class TestsRepository {
   }
 
   create(test: NewTest): Promise<TestRow> {
-    return this.#insert(this.#db, test);
-  }
-
-  /**
-   * Creates the test unless the user already used `key` within 24 hours: then nothing is written
-   * and the earlier test id and request hash come back. Concurrent calls with one key serialise on
-   * the key's primary key, so exactly one of them creates a test.
-   */
-  async createIdempotent(
-    test: NewTest,
-    idempotency: { key: string; requestHash: string },
-  ): Promise<{ created: true; row: TestRow } | { created: false; testId: string; requestHash: string }> {
-    for (;;) {
-      try {
-        const row = await this.#db.transaction().execute(async (trx) => {
-          const row = await this.#insert(trx, test);
-          const key = await trx
-            .insertInto('idempotency_keys')
-            .values({
-              user_id: test.userId,
-              key: idempotency.key,
-              request_hash: idempotency.requestHash,
-              test_id: test.testId,
-            })
-            .onConflict((oc) =>
-              oc
-                .columns(['user_id', 'key'])
-                .doUpdateSet({
-                  request_hash: (eb) => eb.ref('excluded.request_hash'),
-                  test_id: (eb) => eb.ref('excluded.test_id'),
-                  created_at: sql`now()`,
-                })
-                // An expired key is reused as if it were new.
-                .where('idempotency_keys.created_at', '<', sql<Date>`now() - interval '24 hours'`),
-            )
-            .returning('test_id')
-            .executeTakeFirst();
-          if (!key) throw new KeyTaken();
-          return row;
-        });
-        return { created: true, row };
-      } catch (err) {
-        if (!(err instanceof KeyTaken)) throw err;
-      }
-      const existing = await this.#db
-        .selectFrom('idempotency_keys')
-        .select(['test_id', 'request_hash'])
-        .where('user_id', '=', test.userId)
-        .where('key', '=', idempotency.key)
-        .executeTakeFirst();
-      // Gone between the two statements (its test was deleted): try again from the start.
-      if (existing) return { created: false, testId: existing.test_id, requestHash: existing.request_hash };
-    }
+    return this.#db
+      .insertInto('test_queue')
+      .values({
+        test_id: test.testId,
+        test_type: test.testType,
+        test_name: test.testName,
+        url: test.url,
+        config: JSON.stringify(test.config),
+        priority: test.priority,
+        user_id: test.userId,
+        workspace_id: (eb) =>
+          test.workspaceId
+            ? eb.val(test.workspaceId)
+            : eb.selectFrom('workspaces').select('id').where('personal_of', '=', test.userId),
+        rerun_of: test.rerunOf ?? null,
+        judging: test.judging ? JSON.stringify(test.judging) : null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
   }
 
   /**
@@ -178,22 +124,65 @@ export class TestsRepository {
    */
   async createMany(tests: NewBatchTest[]): Promise<BatchOutcome[]> {
     if (tests.length === 0) return [];
+    return this.#outcomes(tests, (await this.#insertBatch(tests)).rows);
+  }
+
+  /**
+   * {@link createMany} if every workspace of `room` has at most that many tests queued (its
+   * quota less what the batch adds to it), checked in the same statement under each workspace's
+   * queued counter (`workspace_queue_counts`, locked in id order until the statement commits);
+   * otherwise nothing is written, no key claimed, and the answer is undefined. A workspace without
+   * a counter row fails the check: the caller then admits under the counters' lock.
+   */
+  async createManyWithin(
+    tests: NewBatchTest[],
+    room: ReadonlyMap<string, number>,
+  ): Promise<BatchOutcome[] | undefined> {
+    if (tests.length === 0) return [];
+    const ids = [...room.keys()];
+    const condition = sql`(SELECT count(*) FROM guard) = ${ids.length}`;
+    const cte = sql`guard AS MATERIALIZED (
+        SELECT c.workspace_id FROM workspace_queue_counts c
+        JOIN unnest(${ids}::uuid[], ${ids.map((id) => room.get(id)!)}::int[]) AS r(id, room)
+          ON c.workspace_id = r.id
+        WHERE c.queued <= r.room
+        ORDER BY c.workspace_id
+        FOR UPDATE OF c
+      ),`;
+    const { rows, admitted } = await this.#insertBatch(tests, { cte, condition });
+    return admitted ? this.#outcomes(tests, rows) : undefined;
+  }
+
+  /**
+   * The batch's INSERT: without keys a plain multi-row insert; with keys, the keys are claimed in a
+   * CTE of the same statement and only the tests whose key was won are inserted (the key's foreign
+   * key to its test is checked at the end of the statement, when both rows exist). With a guard,
+   * nothing at all unless its condition holds (`admitted`).
+   */
+  async #insertBatch(
+    tests: NewBatchTest[],
+    guard?: { cte: RawBuilder<unknown>; condition: RawBuilder<unknown> },
+  ): Promise<{ rows: TestRow[]; admitted: boolean }> {
     const col = <T>(f: (t: NewBatchTest) => T) => tests.map(f);
     const input = sql`SELECT * FROM unnest(
       ${col((t) => t.testId)}::uuid[], ${col((t) => t.testType)}::text[], ${col((t) => t.testName)}::text[],
       ${col((t) => t.url)}::text[], ${col((t) => JSON.stringify(t.config))}::jsonb[],
       ${col((t) => t.priority)}::smallint[], ${col((t) => t.userId)}::uuid[],
       ${col((t) => t.idempotency?.key ?? null)}::text[], ${col((t) => t.idempotency?.requestHash ?? null)}::text[],
-      ${col((t) => t.rerunOf ?? null)}::uuid[]
-    ) WITH ORDINALITY AS i(test_id, test_type, test_name, url, config, priority, user_id, key, request_hash, rerun_of, ord)`;
+      ${col((t) => t.rerunOf ?? null)}::uuid[], ${col((t) => (t.judging ? JSON.stringify(t.judging) : null))}::jsonb[],
+      ${col((t) => t.workspaceId ?? null)}::uuid[]
+    ) WITH ORDINALITY AS i(test_id, test_type, test_name, url, config, priority, user_id, key, request_hash, rerun_of,
+      judging, given_workspace_id, ord)
+    ${guard ? sql`WHERE ${guard.condition}` : sql``}`;
+    // A test without a workspace goes to its user's personal one.
+    const columns = sql.raw(
+      `test_id, test_type, test_name, url, config, priority, user_id, rerun_of, judging, workspace_id`,
+    );
+    const values = sql.raw(`test_id, test_type, test_name, url, config, priority, user_id, rerun_of, judging,
+      coalesce(given_workspace_id, (SELECT w.id FROM workspaces w WHERE w.personal_of = input.user_id))`);
     const keyed = tests.some((t) => t.idempotency);
-    // Without keys: a plain multi-row insert. With keys: the keys are claimed in a CTE of the same
-    // statement and only the tests whose key was won are inserted (the key's foreign key to its
-    // test is checked at the end of the statement, when both rows exist).
-    const { rows } = keyed
-      ? await sql<TestRow>`
-          WITH input AS (${input}),
-          claimed AS (
+    const claim = keyed
+      ? sql`claimed AS (
             INSERT INTO idempotency_keys (user_id, key, request_hash, test_id)
             SELECT user_id, key, request_hash, test_id FROM input WHERE key IS NOT NULL
             ON CONFLICT (user_id, key) DO UPDATE
@@ -201,18 +190,35 @@ export class TestsRepository {
               -- An expired key is reused as if it were new.
               WHERE idempotency_keys.created_at < now() - interval '24 hours'
             RETURNING test_id
-          )
-          INSERT INTO test_queue (test_id, test_type, test_name, url, config, priority, user_id, rerun_of)
-          SELECT test_id, test_type, test_name, url, config, priority, user_id, rerun_of FROM input
-          WHERE key IS NULL OR test_id IN (SELECT test_id FROM claimed)
-          ORDER BY ord
-          RETURNING *`.execute(this.#db)
-      : await sql<TestRow>`
-          WITH input AS (${input})
-          INSERT INTO test_queue (test_id, test_type, test_name, url, config, priority, user_id, rerun_of)
-          SELECT test_id, test_type, test_name, url, config, priority, user_id, rerun_of FROM input
-          ORDER BY ord
-          RETURNING *`.execute(this.#db);
+          ),`
+      : sql``;
+    const statement = sql`
+      WITH ${guard ? guard.cte : sql``} input AS (${input}),
+      ${claim}
+      inserted AS (
+        INSERT INTO test_queue (${columns})
+        SELECT ${values} FROM input
+        ${keyed ? sql`WHERE key IS NULL OR test_id IN (SELECT test_id FROM claimed)` : sql``}
+        ORDER BY ord
+        RETURNING *
+      )`;
+    if (!guard) {
+      const { rows } = await sql<TestRow>`${statement} SELECT * FROM inserted`.execute(this.#db);
+      return { rows, admitted: true };
+    }
+    // One row at least, even when nothing was inserted, to say whether the guard held.
+    const { rows } = await sql<TestRow & { admitted: boolean }>`${statement}
+      SELECT g.admitted, i.* FROM (SELECT ${guard.condition} AS admitted) g LEFT JOIN inserted i ON true`.execute(
+      this.#db,
+    );
+    return {
+      rows: rows.filter((r) => r.test_id !== null).map(({ admitted: _, ...row }) => row),
+      admitted: rows[0]?.admitted === true,
+    };
+  }
+
+  /** Each test's outcome: its row, or the earlier test of the key it lost. */
+  async #outcomes(tests: NewBatchTest[], rows: TestRow[]): Promise<BatchOutcome[]> {
     const created = new Map(rows.map((r) => [r.test_id, r]));
     const lost = tests.filter((t) => !created.has(t.testId));
     const earlier = new Map<string, { testId: string; requestHash: string }>();
@@ -233,274 +239,54 @@ export class TestsRepository {
       return { created: false, earlier: earlier.get(`${t.userId}\0${t.idempotency!.key}`) ?? null };
     });
   }
-
-  /** Undoes a submission whose job could not be enqueued (its idempotency key goes with it). */
-  async delete(testId: string): Promise<void> {
-    await this.#db.deleteFrom('test_queue').where('test_id', '=', testId).execute();
-  }
-
-  /** Undoes a batch of submissions whose jobs could not be enqueued (their keys go with them). */
-  async deleteMany(testIds: string[]): Promise<void> {
-    if (testIds.length === 0) return;
-    await this.#db.deleteFrom('test_queue').where('test_id', 'in', testIds).execute();
-  }
-
   findById(testId: string): Promise<TestRow | undefined> {
     return this.#db.selectFrom('test_queue').selectAll().where('test_id', '=', testId).executeTakeFirst();
   }
 
-  /** The test if the viewer may see it (owner, or admin); otherwise undefined, exactly like a missing one. */
+  /**
+   * `baseline: "previous"`: the id of the workspace's latest completed test of this type and URL,
+   * or undefined.
+   */
+  async latestCompleted(workspaceId: string, testType: TestType, url: string): Promise<string | undefined> {
+    const row = await this.#db
+      .selectFrom('test_queue')
+      .select('test_id')
+      .where('workspace_id', '=', workspaceId)
+      .where('test_type', '=', testType)
+      .where('url', '=', url)
+      .where('status', '=', 'completed')
+      .orderBy('completed_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.test_id;
+  }
+
+  /** A completed test's `result.metrics` (a baseline's), or null when it has none (not completed). */
+  async metricsOf(testId: string): Promise<Record<string, MetricValue> | null> {
+    const row = await this.#db
+      .selectFrom('test_queue')
+      .select(sql<Record<string, MetricValue> | null>`result->'metrics'`.as('metrics'))
+      .where('test_id', '=', testId)
+      .where('status', '=', 'completed')
+      .executeTakeFirst();
+    return row?.metrics ?? null;
+  }
+
+  /** The test if the viewer may see it (its workspace's, or admin); otherwise undefined, exactly like a missing one. */
   findVisible(testId: string, viewer: Viewer): Promise<TestRow | undefined> {
     let q = this.#db.selectFrom('test_queue').selectAll().where('test_id', '=', testId);
-    if (viewer.role !== 'admin') q = q.where('user_id', '=', viewer.id);
+    if (viewer.role !== 'admin') q = q.where('workspace_id', '=', viewer.workspaceId);
     return q.executeTakeFirst();
   }
 
-  /** The owner of a test, for channel authorisation; null when the test does not exist. */
-  async ownerOf(testId: string): Promise<{ userId: string | null } | null> {
+  /** The submitter and workspace of a test, for channel authorisation; null when the test does not exist. */
+  async ownerOf(testId: string): Promise<{ userId: string | null; workspaceId: string | null } | null> {
     const row = await this.#db
       .selectFrom('test_queue')
-      .select('user_id')
+      .select(['user_id', 'workspace_id'])
       .where('test_id', '=', testId)
       .executeTakeFirst();
-    return row ? { userId: row.user_id } : null;
-  }
-
-  /**
-   * Starts the next attempt of run `run`: queued (or running, when the previous attempt's worker
-   * was lost) → running with `attempt + 1`, which becomes the fence of every later write. Returns
-   * undefined when the test is no longer runnable (cancelled, finished, or re-run since).
-   */
-  async startAttempt(testId: string, run: number): Promise<TestRow | undefined> {
-    // One statement, one round trip: the row, the close of earlier open attempts and the new
-    // attempt's history row commit together.
-    const row = await this.#db
-      .with('started', (db) =>
-        db
-          .updateTable('test_queue')
-          .set((eb) => ({
-            status: 'running',
-            attempt: eb('attempt', '+', 1),
-            retry_count: sql<number>`CASE WHEN status = 'running' THEN retry_count + 1 ELSE retry_count END`,
-            started_at: new Date(),
-            progress: 0,
-            error_message: null,
-          }))
-          .where('test_id', '=', testId)
-          .where('run', '=', run)
-          .where('status', 'in', UNSETTLED)
-          .returningAll(),
-      )
-      .with('closed', (db) =>
-        db
-          .updateTable('test_attempts')
-          .set({ status: 'lost', error_message: LOST, finished_at: new Date() })
-          .where('test_id', 'in', (eb) => eb.selectFrom('started').select('test_id'))
-          .where('finished_at', 'is', null)
-          .returning('test_attempts.attempt'),
-      )
-      .with('opened', (db) =>
-        db
-          .insertInto('test_attempts')
-          .columns(['test_id', 'attempt', 'run', 'status'])
-          .expression((eb) =>
-            eb
-              .selectFrom('started')
-              .select(['test_id', 'attempt', 'run', sql<string>`'running'`.as('status')]),
-          )
-          .returning('test_attempts.attempt'),
-      )
-      .selectFrom('started')
-      .selectAll()
-      .executeTakeFirst();
-    // The statement sees attempts committed before it began: one opened by a worker that started
-    // this test in the same instant (it waited for that worker's row lock) is closed here.
-    if (row && row.attempt > 1) {
-      await this.#db
-        .updateTable('test_attempts')
-        .set({ status: 'lost', error_message: LOST, finished_at: new Date() })
-        .where('test_id', '=', testId)
-        .where('attempt', '<', row.attempt)
-        .where('finished_at', 'is', null)
-        .execute();
-    }
-    return row;
-  }
-
-  /** Stores progress; false when the fence no longer holds (the caller should stop). */
-  async setProgress(fence: Fence, progress: number): Promise<boolean> {
-    const res = await this.#db
-      .updateTable('test_queue')
-      .set({ progress: Math.max(0, Math.min(100, Math.round(progress))) })
-      .where(holds(fence))
-      .executeTakeFirst();
-    return res.numUpdatedRows > 0n;
-  }
-
-  /** running → completed or failed, for the fenced attempt only; false when the fence no longer holds. */
-  async finishAttempt(
-    fence: Fence,
-    status: Extract<TestStatus, 'completed' | 'failed'>,
-    fields: FinishFields,
-  ): Promise<boolean> {
-    const errorMessage = fields.errorMessage ?? null;
-    const now = new Date();
-    // One statement, one round trip: the attempt's history row is closed only if the fence held.
-    const row = await this.#db
-      .with('finished', (db) =>
-        db
-          .updateTable('test_queue')
-          .set({
-            status,
-            completed_at: now,
-            ...(status === 'completed' ? { progress: 100 } : {}),
-            result: fields.result === undefined ? null : JSON.stringify(fields.result),
-            verdict: status === 'completed' ? (fields.verdict ?? null) : null,
-            error_message: errorMessage,
-          })
-          .where(holds(fence))
-          .returning('test_id'),
-      )
-      .with('closed', (db) =>
-        db
-          .updateTable('test_attempts')
-          .set({ status, error_message: errorMessage, finished_at: now })
-          .where('test_id', 'in', (eb) => eb.selectFrom('finished').select('test_id'))
-          .where('attempt', '=', fence.attempt)
-          .returning('test_attempts.attempt'),
-      )
-      .selectFrom('finished')
-      .select('test_id')
-      .executeTakeFirst();
-    return row !== undefined;
-  }
-
-  /**
-   * {@link startAttempt} for several tests in one statement (a worker's group commit); one entry
-   * per item, in order. Each test may appear once.
-   */
-  async startAttempts(items: readonly { testId: string; run: number }[]): Promise<(StartedRow | undefined)[]> {
-    if (items.length === 0) return [];
-    const values = sql.join(items.map((i) => sql`(${i.testId}::uuid, ${i.run}::int)`));
-    const { rows } = await sql<StartedRow>`
-      WITH v (test_id, run) AS (VALUES ${values}),
-      started AS (
-        UPDATE test_queue q
-           SET status = 'running',
-               attempt = q.attempt + 1,
-               retry_count = CASE WHEN q.status = 'running' THEN q.retry_count + 1 ELSE q.retry_count END,
-               started_at = now(),
-               progress = 0,
-               error_message = NULL
-          FROM v
-         WHERE q.test_id = v.test_id AND q.run = v.run AND q.status IN ('queued', 'running')
-        RETURNING q.*
-      ),
-      closed AS (
-        UPDATE test_attempts a
-           SET status = 'lost', error_message = ${LOST}, finished_at = now()
-          FROM started s
-         WHERE a.test_id = s.test_id AND a.finished_at IS NULL
-        RETURNING a.test_id
-      ),
-      opened AS (
-        INSERT INTO test_attempts (test_id, attempt, run, status)
-        SELECT test_id, attempt, run, 'running' FROM started
-        RETURNING test_id
-      )
-      SELECT s.*, EXISTS (SELECT 1 FROM closed c WHERE c.test_id = s.test_id) AS lost_previous
-        FROM started s`.execute(this.#db);
-    // As in startAttempt: attempts that committed while the statement waited for their rows.
-    const later = rows.filter((r) => r.attempt > 1);
-    if (later.length > 0) {
-      await sql`
-        UPDATE test_attempts a
-           SET status = 'lost', error_message = ${LOST}, finished_at = now()
-          FROM (VALUES ${sql.join(later.map((r) => sql`(${r.test_id}::uuid, ${r.attempt}::int)`))}) AS r (test_id, attempt)
-         WHERE a.test_id = r.test_id AND a.attempt < r.attempt AND a.finished_at IS NULL`.execute(this.#db);
-    }
-    const byId = new Map(rows.map((r) => [r.test_id, r]));
-    return items.map((i) => byId.get(i.testId));
-  }
-
-  /**
-   * {@link finishAttempt} for several attempts in one statement (a worker's group commit); true
-   * for each whose fence held, in order. Each test may appear once.
-   */
-  async finishAttempts(
-    items: readonly {
-      fence: Fence;
-      status: Extract<TestStatus, 'completed' | 'failed'>;
-      fields: FinishFields;
-    }[],
-  ): Promise<boolean[]> {
-    if (items.length === 0) return [];
-    const values = sql.join(
-      items.map(
-        (i) =>
-          sql`(${i.fence.testId}::uuid, ${i.fence.attempt}::int, ${i.status}::text, ${
-            i.fields.result === undefined ? null : JSON.stringify(i.fields.result)
-          }::jsonb, ${i.fields.errorMessage ?? null}::text, ${
-            i.status === 'completed' ? (i.fields.verdict ?? null) : null
-          }::text)`,
-      ),
-    );
-    const { rows } = await sql<{ test_id: string }>`
-      WITH v (test_id, attempt, status, result, error_message, verdict) AS (VALUES ${values}),
-      finished AS (
-        UPDATE test_queue q
-           SET status = v.status,
-               completed_at = now(),
-               progress = CASE WHEN v.status = 'completed' THEN 100 ELSE q.progress END,
-               result = v.result,
-               verdict = v.verdict,
-               error_message = v.error_message
-          FROM v
-         WHERE q.test_id = v.test_id AND q.status = 'running' AND q.attempt = v.attempt
-        RETURNING q.test_id, q.attempt, v.status, v.error_message
-      ),
-      closed AS (
-        UPDATE test_attempts a
-           SET status = f.status, error_message = f.error_message, finished_at = now()
-          FROM finished f
-         WHERE a.test_id = f.test_id AND a.attempt = f.attempt
-        RETURNING a.test_id
-      )
-      SELECT test_id FROM finished`.execute(this.#db);
-    const held = new Set(rows.map((r) => r.test_id));
-    return items.map((i) => held.has(i.fence.testId));
-  }
-
-  /** A transient failure with attempts left: running → queued, `retry_count + 1`; undefined without the fence. */
-  async scheduleRetry(fence: Fence, errorMessage: string): Promise<TestRow | undefined> {
-    return this.#db.transaction().execute(async (trx) => {
-      const row = await trx
-        .updateTable('test_queue')
-        .set((eb) => ({
-          status: 'queued',
-          retry_count: eb('retry_count', '+', 1),
-          error_message: errorMessage,
-        }))
-        .where(holds(fence))
-        .returningAll()
-        .executeTakeFirst();
-      if (row) await this.#closeAttempt(trx, fence, 'retrying', errorMessage);
-      return row;
-    });
-  }
-
-  /** A draining worker gives the test back: running → queued, no attempt used up. */
-  async handBack(fence: Fence): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
-      const res = await trx
-        .updateTable('test_queue')
-        .set({ status: 'queued', progress: 0 })
-        .where(holds(fence))
-        .executeTakeFirst();
-      if (res.numUpdatedRows === 0n) return false;
-      await this.#closeAttempt(trx, fence, 'handed_back', 'the worker shut down');
-      return true;
-    });
+    return row ? { userId: row.user_id, workspaceId: row.workspace_id } : null;
   }
 
   /**
@@ -517,9 +303,9 @@ export class TestsRepository {
         .set({ status: 'cancelled', completed_at: new Date() })
         .where('test_id', '=', testId)
         .where('status', 'in', UNSETTLED);
-      if (viewer.role !== 'admin') q = q.where('user_id', '=', viewer.id);
+      if (viewer.role !== 'admin') q = q.where('workspace_id', '=', viewer.workspaceId);
       const row = await q.returningAll().executeTakeFirst();
-      if (row) await this.#closeOpenAttempts(trx, testId, 'cancelled', 'cancelled by the user');
+      if (row) await closeOpenAttempts(trx, testId, 'cancelled', 'cancelled by the user');
       return row;
     });
     if (row) return { outcome: 'cancelled', row };
@@ -549,46 +335,45 @@ export class TestsRepository {
         error_message: null,
         started_at: null,
         completed_at: null,
+        // The new run waits for its turn like a new test.
+        dispatched_at: null,
       }))
       .where('test_id', '=', testId)
       .where('status', 'in', ['failed', 'cancelled']);
-    if (viewer.role !== 'admin') q = q.where('user_id', '=', viewer.id);
+    if (viewer.role !== 'admin') q = q.where('workspace_id', '=', viewer.workspaceId);
     const row = await q.returningAll().executeTakeFirst();
     if (row) return { outcome: 'queued', row };
     return { outcome: (await this.findVisible(testId, viewer)) ? 'conflict' : 'missing' };
   }
 
   /**
-   * Ends run `run` of an unsettled test as failed without a fence: for the reconciler, when the
-   * queue says the run's job is over but no worker recorded the outcome.
-   */
-  async failRun(testId: string, run: number, errorMessage: string): Promise<TestRow | undefined> {
-    return this.#db.transaction().execute(async (trx) => {
-      const row = await trx
-        .updateTable('test_queue')
-        .set({ status: 'failed', completed_at: new Date(), error_message: errorMessage })
-        .where('test_id', '=', testId)
-        .where('run', '=', run)
-        .where('status', 'in', UNSETTLED)
-        .returningAll()
-        .executeTakeFirst();
-      if (row) await this.#closeOpenAttempts(trx, testId, 'failed', errorMessage);
-      return row;
-    });
-  }
-
-  /**
-   * Unsettled tests the reconciler should look at: queued for longer than `queuedGraceMs`
-   * (the API enqueues right after inserting) or running without a write for `runningStaleMs`.
+   * Unsettled tests the reconciler should look at: released (`dispatched_at`) and queued for
+   * longer than `queuedGraceMs` (the dispatcher enqueues right after releasing), or running
+   * without a write for `runningStaleMs`. Tests still waiting for their turn have no job yet.
    */
   findUnsettled(options: { queuedGraceMs: number; runningStaleMs: number; limit: number }) {
     const older = (ms: number) => sql<Date>`now() - ${ms}::double precision * interval '1 millisecond'`;
     return this.#db
       .selectFrom('test_queue')
-      .select(['test_id', 'test_type', 'url', 'config', 'priority', 'user_id', 'status', 'run'])
+      .select([
+        'test_id',
+        'test_type',
+        'url',
+        'config',
+        'judging',
+        'priority',
+        'user_id',
+        'status',
+        'run',
+        'monitor_id',
+      ])
       .where((eb) =>
         eb.or([
-          eb.and([eb('status', '=', 'queued'), eb('updated_at', '<', older(options.queuedGraceMs))]),
+          eb.and([
+            eb('status', '=', 'queued'),
+            eb('dispatched_at', 'is not', null),
+            eb('updated_at', '<', older(options.queuedGraceMs)),
+          ]),
           eb.and([eb('status', '=', 'running'), eb('updated_at', '<', older(options.runningStaleMs))]),
         ]),
       )
@@ -600,21 +385,12 @@ export class TestsRepository {
   /** The tests that ran this one again and the viewer may see, newest first (at most `limit`). */
   async rerunsOf(testId: string, viewer: Viewer, limit = 20): Promise<string[]> {
     let q = this.#db.selectFrom('test_queue').select('test_id').where('rerun_of', '=', testId);
-    if (viewer.role !== 'admin') q = q.where('user_id', '=', viewer.id);
+    if (viewer.role !== 'admin') q = q.where('workspace_id', '=', viewer.workspaceId);
     const rows = await q.orderBy('id', 'desc').limit(limit).execute();
     return rows.map((r) => r.test_id);
   }
 
-  attemptsOf(testId: string): Promise<TestAttempt[]> {
-    return this.#db
-      .selectFrom('test_attempts')
-      .selectAll()
-      .where('test_id', '=', testId)
-      .orderBy('attempt')
-      .execute();
-  }
-
-  /** One page of the viewer's tests (admins: everyone's), newest first; `nextAfterId` when there is more. */
+  /** One page of the viewer's workspace's tests (admins: everyone's), newest first; `nextAfterId` when there is more. */
   async list(
     viewer: Viewer,
     filter: TestListFilter,
@@ -624,7 +400,7 @@ export class TestsRepository {
       .leftJoin('users', 'users.id', 'test_queue.user_id')
       .selectAll('test_queue')
       .select('users.email as owner_email');
-    if (viewer.role !== 'admin') q = q.where('test_queue.user_id', '=', viewer.id);
+    if (viewer.role !== 'admin') q = q.where('test_queue.workspace_id', '=', viewer.workspaceId);
     else if (filter.userId) q = q.where('test_queue.user_id', '=', filter.userId);
     if (filter.ownerEmail) q = q.where('users.email', '=', filter.ownerEmail);
     if (filter.status) q = q.where('test_queue.status', '=', filter.status);
@@ -633,6 +409,7 @@ export class TestsRepository {
       const pattern = `%${filter.urlContains.replace(/[\\%_]/g, '\\$&')}%`;
       q = q.where('test_queue.url', 'ilike', pattern);
     }
+    if (filter.monitorId) q = q.where('test_queue.monitor_id', '=', filter.monitorId);
     if (filter.afterId) q = q.where('test_queue.id', '<', filter.afterId);
     const rows = await q
       .orderBy('test_queue.id', 'desc')
@@ -643,12 +420,12 @@ export class TestsRepository {
     return { rows, nextAfterId: more ? rows.at(-1)!.id : null };
   }
 
-  /** The user's queued and running tests, running first, then in the order they will start. */
-  unfinishedOf(userId: string, limit: number): Promise<TestRow[]> {
+  /** The workspace's queued and running tests, running first, then in the order they will start. */
+  unfinishedOf(workspaceId: string, limit: number): Promise<TestRow[]> {
     return this.#db
       .selectFrom('test_queue')
       .selectAll()
-      .where('user_id', '=', userId)
+      .where('workspace_id', '=', workspaceId)
       .where('status', 'in', ['queued', 'running'])
       .orderBy(sql`status = 'running'`, 'desc')
       .orderBy('priority', 'desc')
@@ -657,12 +434,12 @@ export class TestsRepository {
       .execute();
   }
 
-  /** The user's tests by status, every status present (0 when none). */
-  async countByStatus(userId: string): Promise<StatusCounts> {
+  /** The workspace's tests by status, every status present (0 when none). */
+  async countByStatus(workspaceId: string): Promise<StatusCounts> {
     const rows = await this.#db
       .selectFrom('test_queue')
       .select(['status', sql<string>`count(*)`.as('n')])
-      .where('user_id', '=', userId)
+      .where('workspace_id', '=', workspaceId)
       .groupBy('status')
       .execute();
     const counts: StatusCounts = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
@@ -670,50 +447,87 @@ export class TestsRepository {
     return counts;
   }
 
-  /** Deletes finished tests that ended more than `olderThanHours` ago: one user's, or everyone's (null). */
+  /** Deletes finished tests that ended more than `olderThanHours` ago: one workspace's, or everyone's (null). */
   async deleteFinished(
-    userId: string | null,
+    workspaceId: string | null,
     olderThanHours: number,
-  ): Promise<{ test_id: string; user_id: string | null }[]> {
+  ): Promise<{ test_id: string; user_id: string | null; workspace_id: string | null }[]> {
     let q = this.#db
       .deleteFrom('test_queue')
-      .where('status', 'in', FINISHED)
+      .where('status', 'in', FINISHED_STATUSES)
       .where(
         sql<Date>`coalesce(completed_at, updated_at)`,
         '<',
         sql<Date>`now() - ${olderThanHours}::double precision * interval '1 hour'`,
       );
-    if (userId !== null) q = q.where('user_id', '=', userId);
-    return q.returning(['test_id', 'user_id']).execute();
+    if (workspaceId !== null) q = q.where('workspace_id', '=', workspaceId);
+    return q.returning(['test_id', 'user_id', 'workspace_id']).execute();
   }
 
-  /** Idempotency keys live 24 hours; older ones are only dead weight. */
-  async deleteExpiredKeys(): Promise<number> {
-    const res = await this.#db
-      .deleteFrom('idempotency_keys')
-      .where('created_at', '<', sql<Date>`now() - interval '24 hours'`)
-      .executeTakeFirst();
-    return Number(res.numDeletedRows);
-  }
-
-  /** What the ETA of a queued test is computed from (see DESIGN.md, "Queue position and ETA"). */
-  async queueSnapshot(row: Pick<TestRow, 'id' | 'priority'>): Promise<QueueSnapshot> {
-    const [ahead, rest] = await Promise.all([
+  /**
+   * What the position and ETA of a test are computed from (DESIGN.md, "Queue position and ETA"):
+   * for a queued test, the tests that start before it, by type. Released tests (in the queue
+   * already) go by priority, then age; a test still on its workspace's waiting list comes after
+   * every released one and after the waiting tests the fair dispatcher hands a slot first
+   * (`pickFair`): a workspace's n-th waiting test (of the test's queue) gets its slot at turn
+   * in-flight + n − 1, lower turns first, ties to the higher priority, then the older — so another
+   * workspace's backlog is ahead only by as many turns as this test's own workspace takes.
+   */
+  async queueSnapshot(
+    row: Pick<TestRow, 'id' | 'priority' | 'status' | 'test_type' | 'workspace_id' | 'dispatched_at'>,
+  ): Promise<QueueSnapshot> {
+    const rest = this.runningAndMeans();
+    if (row.status !== 'queued') return { aheadByType: {}, ...(await rest) };
+    const types = Object.values(TestTypes).filter((t) => queueNameOf(t) === queueNameOf(row.test_type));
+    const released = row.dispatched_at !== null;
+    const [ahead, fair] = await Promise.all([
+      // Released tests ahead of it: of a waiting test, all of them.
       this.#db
         .selectFrom('test_queue')
         .select(['test_type', sql<string>`count(*)`.as('n')])
         .where('status', '=', 'queued')
+        .where('dispatched_at', 'is not', null)
         .where((eb) =>
-          eb.or([
-            eb('priority', '>', row.priority),
-            eb.and([eb('priority', '=', row.priority), eb('id', '<', row.id)]),
-          ]),
+          released
+            ? eb.or([
+                eb('priority', '>', row.priority),
+                eb.and([eb('priority', '=', row.priority), eb('id', '<', row.id)]),
+              ])
+            : eb.lit(true),
         )
         .groupBy('test_type')
         .execute(),
-      this.runningAndMeans(),
+      released
+        ? Promise.resolve({ rows: [] })
+        : sql<{ test_type: TestType; n: string; others: string }>`
+            WITH waiting AS (
+              SELECT workspace_id, test_type, priority, id,
+                row_number() OVER (PARTITION BY workspace_id ORDER BY priority DESC, id) - 1 AS before_it
+              FROM test_queue
+              WHERE status = 'queued' AND dispatched_at IS NULL AND test_type = ANY(${types}::text[])
+            ),
+            flight AS (
+              SELECT workspace_id, count(*) AS n FROM test_queue
+              WHERE status IN ('queued', 'running') AND dispatched_at IS NOT NULL
+              GROUP BY workspace_id
+            ),
+            turns AS (
+              SELECT w.*, coalesce(f.n, 0) + w.before_it AS turn
+              FROM waiting w LEFT JOIN flight f ON f.workspace_id = w.workspace_id
+            ),
+            mine AS (SELECT turn, priority, id, workspace_id FROM turns WHERE id = ${row.id})
+            SELECT t.test_type, count(*) AS n,
+              count(*) FILTER (WHERE t.workspace_id IS DISTINCT FROM m.workspace_id) AS others
+            FROM turns t, mine m
+            WHERE t.turn < m.turn
+               OR (t.turn = m.turn AND (t.priority > m.priority OR (t.priority = m.priority AND t.id < m.id)))
+            GROUP BY t.test_type`.execute(this.#db),
     ]);
-    return { aheadByType: Object.fromEntries(ahead.map((r) => [r.test_type, Number(r.n)])), ...rest };
+    const aheadByType: Partial<Record<TestType, number>> = {};
+    for (const r of [...ahead, ...fair.rows])
+      aheadByType[r.test_type] = (aheadByType[r.test_type] ?? 0) + Number(r.n);
+    const otherWorkspacesAhead = fair.rows.reduce((sum, r) => sum + Number(r.others), 0);
+    return { aheadByType, otherWorkspacesAhead, ...(await rest) };
   }
 
   /**
@@ -758,50 +572,5 @@ export class TestsRepository {
       running: running.map((r) => ({ testType: r.test_type, elapsedSec: Number(r.elapsed) })),
       meanSecByType: Object.fromEntries(means.rows.map((r) => [r.test_type, Number(r.mean)])),
     };
-  }
-
-  #insert(db: Kysely<Database>, test: NewTest): Promise<TestRow> {
-    return db
-      .insertInto('test_queue')
-      .values({
-        test_id: test.testId,
-        test_type: test.testType,
-        test_name: test.testName,
-        url: test.url,
-        config: JSON.stringify(test.config),
-        priority: test.priority,
-        user_id: test.userId,
-        rerun_of: test.rerunOf ?? null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-  }
-
-  async #closeAttempt(
-    trx: Transaction<Database>,
-    fence: Fence,
-    status: AttemptStatus,
-    errorMessage: string | null,
-  ): Promise<void> {
-    await trx
-      .updateTable('test_attempts')
-      .set({ status, error_message: errorMessage, finished_at: new Date() })
-      .where('test_id', '=', fence.testId)
-      .where('attempt', '=', fence.attempt)
-      .execute();
-  }
-
-  async #closeOpenAttempts(
-    trx: Transaction<Database>,
-    testId: string,
-    status: AttemptStatus,
-    errorMessage: string,
-  ): Promise<void> {
-    await trx
-      .updateTable('test_attempts')
-      .set({ status, error_message: errorMessage, finished_at: new Date() })
-      .where('test_id', '=', testId)
-      .where('finished_at', 'is', null)
-      .execute();
   }
 }

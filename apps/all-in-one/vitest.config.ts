@@ -1,0 +1,31 @@
+import { defineConfig } from 'vitest/config';
+import type { TestProjectInlineConfiguration } from 'vitest/config';
+
+// Each suite starts `pnpm start` (or its entry) as a process of its own and waits for it.
+const base = { testTimeout: 30_000, hookTimeout: 30_000 };
+
+/**
+ * A project per mode, named as in the api and the gateway: `embedded` is `pnpm start` with nothing
+ * else installed; `distributed` is the rest (the same process on the machine's PostgreSQL and
+ * Redis, a single-server deployment). Each suite sets its process's mode itself.
+ */
+const embeddedOnly = ['test/embedded.e2e.test.ts'];
+const projects: TestProjectInlineConfiguration[] = [
+  {
+    test: {
+      ...base,
+      name: 'distributed',
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      exclude: embeddedOnly,
+    },
+  },
+  {
+    test: {
+      ...base,
+      name: 'embedded',
+      include: embeddedOnly,
+    },
+  },
+];
+
+export default defineConfig({ test: { projects } });

@@ -1,0 +1,62 @@
+import type { StressConfig, StressLatency, StressResult, StressThresholdVerdict } from '@crucible/contracts';
+import { roundMs } from '../../stats.js';
+import type { StressPlan } from './plan.js';
+import type { StressTally } from './tally.js';
+
+/** The verdict on each threshold that was set, in a fixed order. */
+function judge(
+  t: NonNullable<StressConfig['thresholds']>,
+  latency: StressLatency | null,
+  errorRatePct: number,
+  rps: number,
+): StressThresholdVerdict[] {
+  const thresholds: StressThresholdVerdict[] = [];
+  /** `actual` is null when nothing was measured (no response, no latency): the threshold fails. */
+  const verdict = (
+    name: StressThresholdVerdict['name'],
+    limit: number | undefined,
+    actual: number | null,
+    ok: (a: number, l: number) => boolean,
+  ) => {
+    if (limit !== undefined)
+      thresholds.push({ name, limit, actual, passed: actual !== null && ok(actual, limit) });
+  };
+  verdict('p95Ms', t.p95Ms, latency?.p95 ?? null, (a, l) => a <= l);
+  verdict('p99Ms', t.p99Ms, latency?.p99 ?? null, (a, l) => a <= l);
+  verdict('errorRatePct', t.errorRatePct, errorRatePct, (a, l) => a <= l);
+  verdict('minRps', t.minRps, rps, (a, l) => a >= l);
+  return thresholds;
+}
+
+/** The result of a run that lasted `durationSec`, judged by the config's thresholds. */
+export function stressResult(
+  target: URL,
+  plan: StressPlan,
+  tally: StressTally,
+  durationSec: number,
+  thresholdConfig: StressConfig['thresholds'],
+): StressResult {
+  const { responses, succeeded, failed, bytes, statusCodes, errors, series } = tally;
+  const requests = tally.requests;
+  const errorRatePct = requests === 0 ? 0 : roundMs((100 * failed) / requests);
+  const latency = tally.latency();
+  const rps = roundMs(requests / Math.max(durationSec, 0.001));
+  const thresholds = judge(thresholdConfig ?? {}, latency, errorRatePct, rps);
+  const passed = thresholds.every((v) => v.passed);
+  const { mode, method, connections, totalSec, rampUpSec, rate, capped } = plan;
+  return {
+    url: target.toString(),
+    mode,
+    method,
+    limits: { connections, durationSec: totalSec, rampUpSec, rate, capped },
+    totals: { requests, responses, succeeded, failed, bytes, durationSec, rps },
+    latency,
+    statusCodes,
+    errors,
+    errorRatePct,
+    series,
+    thresholds,
+    passed,
+    summary: { requests, rps, p95: latency?.p95 ?? null, errorRatePct, passed },
+  };
+}

@@ -1,0 +1,122 @@
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Database, TestRow } from '../types.js';
+
+/** One workspace's turn at the queue: what it has in flight and the heads of its waiting list. */
+export interface WaitingList {
+  /** null: tests of users deleted before workspaces existed, who wait as one list. */
+  workspaceId: string | null;
+  /** Its tests released and not finished (waiting in the queue, retrying, running). */
+  inFlight: number;
+  /** Its waiting tests, higher priority first, then oldest: at most the `perWorkspace` asked for. */
+  heads: TestRow[];
+}
+
+/**
+ * The dispatcher's side of `test_queue` (DESIGN.md, "Fair scheduling"): the per-workspace waiting
+ * lists (queued rows not yet released), and releasing rows. Kept apart from TestsRepository, which
+ * answers the API's questions about tests, because this is the queue's one writer of `dispatched_at`.
+ */
+export class TestDispatchRepository {
+  readonly #db: Kysely<Database>;
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  /**
+   * Every workspace with waiting tests, its in-flight count and its first `perWorkspace` waiting
+   * tests. A test updated within `graceMs` is left out unless named in `announced`: its API may not
+   * have published its `queue:job:added` yet, and a worker's `queue:job:started` must not precede it.
+   */
+  async waitingLists(
+    perWorkspace: number,
+    graceMs: number,
+    announced: string[],
+    /** Only tests of these types (one queue's: browser tests have their own). @defaultValue every type */
+    testTypes?: readonly string[],
+  ): Promise<WaitingList[]> {
+    // The distinct workspaces by a loose index scan of `test_queue_waiting` (one probe per
+    // workspace, however long its list), then each one's heads from the same index.
+    const { rows } = await sql<TestRow & { list: string | null; in_flight: number }>`
+      WITH RECURSIVE lists AS (
+        (SELECT workspace_id FROM test_queue
+          WHERE status = 'queued' AND dispatched_at IS NULL AND workspace_id IS NOT NULL
+          ORDER BY workspace_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT q.workspace_id FROM test_queue q
+                 WHERE q.status = 'queued' AND q.dispatched_at IS NULL AND q.workspace_id > lists.workspace_id
+                 ORDER BY q.workspace_id LIMIT 1)
+          FROM lists WHERE lists.workspace_id IS NOT NULL
+      ),
+      every_list AS (
+        SELECT workspace_id FROM lists WHERE workspace_id IS NOT NULL
+        UNION ALL
+        SELECT NULL WHERE EXISTS (SELECT 1 FROM test_queue
+          WHERE status = 'queued' AND dispatched_at IS NULL AND workspace_id IS NULL)
+      ),
+      flight AS (
+        SELECT workspace_id, count(*)::int AS n FROM test_queue
+         WHERE status IN ('queued', 'running') AND dispatched_at IS NOT NULL
+           AND workspace_id IN (SELECT workspace_id FROM every_list)
+         GROUP BY workspace_id
+      )
+      SELECT l.workspace_id AS list, coalesce(f.n, 0) AS in_flight, t.*
+        FROM every_list l
+        LEFT JOIN flight f ON f.workspace_id = l.workspace_id
+        CROSS JOIN LATERAL (
+          SELECT q.* FROM test_queue q
+           WHERE q.status = 'queued' AND q.dispatched_at IS NULL
+             AND (q.workspace_id = l.workspace_id OR (q.workspace_id IS NULL AND l.workspace_id IS NULL))
+             AND (${testTypes === undefined}::boolean OR q.test_type = ANY(${[...(testTypes ?? [])]}::text[]))
+             AND (q.updated_at < now() - ${graceMs}::double precision * interval '1 millisecond'
+                  OR q.test_id = ANY(${announced}::uuid[]))
+           ORDER BY q.priority DESC, q.id
+           LIMIT ${perWorkspace}
+        ) t`.execute(this.#db);
+    const lists = new Map<string | null, WaitingList>();
+    for (const { list, in_flight, ...row } of rows) {
+      let entry = lists.get(list);
+      if (!entry) lists.set(list, (entry = { workspaceId: list, inFlight: Number(in_flight), heads: [] }));
+      entry.heads.push(row as TestRow);
+    }
+    return [...lists.values()];
+  }
+
+  /**
+   * Marks the tests released, those still queued and waiting (a cancelled one, or one another
+   * dispatcher took meanwhile, is not): the rows returned are this caller's to enqueue.
+   */
+  async claim(testIds: string[]): Promise<TestRow[]> {
+    if (testIds.length === 0) return [];
+    return this.#db
+      .updateTable('test_queue')
+      .set({ dispatched_at: sql`now()` })
+      .where('test_id', 'in', testIds)
+      .where('status', '=', 'queued')
+      .where('dispatched_at', 'is', null)
+      .returningAll()
+      .execute();
+  }
+
+  /** Tests waiting for their turn (not released yet), every workspace's. */
+  async countWaiting(): Promise<number> {
+    const row = await this.#db
+      .selectFrom('test_queue')
+      .select(sql<string>`count(*)`.as('n'))
+      .where('status', '=', 'queued')
+      .where('dispatched_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Puts claimed tests back on their waiting lists (their jobs could not be added). */
+  async unclaim(testIds: string[]): Promise<void> {
+    if (testIds.length === 0) return;
+    await this.#db
+      .updateTable('test_queue')
+      .set({ dispatched_at: null })
+      .where('test_id', 'in', testIds)
+      .where('status', '=', 'queued')
+      .execute();
+  }
+}
