@@ -49,6 +49,7 @@ const NON_DEFAULT: Record<string, string> = {
   MONITOR_CONCURRENCY: '7',
   MONITOR_MIN_INTERVAL_SECONDS: '60',
   NOTIFY_RETRY_HOURS: '48',
+  NOTIFY_SEND_TIMEOUT_MS: '20000',
   ALERT_GROUP_WAIT_MS: '5000',
   TELEGRAM_API_URL: 'https://telegram.internal',
   PAGERDUTY_EVENTS_URL: 'https://pagerduty.internal/v2/enqueue',

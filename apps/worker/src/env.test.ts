@@ -32,6 +32,7 @@ describe('loadWorkerEnv', () => {
         smtpUrl: undefined,
         smtpFrom: 'Crucible <crucible@localhost>',
         alertGroupWaitMs: 30_000,
+        sendTimeoutMs: 15_000,
       },
     });
   });
@@ -39,18 +40,23 @@ describe('loadWorkerEnv', () => {
   it('reads the notification variables, refusing what they cannot mean', () => {
     const env = loadWorkerEnv({
       NOTIFY_RETRY_HOURS: '48',
+      NOTIFY_SEND_TIMEOUT_MS: '5000',
       OPSGENIE_API_URL: 'https://api.eu.opsgenie.com/',
       SMTP_URL: 'smtps://user:pass@mail.example:465',
       SMTP_FROM: 'alerts@example.com',
     });
     expect(env.notify).toMatchObject({
       retryHours: 48,
+      sendTimeoutMs: 5_000,
       opsgenieApiUrl: 'https://api.eu.opsgenie.com',
       smtpUrl: 'smtps://user:pass@mail.example:465',
       smtpFrom: 'alerts@example.com',
     });
     expect(() => loadWorkerEnv({ NOTIFY_RETRY_HOURS: '0' })).toThrow(
       new ConfigError('NOTIFY_RETRY_HOURS', 'must be at least 1'),
+    );
+    expect(() => loadWorkerEnv({ NOTIFY_SEND_TIMEOUT_MS: '500' })).toThrow(
+      new ConfigError('NOTIFY_SEND_TIMEOUT_MS', 'must be at least 1000'),
     );
     expect(() => loadWorkerEnv({ SMTP_URL: 'http://mail.example' })).toThrow(
       new ConfigError('SMTP_URL', 'must use smtp: or smtps:'),

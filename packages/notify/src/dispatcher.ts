@@ -21,9 +21,13 @@ export interface DispatcherOptions {
   /** Where in-app notifications are pushed (`user:notification`). */
   eventLog?: Pick<EventLog, 'publish'>;
   log?: { warn(obj: object, msg: string): void };
-  /** Bound of one send. @defaultValue 15_000 */
+  /** Bound of one send. @defaultValue settings.sendTimeoutMs (`NOTIFY_SEND_TIMEOUT_MS`) */
   sendTimeoutMs?: number;
-  /** How long a claim holds a delivery; one not settled by then was lost with its dispatcher. @defaultValue sendTimeoutMs + 15_000 */
+  /**
+   * How long a claim holds a delivery; one not settled by then was lost with its dispatcher. The
+   * margin past the send's bound covers the claim's commit and the outcome's record.
+   * @defaultValue 2 × sendTimeoutMs
+   */
   leaseMs?: number;
   /** How often it looks for due deliveries when the last look found none. @defaultValue 1_000 */
   pollMs?: number;
@@ -61,7 +65,7 @@ export class Dispatcher {
   #closed = false;
 
   constructor(options: DispatcherOptions) {
-    const sendTimeoutMs = options.sendTimeoutMs ?? 15_000;
+    const sendTimeoutMs = options.sendTimeoutMs ?? options.settings.sendTimeoutMs;
     this.#deliveries = new NotificationDeliveriesRepository(options.db);
     this.#channels = new NotificationChannelsRepository(options.db);
     this.#mailer = options.settings.smtpUrl
@@ -76,7 +80,7 @@ export class Dispatcher {
       timeoutMs: sendTimeoutMs,
     };
     this.#opts = {
-      leaseMs: options.leaseMs ?? sendTimeoutMs + 15_000,
+      leaseMs: options.leaseMs ?? 2 * sendTimeoutMs,
       pollMs: options.pollMs ?? 1_000,
       batchSize: options.batchSize ?? 20,
       backoff: options.backoff ?? BACKOFF_DEFAULTS,

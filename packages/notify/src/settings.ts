@@ -7,6 +7,11 @@ import { envInt, envParsed, envUrl } from '@crucible/runtime';
 export interface NotifySettings {
   /** How long a delivery is retried before it fails (`NOTIFY_RETRY_HOURS`). @defaultValue 24 */
   retryHours: number;
+  /**
+   * Bound of one send (`NOTIFY_SEND_TIMEOUT_MS`); a dispatcher's claim holds a delivery twice this
+   * long, so one lost with its process is sent again that soon after. @defaultValue 15000
+   */
+  sendTimeoutMs: number;
   /** Telegram's Bot API (`TELEGRAM_API_URL`). @defaultValue https://api.telegram.org */
   telegramApiUrl: string;
   /** PagerDuty's Events API v2 endpoint (`PAGERDUTY_EVENTS_URL`). @defaultValue https://events.pagerduty.com/v2/enqueue */
@@ -30,6 +35,7 @@ const trimSlash = (url: string) => url.replace(/\/+$/, '');
 export function loadNotifySettings(env: Record<string, string | undefined>): NotifySettings {
   return {
     retryHours: envInt(env, 'NOTIFY_RETRY_HOURS', 24, { min: 1, max: 168 }),
+    sendTimeoutMs: envInt(env, 'NOTIFY_SEND_TIMEOUT_MS', 15_000, { min: 1_000, max: 60_000 }),
     telegramApiUrl: trimSlash(
       envUrl(env, 'TELEGRAM_API_URL', ['https:', 'http:']) ?? 'https://api.telegram.org',
     ),

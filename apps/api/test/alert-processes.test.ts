@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testBackplaneMode } from '@crucible/backplane/testing';
+import { LOST_ATTEMPT_ERROR } from '@crucible/db';
+import { webhookIdOf } from '@crucible/notify';
+import { REDIS_URL, auth, register, startApi, startTarget } from './helpers.js';
+import type { Api } from './helpers.js';
+import { until } from './alert-receivers.js';
+import { freePort, startProcess, waitForReady } from './processes.js';
+import type { AppProcess } from './processes.js';
+
+type Phase = 'hold' | 'answer';
+
+/**
+ * A webhook receiver that can hold requests open (never answering: the request stays in flight),
+ * go down (its port closed: connections refused) and come back on the same port answering 200.
+ */
+async function startToggledReceiver() {
+  const received: { headers: IncomingHttpHeaders; body: string; answered: number | null }[] = [];
+  const held: ServerResponse[] = [];
+  let phase: Phase = 'hold';
+  let server: Server | undefined;
+  let port = 0;
+  const listen = async () => {
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const answered = phase === 'answer' ? 200 : null;
+        received.push({ headers: req.headers, body: Buffer.concat(chunks).toString(), answered });
+        if (answered === null) held.push(res);
+        else res.writeHead(answered).end();
+      });
+    });
+    server.listen(port, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+  };
+  await listen();
+  return {
+    get url() {
+      return `http://127.0.0.1:${port}/hook`;
+    },
+    received,
+    /** Down: the held requests' sockets cut, the port closed. */
+    async down() {
+      const s = server!;
+      server = undefined;
+      for (const res of held.splice(0)) res.destroy();
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    },
+    /** Up again on the same port, answering 200. */
+    async up() {
+      phase = 'answer';
+      await listen();
+    },
+    async close() {
+      if (server) await this.down();
+    },
+  };
+}
+
+/**
+ * The delivery guarantee with real worker processes (issue 24): a worker SIGKILLed while its
+ * dispatcher's request is in flight, the receiver down, a new worker started, the receiver up →
+ * delivered, once per webhook-id, and the trail has every attempt. Embedded mode is one process:
+ * the dispatcher's lost-claim path is tested in packages/notify.
+ */
+describe.skipIf(testBackplaneMode() === 'embedded')(
+  'notification delivery across a worker SIGKILL (distributed)',
+  () => {
+    let api: Api;
+    let token: string;
+    let site: Awaited<ReturnType<typeof startTarget>>;
+    let receiver: Awaited<ReturnType<typeof startToggledReceiver>>;
+    const procs: AppProcess[] = [];
+
+    beforeAll(async () => {
+      api = await startApi({ monitorMinIntervalSeconds: 1 });
+      token = (await register(api, `ops-${randomUUID()}@example.test`)).token;
+      site = await startTarget((_req, res) => {
+        res.writeHead(503).end();
+      });
+      receiver = await startToggledReceiver();
+    });
+
+    afterAll(async () => {
+      await Promise.all(procs.splice(0).map((p) => p.stop('SIGKILL')));
+      await api?.close();
+      await site?.close();
+      await receiver?.close();
+    });
+
+    async function spawnWorker(): Promise<AppProcess> {
+      const port = await freePort();
+      const proc = startProcess('worker', 'apps/worker/src/main.ts', {
+        DATABASE_URL: api.databaseUrl,
+        REDIS_URL,
+        CRUCIBLE_PREFIX: api.prefix,
+        WORKER_HEALTH_PORT: String(port),
+        TARGET_ALLOWLIST: '127.0.0.1',
+        WORKER_LOCK_DURATION_MS: '3000',
+        ALERT_GROUP_WAIT_MS: '0',
+        // A claim holds a delivery twice this (6 s): a lost send is retried that soon, not after 30 s.
+        NOTIFY_SEND_TIMEOUT_MS: '3000',
+      });
+      procs.push(proc);
+      await waitForReady(`http://127.0.0.1:${port}/health/ready`, proc, 120_000);
+      return proc;
+    }
+
+    const call = async (method: string, url: string, payload?: object) => {
+      const res = await api.app.inject({ method, url, headers: auth(token), ...(payload && { payload }) });
+      return res.json();
+    };
+
+    it('a send in flight when its worker is SIGKILLed is delivered after a restart, once per webhook-id, every attempt in the trail', async () => {
+      const channel = await call('POST', '/api/notification-channels', {
+        name: 'hook',
+        type: 'webhook',
+        config: { url: receiver.url },
+      });
+      const monitor = await call('POST', '/api/monitors', {
+        name: 'Checkout',
+        test: {
+          testType: 'api',
+          url: site.url,
+          config: { steps: [{ name: 'home', assert: { status: 200 } }] },
+        },
+        schedule: { everySeconds: 1 },
+      });
+      await call('POST', '/api/alert-rules', {
+        name: 'down',
+        target: { monitorId: monitor.id },
+        condition: { kind: 'down' },
+        failAfter: 1,
+        severity: 'critical',
+        channelIds: [channel.id],
+      });
+      const first = await spawnWorker();
+
+      // The worker's dispatcher sends incident.opened; the receiver holds the request open.
+      await until('the delivery in flight', async () => receiver.received.length === 1, 120_000);
+      expect(first.child.exitCode).toBeNull();
+      await first.stop('SIGKILL');
+      await receiver.down();
+      expect((await call('PATCH', `/api/monitors/${monitor.id}`, { enabled: false })).enabled).toBe(false);
+
+      const trail = async () =>
+        (await call('GET', `/api/notification-channels/${channel.id}/deliveries?limit=100`)).items as {
+          deliveryId: string;
+          attempt: number;
+          status: string;
+          responseStatus: number | null;
+          error: string | null;
+        }[];
+      // Claimed, nothing recorded: the killed worker left the delivery to its lease.
+      expect((await trail()).map((l) => [l.attempt, l.status])).toEqual([[0, 'pending']]);
+
+      // A new worker: once the lease lapses it claims the delivery again and finds the receiver down.
+      await spawnWorker();
+      await until('an attempt refused while the receiver is down', async () =>
+        (await trail()).some((l) => l.attempt >= 2 && l.status === 'retrying'),
+      );
+      await receiver.up();
+      await until('delivered', async () => (await trail()).some((l) => l.status === 'delivered'), 60_000);
+
+      const lines = (await trail()).reverse();
+      const deliveryId = lines[0]!.deliveryId;
+      expect(new Set(lines.map((l) => l.deliveryId))).toEqual(new Set([deliveryId]));
+      // Every attempt, in order: written, lost with the worker, refused while down, delivered.
+      expect(lines.map((l) => l.attempt)).toEqual(lines.map((_, i) => i));
+      expect(lines[0]).toMatchObject({ status: 'pending' });
+      expect(lines[1]).toMatchObject({ status: 'retrying', error: LOST_ATTEMPT_ERROR, responseStatus: null });
+      const down = lines.slice(2, -1);
+      expect(down.length).toBeGreaterThanOrEqual(1);
+      for (const line of down) {
+        expect(line).toMatchObject({ status: 'retrying', responseStatus: null });
+        expect(line.error).toMatch(/ECONNREFUSED|connect/i);
+      }
+      expect(lines.at(-1)).toMatchObject({ status: 'delivered', responseStatus: 200 });
+
+      // The receiver saw the held request and the delivered one: one webhook-id, the same signed body.
+      const verifier = new Webhook(channel.secret);
+      expect(receiver.received.map((r) => r.answered)).toEqual([null, 200]);
+      expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([
+        webhookIdOf(deliveryId),
+        webhookIdOf(deliveryId),
+      ]);
+      const bodies = receiver.received.map(
+        (r) => verifier.verify(r.body, r.headers as Record<string, string>) as { type: string },
+      );
+      expect(bodies.map((b) => b.type)).toEqual(['incident.opened', 'incident.opened']);
+      expect(bodies[1]).toEqual(bodies[0]);
+      const [incident] = (await call('GET', '/api/incidents')).items;
+      expect((await call('GET', `/api/incidents/${incident.id}`)).notifications).toMatchObject([
+        { type: 'incident.opened', deliveries: [{ deliveryId, status: 'delivered' }] },
+      ]);
+    }, 300_000);
+  },
+);
