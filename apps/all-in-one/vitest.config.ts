@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
 
 // Each suite starts `pnpm start` (or its entry) as a process of its own and waits for it.
-const base = { testTimeout: 30_000, hookTimeout: 30_000 };
+const base = { testTimeout: 30_000, hookTimeout: 90_000 };
 
 /**
  * A project per mode, named as in the api and the gateway: `embedded` is `pnpm start` with nothing

@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
 
-const base = { testTimeout: 30_000, hookTimeout: 30_000 };
+const base = { testTimeout: 30_000, hookTimeout: 90_000 };
 
 /**
  * The gateway suites run twice: on Redis as separate gateway processes (`distributed`), and on the

@@ -15,7 +15,7 @@ const projects: TestProjectInlineConfiguration[] = [
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
       exclude: browserSuite,
       testTimeout: 30_000,
-      hookTimeout: 30_000,
+      hookTimeout: 90_000,
     },
   },
   {
@@ -23,7 +23,7 @@ const projects: TestProjectInlineConfiguration[] = [
       name: 'browser',
       include: browserSuite,
       testTimeout: 240_000,
-      hookTimeout: 30_000,
+      hookTimeout: 90_000,
     },
   },
 ];
