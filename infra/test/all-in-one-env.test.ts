@@ -50,6 +50,7 @@ const NON_DEFAULT: Record<string, string> = {
   MONITOR_MIN_INTERVAL_SECONDS: '60',
   NOTIFY_RETRY_HOURS: '48',
   NOTIFY_SEND_TIMEOUT_MS: '20000',
+  PUBLIC_URL: 'https://crucible.example/',
   ALERT_GROUP_WAIT_MS: '5000',
   TELEGRAM_API_URL: 'https://telegram.internal',
   PAGERDUTY_EVENTS_URL: 'https://pagerduty.internal/v2/enqueue',
@@ -189,11 +190,14 @@ describe('all-in-one reads every app variable as the app does', () => {
   it('with nothing set, differs from the apps only in its documented defaults', () => {
     const loopback = loadWorkerSettings({ TARGET_ALLOWLIST: LOOPBACK_ALLOWLIST }).targetAllowlist;
     const embedded = loadAllInOneSettings({});
+    // Notifications link to the dashboard it serves itself.
+    const notify = { ...loadWorkerSettings({}).notify, publicUrl: 'http://127.0.0.1:3000' };
     // Loopback targets (a developer's own site) and registration open until the first account.
     expect(embedded.api).toEqual({
       ...loadApiSettings({}),
       targetAllowlist: loopback,
       registration: undefined,
+      notify,
     });
     // One process is the whole deployment: it consumes the browser queue too.
     const bothQueues = ['tests', 'browser'];
@@ -201,12 +205,17 @@ describe('all-in-one reads every app variable as the app does', () => {
       ...loadWorkerSettings({}),
       targetAllowlist: loopback,
       queues: bothQueues,
+      notify,
     });
     expect(embedded.gateway).toEqual(loadGatewaySettings({}));
     // On the machine's PostgreSQL and Redis tests reach public addresses only, as the apps'.
     const server = loadAllInOneSettings(MODES['single-server']);
-    expect(server.api).toEqual({ ...loadApiSettings({}), registration: undefined });
-    expect(server.worker).toEqual({ ...loadWorkerSettings({}), queues: bothQueues });
+    expect(server.api).toEqual({ ...loadApiSettings({}), registration: undefined, notify });
+    expect(server.worker).toEqual({ ...loadWorkerSettings({}), queues: bothQueues, notify });
+    // Its address as HOST and PORT make it.
+    expect(loadAllInOneSettings({ HOST: '0.0.0.0', PORT: '8080' }).worker.notify.publicUrl).toBe(
+      'http://localhost:8080',
+    );
     expect(server.gateway).toEqual(loadGatewaySettings({}));
   });
 

@@ -67,6 +67,11 @@ export function loadAllInOneSettings(env: NodeJS.ProcessEnv = process.env): AllI
   // A developer testing their own site on this machine: loopback is allowed unless configured. On
   // the machine's PostgreSQL and Redis (a server), public addresses only, as the apps alone.
   const targetAllowlist = services.mode === 'embedded' ? LOOPBACK_ALLOWLIST : '';
+  const port = envInt(env, 'PORT', 3000, { min: 0, max: 65535 });
+  // Only this machine's browser reaches it unless HOST opens it to the network.
+  const host = envHost(env, '127.0.0.1');
+  // The dashboard is served here: notifications link to it unless PUBLIC_URL says where else.
+  const apps = { ...env, PUBLIC_URL: env.PUBLIC_URL || ownUrl(host, port) };
   const defaults: ApiSettingsDefaults = {
     targetAllowlist,
     // One person's tool: whoever starts it creates the first account, the admin; then invitations.
@@ -76,16 +81,21 @@ export function loadAllInOneSettings(env: NodeJS.ProcessEnv = process.env): AllI
     dataDir: resolve(envString(env, 'CRUCIBLE_DATA_DIR', '.crucible')!),
     jwtSecret: envSecret(env, 'JWT_SECRET'),
     services,
-    port: envInt(env, 'PORT', 3000, { min: 0, max: 65535 }),
-    // Only this machine's browser reaches it unless HOST opens it to the network.
-    host: envHost(env, '127.0.0.1'),
+    port,
+    host,
     metricsToken: envMetricsToken(env),
     prefix: envPrefix(env),
     logLevel: envString(env, 'LOG_LEVEL', 'info')!,
     targetAllowlistText: envString(env, 'TARGET_ALLOWLIST', targetAllowlist)!,
-    api: loadApiSettings(env, defaults),
+    api: loadApiSettings(apps, defaults),
     // One process is the whole deployment: it runs the browser tests too.
-    worker: loadWorkerSettings(env, { ...defaults, queues: 'tests,browser' }),
+    worker: loadWorkerSettings(apps, { ...defaults, queues: 'tests,browser' }),
     gateway: loadGatewaySettings(env),
   };
+}
+
+/** The process's own address as a browser on this machine reaches it (every interface: localhost). */
+export function ownUrl(host: string, port: number): string {
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shown}:${port}`;
 }

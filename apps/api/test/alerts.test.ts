@@ -43,6 +43,7 @@ describe('alert rules and incidents', () => {
       SMTP_URL: smtp.url,
       ALERT_GROUP_WAIT_MS: '300',
       PAGERDUTY_EVENTS_URL: pagerduty.url,
+      PUBLIC_URL: 'https://crucible.example',
     });
     api = await startApi({ monitorMinIntervalSeconds: 1, notify: settings });
     await register(api, `root-${randomUUID()}@example.test`);
@@ -312,8 +313,18 @@ describe('alert rules and incidents', () => {
         title: 'Shop checkout: Checkout down',
         incident: { id: incident.id, key: incident.key, status: 'open' },
         monitor: { id: monitor.id, name: 'Shop checkout' },
-        incidents: [{ incident: { id: incident.id } }],
+        incidents: [
+          { incident: { id: incident.id, url: `https://crucible.example/incidents/${incident.id}` } },
+        ],
       });
+      // The dashboard's page of the incident (PUBLIC_URL), in the body and in every template.
+      expect(opened[0]!.body.data.url).toBe(`https://crucible.example/incidents/${incident.id}`);
+      expect(opened[0]!.body.data.incident.url).toBe(`https://crucible.example/incidents/${incident.id}`);
+      expect(smtp.mails[0]!.raw.replaceAll('=\r\n', '')).toContain(
+        `Open in Crucible: https://crucible.example/incidents/${incident.id}`,
+      );
+      // In-app needs no link in its text: the notification centre links it by incidentId.
+      expect(bell.body).toBe('Rule "Checkout down" fails on monitor "Shop checkout".');
       expect([...byId.values()][1]![0]!.body.data).toMatchObject({
         incident: { id: incident.id, status: 'resolved' },
       });

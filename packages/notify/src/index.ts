@@ -8,3 +8,4 @@ export * from './settings.js';
 export * from './signing.js';
 export * from './templates.js';
 export * from './incidents.js';
+export * from './links.js';

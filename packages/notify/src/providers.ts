@@ -37,6 +37,9 @@ const post = (url: string, body: unknown, headers: Record<string, string> = {}):
   body: JSON.stringify(body),
 });
 
+/** The notification's dashboard link (`withLinks`), if `PUBLIC_URL` is set. */
+const linkOf = (event: OutgoingEvent) => (typeof event.data.url === 'string' ? event.data.url : undefined);
+
 const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
 /** An incident's key; a test notification gets one of its own so it never touches a real incident. */
@@ -76,20 +79,21 @@ const builders: { [T in HttpChannelType]: Build<T> } = {
   },
   /** Slack incoming webhook: `text` (mrkdwn) is the notification and its fallback. */
   slack: (config, r) => post(config.webhookUrl, { text: `*${r.title}*\n${r.body}` }),
-  /** Discord webhook: one embed (title ≤ 256, description ≤ 4096). */
+  /** Discord webhook: one embed (title ≤ 256, description ≤ 4096), its title linking to the dashboard. */
   discord: (config, r, event) =>
     post(config.webhookUrl, {
       embeds: [
         {
           title: clip(r.title, 256),
+          ...(linkOf(event) && { url: linkOf(event) }),
           description: clip(r.body, 4096),
           color: DISCORD_COLOUR[event.data.severity],
           timestamp: event.createdAt.toISOString(),
         },
       ],
     }),
-  /** Teams (Workflows / incoming webhook): a message with one Adaptive Card. */
-  teams: (config, r) =>
+  /** Teams (Workflows / incoming webhook): a message with one Adaptive Card, its action the dashboard link. */
+  teams: (config, r, event) =>
     post(config.webhookUrl, {
       type: 'message',
       attachments: [
@@ -104,6 +108,9 @@ const builders: { [T in HttpChannelType]: Build<T> } = {
               { type: 'TextBlock', text: r.title, weight: 'Bolder', size: 'Medium', wrap: true },
               { type: 'TextBlock', text: r.body, wrap: true },
             ],
+            ...(linkOf(event) && {
+              actions: [{ type: 'Action.OpenUrl', title: 'Open in Crucible', url: linkOf(event) }],
+            }),
           },
         },
       ],
@@ -133,8 +140,10 @@ const builders: { [T in HttpChannelType]: Build<T> } = {
         timestamp: event.createdAt.toISOString(),
         custom_details: { message: r.body, event: event.type },
       },
-      ...(event.data.incident?.url && {
-        links: [{ href: event.data.incident.url, text: 'Crucible incident' }],
+      ...(linkOf(event) && {
+        client: 'Crucible',
+        client_url: linkOf(event),
+        links: [{ href: linkOf(event), text: 'Open in Crucible' }],
       }),
     });
   },
@@ -160,6 +169,7 @@ const builders: { [T in HttpChannelType]: Build<T> } = {
         priority: OPSGENIE_PRIORITY[event.data.severity],
         source: 'crucible',
         tags: ['crucible', event.type],
+        ...(linkOf(event) && { details: { url: linkOf(event)! } }),
       },
       headers,
     );

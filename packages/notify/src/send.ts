@@ -5,12 +5,14 @@ import type { ClaimedDelivery, NotificationsRepository } from '@crucible/db';
 import { EgressError } from '@crucible/egress';
 import type { Egress } from '@crucible/egress';
 import { parseRetryAfter } from './backoff.js';
+import { withLinks } from './links.js';
 import { MailError } from './email.js';
 import type { Mailer } from './email.js';
 import { providerRequest, redact } from './providers.js';
 import type { HttpChannelType } from './providers.js';
 import type { NotifySettings } from './settings.js';
 import { render, templateFor } from './templates.js';
+import type { RenderedNotification } from './templates.js';
 
 /** How one send went, before the dispatcher turns it into the delivery's next state. */
 export type SendResult =
@@ -35,9 +37,8 @@ export interface SendDeps {
 }
 
 /** Renders a claimed delivery's templates. */
-function renderFor(d: ClaimedDelivery) {
+function renderFor(d: ClaimedDelivery, data: NotificationData) {
   const state = d.eventType as NotificationEventType;
-  const data = d.eventData as NotificationData;
   const template = templateFor(d.channelType, state, d.channelTemplates as ChannelTemplates);
   return render(template, data, { eventType: state, eventId: d.eventId, channelName: d.channelName });
 }
@@ -45,14 +46,19 @@ function renderFor(d: ClaimedDelivery) {
 /** Sends one claimed delivery to its channel, once; never throws. */
 export async function sendDelivery(d: ClaimedDelivery, deps: SendDeps): Promise<SendResult> {
   try {
-    const rendered = renderFor(d);
+    const data = withLinks(d.eventData as NotificationData, {
+      publicUrl: deps.settings.publicUrl,
+      eventType: d.eventType as NotificationEventType,
+      channelId: d.channelId,
+    });
+    const rendered = renderFor(d, data);
     switch (d.channelType) {
       case 'in-app':
-        return await sendInApp(d, rendered, deps);
+        return await sendInApp(d, data, rendered, deps);
       case 'email':
         return await sendEmail(d.channelConfig as ChannelConfigs['email'], rendered, deps);
       default:
-        return await sendHttp(d, d.channelType, rendered, deps);
+        return await sendHttp(d, data, d.channelType, rendered, deps);
     }
   } catch (err) {
     return { kind: 'retry', responseStatus: null, error: redact((err as Error).message, configOf(d)) };
@@ -63,15 +69,16 @@ const configOf = (d: ClaimedDelivery) => (d.channelConfig ?? {}) as Record<strin
 
 async function sendHttp(
   d: ClaimedDelivery,
+  data: NotificationData,
   type: HttpChannelType,
-  rendered: ReturnType<typeof renderFor>,
+  rendered: RenderedNotification,
   deps: SendDeps,
 ): Promise<SendResult> {
   const event = {
     deliveryId: d.deliveryId,
     eventId: d.eventId,
     type: d.eventType as NotificationEventType,
-    data: d.eventData as NotificationData,
+    data,
     createdAt: new Date(d.eventCreatedAt),
   };
   const request = providerRequest(type, d.channelConfig, rendered, event, {
@@ -127,7 +134,7 @@ function retryAfterOf(
 
 async function sendEmail(
   config: ChannelConfigs['email'],
-  rendered: ReturnType<typeof renderFor>,
+  rendered: RenderedNotification,
   deps: SendDeps,
 ): Promise<SendResult> {
   if (!deps.mailer)
@@ -157,12 +164,12 @@ async function sendEmail(
  */
 async function sendInApp(
   d: ClaimedDelivery,
-  rendered: ReturnType<typeof renderFor>,
+  data: NotificationData,
+  rendered: RenderedNotification,
   deps: SendDeps,
 ): Promise<SendResult> {
   const config = d.channelConfig as ChannelConfigs['in-app'];
   const userIds = config.userIds ?? (d.channelCreatedBy ? [d.channelCreatedBy] : []);
-  const data = d.eventData as NotificationData;
   const rows = await deps.notifications.makeForDelivery(userIds, {
     workspaceId: d.workspaceId,
     deliveryId: d.deliveryId,

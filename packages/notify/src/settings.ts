@@ -5,6 +5,11 @@ import { envInt, envParsed, envUrl } from '@crucible/runtime';
  * worker (the dispatcher), alone or in all-in-one.
  */
 export interface NotifySettings {
+  /**
+   * The dashboard's public base URL (`PUBLIC_URL`): notifications link to an incident's page under
+   * it (`{{incident.url}}`, `{{url}}`). @defaultValue unset: no links (all-in-one: its own address)
+   */
+  publicUrl: string | undefined;
   /** How long a delivery is retried before it fails (`NOTIFY_RETRY_HOURS`). @defaultValue 24 */
   retryHours: number;
   /**
@@ -33,7 +38,9 @@ const trimSlash = (url: string) => url.replace(/\/+$/, '');
 
 /** Parses the notification variables; throws a ConfigError naming the bad one. */
 export function loadNotifySettings(env: Record<string, string | undefined>): NotifySettings {
+  const publicUrl = envUrl(env, 'PUBLIC_URL', ['https:', 'http:']);
   return {
+    publicUrl: publicUrl && trimSlash(publicUrl),
     retryHours: envInt(env, 'NOTIFY_RETRY_HOURS', 24, { min: 1, max: 168 }),
     sendTimeoutMs: envInt(env, 'NOTIFY_SEND_TIMEOUT_MS', 15_000, { min: 1_000, max: 60_000 }),
     telegramApiUrl: trimSlash(

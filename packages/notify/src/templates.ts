@@ -21,8 +21,10 @@ const HTML_FRAME = (inner: string) =>
   `<!doctype html><html><body style="font-family:sans-serif">${inner}` +
   `<p style="color:#666">Severity: {{severity}} · sent by Crucible</p></body></html>`;
 
-const LINK_TEXT = '{{#incident.url}}\nIncident: {{incident.url}}{{/incident.url}}';
-const LINK_HTML = '{{#incident.url}}<p><a href="{{incident.url}}">Open the incident</a></p>{{/incident.url}}';
+// `url`: the notification's one link (the incident, the open incidents of a group, a test's
+// channel), set when `PUBLIC_URL` is (links.ts).
+const LINK_TEXT = '{{#url}}\nOpen in Crucible: {{url}}{{/url}}';
+const LINK_HTML = '{{#url}}<p><a href="{{url}}">Open in Crucible</a></p>{{/url}}';
 
 function stateTemplate(titlePrefix: string): Template {
   return {
@@ -41,16 +43,19 @@ export const DEFAULT_TEMPLATES: Record<NotificationEventType, Template> = {
   'test.notification': stateTemplate(''),
 };
 
-/** Where a channel type writes differently: Slack links as `<url|text>`. */
+/** One body for every state. */
+const everyState = (body: string) =>
+  Object.fromEntries(Object.keys(DEFAULT_TEMPLATES).map((state) => [state, { body }]));
+
+/**
+ * Where a channel type writes differently: Slack links as `<url|text>`; in-app has no link in its
+ * text, since the notification centre links each notification to its incident itself.
+ */
 const TYPE_TEMPLATES: Partial<
   Record<ChannelType, Partial<Record<NotificationEventType, Partial<Template>>>>
 > = {
-  slack: Object.fromEntries(
-    Object.keys(DEFAULT_TEMPLATES).map((state) => [
-      state,
-      { body: '{{message}}{{#incident.url}}\n<{{incident.url}}|Open the incident>{{/incident.url}}' },
-    ]),
-  ),
+  slack: everyState('{{message}}{{#url}}\n<{{url}}|Open in Crucible>{{/url}}'),
+  'in-app': everyState('{{message}}'),
 };
 
 /** The template a channel uses for a state: its own fields, else its type's, else the default. */
@@ -106,7 +111,7 @@ function viewOf(value: unknown, nestDots = false): unknown {
 
 /**
  * Renders a state's template with Mustache (logic-less): `{{title}}`, `{{message}}`, `{{severity}}`,
- * `{{incident.url}}`, `{{monitor.name}}`, `{{metrics.*}}`, `{{channel.name}}`, `{{event.type}}`…
+ * `{{url}}`, `{{incident.url}}`, `{{monitor.name}}`, `{{metrics.*}}`, `{{channel.name}}`, `{{event.type}}`…
  * Title and body are plain text (nothing escaped: they go into JSON or a mail's text part); the
  * HTML part escapes every value.
  */

@@ -13,8 +13,10 @@ const incident = {
   key: 'rule-1:monitor-1',
   title: 'Shop is down',
   status: 'open' as const,
-  url: 'https://crucible.example/incidents/1',
 };
+/** Where `PUBLIC_URL` puts the incident's page: every provider links to it. */
+const PUBLIC_URL = 'https://crucible.example/app';
+const incidentUrl = `${PUBLIC_URL}/incidents/${incident.id}`;
 const data = {
   severity: 'critical' as const,
   title: 'Shop <b>is</b> down',
@@ -30,7 +32,7 @@ const shapes: Record<string, (r: Received) => void> = {
     const body = JSON.parse(r.body);
     expect(Object.keys(body)).toEqual(['text']);
     expect(body.text).toBe(
-      '*Incident opened: Shop <b>is</b> down*\nTwo runs failed: 503 & 503\n<https://crucible.example/incidents/1|Open the incident>',
+      `*Incident opened: Shop <b>is</b> down*\nTwo runs failed: 503 & 503\n<${incidentUrl}|Open in Crucible>`,
     );
   },
   discord: (r) => {
@@ -39,7 +41,8 @@ const shapes: Record<string, (r: Received) => void> = {
     const [embed] = body.embeds;
     expect(embed.title).toBe('Incident opened: Shop <b>is</b> down');
     expect(embed.title.length).toBeLessThanOrEqual(256);
-    expect(embed.description).toContain('Two runs failed');
+    expect(embed.description).toBe(`Two runs failed: 503 & 503\nOpen in Crucible: ${incidentUrl}`);
+    expect(embed.url).toBe(incidentUrl);
     expect(Number.isInteger(embed.color)).toBe(true);
   },
   teams: (r) => {
@@ -52,6 +55,9 @@ const shapes: Record<string, (r: Received) => void> = {
       type: 'TextBlock',
       text: 'Incident opened: Shop <b>is</b> down',
     });
+    expect(card.content.actions).toEqual([
+      { type: 'Action.OpenUrl', title: 'Open in Crucible', url: incidentUrl },
+    ]);
   },
   telegram: (r) => {
     expect(r.url).toBe('/telegram/bot123:ABC/sendMessage');
@@ -59,6 +65,7 @@ const shapes: Record<string, (r: Received) => void> = {
     expect(body.chat_id).toBe(-100200);
     expect(body.text.startsWith('Incident opened: Shop <b>is</b> down\n\nTwo runs failed')).toBe(true);
     expect(body).not.toHaveProperty('parse_mode');
+    expect(body.text.endsWith(`\nOpen in Crucible: ${incidentUrl}`)).toBe(true);
   },
   pagerduty: (r) => {
     expect(r.url).toBe('/pagerduty/v2/enqueue');
@@ -74,7 +81,9 @@ const shapes: Record<string, (r: Received) => void> = {
       severity: 'critical',
     });
     expect(['critical', 'error', 'warning', 'info']).toContain(body.payload.severity);
-    expect(body.links).toEqual([{ href: incident.url, text: 'Crucible incident' }]);
+    expect(body.links).toEqual([{ href: incidentUrl, text: 'Open in Crucible' }]);
+    expect(body).toMatchObject({ client: 'Crucible', client_url: incidentUrl });
+    expect(body.payload.custom_details.message).toContain(incidentUrl);
   },
   opsgenie: (r) => {
     expect(r.url).toBe('/opsgenie/v2/alerts');
@@ -82,6 +91,8 @@ const shapes: Record<string, (r: Received) => void> = {
     const body = JSON.parse(r.body);
     expect(body).toMatchObject({ alias: incident.key, priority: 'P1', source: 'crucible' });
     expect(body.message.length).toBeLessThanOrEqual(130);
+    expect(body.details).toEqual({ url: incidentUrl });
+    expect(body.description).toContain(`Open in Crucible: ${incidentUrl}`);
   },
 };
 
@@ -150,6 +161,7 @@ describe('provider payloads', () => {
       OPSGENIE_API_URL: `${receiver.base}/opsgenie`,
       SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
       SMTP_FROM: 'Crucible <alerts@crucible.example>',
+      PUBLIC_URL: `${PUBLIC_URL}/`,
     });
     const dispatcher = new Dispatcher({
       db: t.db.kysely,
@@ -178,6 +190,11 @@ describe('provider payloads', () => {
     // Values are HTML-escaped in the HTML part: the monitor's name cannot inject markup.
     expect(mail.html).toContain('<h2>Incident opened: Shop &lt;b&gt;is&lt;&#x2F;b&gt; down</h2>');
     expect(mail.html).toContain('503 &amp; 503');
+    expect(mail.text).toContain(`Open in Crucible: ${incidentUrl}`);
+    // The link's address HTML-escaped as every value is (`/` as `&#x2F;`), which a browser reads back.
+    expect((mail.html as string).replaceAll('&#x2F;', '/')).toContain(
+      `<a href="${incidentUrl}">Open in Crucible</a>`,
+    );
   });
 
   it('acknowledges and resolves by the incident key on PagerDuty and Opsgenie', async () => {
