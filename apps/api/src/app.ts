@@ -207,7 +207,7 @@ async function registerTeamRoutes(
     authenticate,
     access,
     auditLog,
-    service: createWorkspacesService({ workspaces, members, invitations, publish, audit }),
+    service: createWorkspacesService({ workspaces, members, invitations, publish, audit, access }),
     quotas,
   });
 }
@@ -282,7 +282,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
   const tests = new TestsRepository(deps.db.kysely);
   const workspaces = new WorkspacesRepository(deps.db.kysely);
   const members = new WorkspaceMembersRepository(deps.db.kysely);
-  const access = createWorkspaceAccess({ workspaces, members });
+  const access = createWorkspaceAccess({ workspaces, members, cache: deps.cache });
   const audit = createAudit(new AuditLogRepository(deps.db.kysely), app.log);
   // Last use of keys and sessions, written off the requests' path; what is noted goes out on close.
   const uses = createCredentialUses({

@@ -579,3 +579,101 @@ describe('workspaces: sharing tests, keys, invitations, owners', () => {
     expect((await as(bob, { method: 'GET', url: `/api/workspaces/${team}` })).statusCode).toBe(404);
   });
 });
+
+/** Asks every 20 ms for up to a second until `done`: another api process hears of a change over the cache's bus. */
+async function soon<T>(ask: () => Promise<T>, done: (answer: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 1_000;
+  let answer = await ask();
+  while (!done(answer) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    answer = await ask();
+  }
+  return answer;
+}
+
+describe('workspaces: memberships remembered between requests', () => {
+  let api1: Api;
+  let api2: Api;
+  const queries: string[] = [];
+  const as = (api: Api, user: User, options: InjectOptions) =>
+    api.app.inject({ ...options, headers: { ...options.headers, ...auth(user.token) } });
+  const run = (api: Api, user: User, workspace: string) =>
+    as(api, user, {
+      method: 'POST',
+      url: '/api/test/run',
+      headers: { 'x-crucible-workspace': workspace },
+      payload: RUN,
+    });
+  const membershipReads = () => queries.filter((q) => /"workspaces"|"workspace_members"/.test(q));
+
+  beforeAll(async () => {
+    api1 = await startApi({ onQuery: (sql) => queries.push(sql) });
+    api2 = await startApi({}, { databaseUrl: api1.databaseUrl, prefix: api1.prefix });
+  });
+  afterAll(async () => {
+    await api2?.close();
+    await api1?.close();
+  });
+
+  /** A team made through the API: its owner, and a member who has submitted in both processes. */
+  async function team() {
+    const owner = await register(api1, `${randomUUID()}@example.test`);
+    const member = await register(api1, `${randomUUID()}@example.test`);
+    const created = await as(api1, owner, { method: 'POST', url: '/api/workspaces', payload: { name: 'T' } });
+    const id = created.json().id as string;
+    await new WorkspaceMembersRepository(api1.db.kysely).add(id, member.id, 'member');
+    for (const api of [api1, api2]) expect((await run(api, member, id)).statusCode).toBe(202);
+    return { id, owner, member };
+  }
+
+  it('accepts a test without reading the membership again from PostgreSQL', async () => {
+    const user = await register(api1, `${randomUUID()}@example.test`);
+    const submit = async () =>
+      (await as(api1, user, { method: 'POST', url: '/api/test/run', payload: RUN })).statusCode;
+    expect(await submit()).toBe(202);
+    queries.length = 0;
+    expect(await Promise.all([submit(), submit(), submit()])).toEqual([202, 202, 202]);
+    expect(membershipReads()).toEqual([]);
+  });
+
+  it('refuses a removed member at once in the process that removed them, and soon in every other', async () => {
+    const t = await team();
+    const removed = await as(api1, t.owner, {
+      method: 'DELETE',
+      url: `/api/workspaces/${t.id}/members/${t.member.id}`,
+    });
+    expect(removed.statusCode).toBe(204);
+    expect((await run(api1, t.member, t.id)).statusCode).toBe(404);
+    const elsewhere = await soon(
+      () => run(api2, t.member, t.id),
+      (res) => res.statusCode === 404,
+    );
+    expect(elsewhere.statusCode).toBe(404);
+  });
+
+  it('holds a demoted member to the new role at once here and soon elsewhere; a deleted team is gone', async () => {
+    const t = await team();
+    const demoted = await as(api1, t.owner, {
+      method: 'PATCH',
+      url: `/api/workspaces/${t.id}/members/${t.member.id}`,
+      payload: { role: 'viewer' },
+    });
+    expect(demoted.statusCode).toBe(204);
+    expect((await run(api1, t.member, t.id)).json().code).toBe('FORBIDDEN_ROLE');
+    const elsewhere = await soon(
+      () => run(api2, t.member, t.id),
+      (res) => res.statusCode === 403,
+    );
+    expect(elsewhere.json().code).toBe('FORBIDDEN_ROLE');
+
+    expect((await run(api2, t.owner, t.id)).statusCode).toBe(202);
+    const deleted = await as(api1, t.owner, { method: 'DELETE', url: `/api/workspaces/${t.id}` });
+    expect(deleted.statusCode).toBe(204);
+    expect((await run(api1, t.owner, t.id)).statusCode).toBe(404);
+    const gone = await soon(
+      () => run(api2, t.owner, t.id),
+      (res) => res.statusCode === 404,
+    );
+    expect(gone.statusCode).toBe(404);
+  });
+});

@@ -14,7 +14,7 @@ import { AuditActions } from './audit.js';
 import type { Audit } from './audit.js';
 import type { Publish } from './tests/events.js';
 import { forbiddenRole } from './workspace-access.js';
-import type { Actor } from './workspace-access.js';
+import type { Actor, WorkspaceAccess } from './workspace-access.js';
 
 export interface WorkspacesServiceDeps {
   workspaces: WorkspacesRepository;
@@ -27,6 +27,8 @@ export interface WorkspacesServiceDeps {
   publish: Publish;
   /** Membership, invitation and settings changes are recorded in the workspace's audit log. */
   audit: Audit;
+  /** Told of every role changed or taken away, so that no process acts on the old one. */
+  access: Pick<WorkspaceAccess, 'forget'>;
 }
 
 export function workspaceView(row: MembershipView, userId: string): WorkspaceView {
@@ -214,6 +216,7 @@ export function createWorkspacesService(deps: WorkspacesServiceDeps) {
           'Conflict',
           'A personal workspace cannot be deleted',
         );
+      await deps.access.forget({ workspaceId: actor.workspaceId });
     },
     async members(actor: Actor): Promise<MemberView[]> {
       return (await members.list(actor.workspaceId)).map((m) => ({
@@ -229,6 +232,7 @@ export function createWorkspacesService(deps: WorkspacesServiceDeps) {
       const refused = await members.setRole(actor.workspaceId, userId, role);
       if (refused === 'NOT_A_MEMBER') throw notFound('Member');
       if (refused === 'LAST_OWNER') throw lastOwner();
+      await deps.access.forget({ workspaceId: actor.workspaceId, userId });
       await audit(
         actor,
         actor.workspaceId,
@@ -247,6 +251,7 @@ export function createWorkspacesService(deps: WorkspacesServiceDeps) {
       const refused = await members.remove(actor.workspaceId, userId);
       if (refused === 'NOT_A_MEMBER') throw notFound('Member');
       if (refused === 'LAST_OWNER') throw lastOwner();
+      await deps.access.forget({ workspaceId: actor.workspaceId, userId });
       const action = userId === actor.id ? AuditActions.MEMBER_LEFT : AuditActions.MEMBER_REMOVED;
       await audit(actor, actor.workspaceId, action, { type: 'user', id: userId }, { role });
       await changed(Events.WORKSPACE_MEMBER_LEFT, actor.workspaceId, userId, null);
