@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { createTestDatabase } from '@crucible/db/testing';
 import type { BenchContext } from '../harness.js';
 import { freePort, startProcess, waitForReady } from './processes.js';
@@ -6,13 +7,19 @@ import { REDIS_URL, benchPrefix, deletePrefix } from './redis.js';
 
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
 
+const HEAP_SAMPLING = fileURLToPath(new URL('./heap-sampling.mjs', import.meta.url));
+
 /**
  * Node.js flags for every process of the stack: with `BENCH_CPU_PROF=<dir>` each writes a V8 CPU
- * profile there when it exits (open it in Chrome DevTools or speedscope to name the hot path).
+ * profile there when it exits (open it in Chrome DevTools or speedscope to name the hot path); with
+ * `BENCH_HEAP_PROF=<dir>` a sampling heap profile of what it allocated, garbage included.
  */
 export function profileArgs(): string[] {
-  const dir = process.env.BENCH_CPU_PROF;
-  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+  const cpu = process.env.BENCH_CPU_PROF;
+  return [
+    ...(cpu ? ['--cpu-prof', `--cpu-prof-dir=${cpu}`] : []),
+    ...(process.env.BENCH_HEAP_PROF ? ['--import', HEAP_SAMPLING] : []),
+  ];
 }
 
 export interface CrucibleStackOptions {
