@@ -1,17 +1,5 @@
-import * as hdr from 'hdr-histogram-js';
-import type { Histogram } from 'hdr-histogram-js';
 import type { StressLatency, StressSecond } from '@crucible/contracts';
-import { roundMs } from '../../stats.js';
-
-function histogram(): Histogram {
-  return hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 3_600_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
-}
-
-const toMs = (us: number) => roundMs(us / 1000);
+import { encodeHistogram, latencyHistogram, latencyOf, secondPercentiles } from './merge.js';
 
 function increment(map: Record<string, number>, key: string): void {
   map[key] = (map[key] ?? 0) + 1;
@@ -32,8 +20,8 @@ export class StressTally {
   failed = 0;
   transportErrors = 0;
   bytes = 0;
-  readonly #overall = histogram();
-  readonly #second = histogram();
+  readonly #overall = latencyHistogram();
+  readonly #second = latencyHistogram();
   /** Responses by status code this second (index = code), folded into records at each tick. */
   readonly #secondStatus = new Uint32Array(1000);
   #secondErrors: Record<string, number> = {};
@@ -62,9 +50,13 @@ export class StressTally {
     increment(this.#secondErrors, kind);
   }
 
-  /** Ends the second under way: its point goes into the series, its figures into the totals. */
-  closeSecond(connections: number, active: number): StressSecond {
+  /**
+   * Ends the second under way: its point goes into the series, its figures into the totals.
+   * `keep` is handed the second's latencies before they are folded in (a shard sends them on).
+   */
+  closeSecond(connections: number, active: number, keep?: (encoded: string) => void): StressSecond {
     const second = this.#second;
+    keep?.(encodeHistogram(second));
     const { codes, httpErrors } = this.#foldStatus();
     const errorsByKind = { ...httpErrors, ...this.#secondErrors };
     const errorsThisSecond = Object.values(errorsByKind).reduce((a, b) => a + b, 0);
@@ -72,9 +64,7 @@ export class StressTally {
       second: this.series.length + 1,
       requests: this.#secondRequests,
       rps: this.#secondRequests,
-      p50: second.totalCount ? toMs(second.getValueAtPercentile(50)) : 0,
-      p95: second.totalCount ? toMs(second.getValueAtPercentile(95)) : 0,
-      p99: second.totalCount ? toMs(second.getValueAtPercentile(99)) : 0,
+      ...secondPercentiles(second),
       errors: errorsThisSecond,
       errorsByKind,
       statusCodes: codes,
@@ -97,20 +87,12 @@ export class StressTally {
 
   /** Latency percentiles of every response, in ms; null without any. */
   latency(): StressLatency | null {
-    const h = this.#overall;
-    if (h.totalCount === 0) return null;
-    return {
-      min: toMs(h.minNonZeroValue),
-      mean: toMs(h.mean),
-      stddev: toMs(h.stdDeviation),
-      p50: toMs(h.getValueAtPercentile(50)),
-      p75: toMs(h.getValueAtPercentile(75)),
-      p90: toMs(h.getValueAtPercentile(90)),
-      p95: toMs(h.getValueAtPercentile(95)),
-      p99: toMs(h.getValueAtPercentile(99)),
-      p999: toMs(h.getValueAtPercentile(99.9)),
-      max: toMs(h.maxValue),
-    };
+    return latencyOf(this.#overall);
+  }
+
+  /** Every response's latency so far ({@link encodeHistogram}): what a shard hands its coordinator. */
+  encodedLatencies(): string {
+    return encodeHistogram(this.#overall);
   }
 
   /** This second's status codes as a record (and into the totals); HTTP errors by status. */
