@@ -31,6 +31,7 @@ export function composeWorker(services: WorkerServices, settings: WorkerSettings
       stressLimits: {
         maxConnections: settings.stressMaxConnections,
         maxDurationSec: settings.stressMaxDurationSec,
+        maxShards: settings.stressMaxShards,
       },
       parser,
       browser: { chromiumPath: settings.chromiumPath },
@@ -39,6 +40,7 @@ export function composeWorker(services: WorkerServices, settings: WorkerSettings
     maxStressConnectionsPerOwner: settings.workspaceMaxStressConnections,
     maxRunningPerWorkspace: settings.workspaceMaxRunning,
     maxStressConnectionsPerTest: settings.stressMaxConnections,
+    shardConcurrency: settings.stressMaxShards,
     browserConcurrency: settings.browserConcurrency,
     targetHostMaxConcurrent: settings.targetHostMaxConcurrent,
     resolveHost: (host) => egress.resolve(host),

@@ -19,6 +19,7 @@ describe('loadWorkerEnv', () => {
       workspaceMaxStressConnections: 200,
       workspaceMaxRunning: 10,
       stressMaxDurationSec: 300,
+      stressMaxShards: 16,
       lockDurationMs: 30_000,
       browserConcurrency: 1,
       targetHostMaxConcurrent: 2,
@@ -77,12 +78,15 @@ describe('loadWorkerEnv', () => {
       TARGET_ALLOWLIST: '127.0.0.0/8,localhost',
       STRESS_MAX_CONNECTIONS: '50',
       STRESS_MAX_DURATION_SEC: '60',
+      STRESS_MAX_SHARDS: '8',
     });
     expect([...env.targetAllowlist.hosts]).toEqual(['localhost']);
     expect(env.targetAllowlist.cidrs.map(([net, bits]) => `${net.toString()}/${bits}`)).toEqual([
       '127.0.0.0/8',
     ]);
-    expect([env.stressMaxConnections, env.stressMaxDurationSec]).toEqual([50, 60]);
+    expect([env.stressMaxConnections, env.stressMaxDurationSec, env.stressMaxShards]).toEqual([50, 60, 8]);
+    expect(loadWorkerEnv({}).stressMaxShards).toBe(16);
+    expect(() => loadWorkerEnv({ STRESS_MAX_SHARDS: '65' })).toThrow('STRESS_MAX_SHARDS: must be at most 64');
   });
 
   it('reads the queues it consumes: the light tests, the browser tests, or both', () => {

@@ -52,6 +52,11 @@ export interface WorkerSettings {
   workspaceMaxRunning: number | null;
   /** Longest one stress test may run, ramp-up included (`STRESS_MAX_DURATION_SEC`). @defaultValue 300 */
   stressMaxDurationSec: number;
+  /**
+   * Shards one stress test may be split into (`STRESS_MAX_SHARDS`, 1–64), and shards one worker
+   * process runs at once. @defaultValue 16
+   */
+  stressMaxShards: number;
   /** A worker silent this long is presumed lost and its tests run again elsewhere (`WORKER_LOCK_DURATION_MS`). @defaultValue 30000 */
   lockDurationMs: number;
   /** Browser tests run at once, from the `browser` queue (`BROWSER_CONCURRENCY`); each holds a Chromium. @defaultValue 1 */
@@ -124,6 +129,7 @@ export function loadWorkerSettings(
     workspaceMaxStressConnections: envWorkspaceMaxStressConnections(env),
     workspaceMaxRunning: envWorkspaceMaxRunning(env),
     stressMaxDurationSec: envInt(env, 'STRESS_MAX_DURATION_SEC', 300, { min: 1, max: 3600 }),
+    stressMaxShards: envInt(env, 'STRESS_MAX_SHARDS', 16, { min: 1, max: 64 }),
     lockDurationMs: envLockDurationMs(env),
     browserConcurrency: envInt(env, 'BROWSER_CONCURRENCY', 1, { min: 1, max: 16 }),
     targetHostMaxConcurrent: envInt(env, 'TARGET_HOST_MAX_CONCURRENT', 2, { min: 1, max: 1_000 }),

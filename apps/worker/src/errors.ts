@@ -10,7 +10,8 @@ export type EngineErrorCode =
   | 'PARSE_LIMIT'
   | 'CANCELLED'
   | 'ABORTED'
-  | 'OVER_WORKSPACE_LIMIT';
+  | 'OVER_WORKSPACE_LIMIT'
+  | 'SHARDS_NOT_STARTED';
 
 /**
  * A failure the engine or the processor understood. `retryable: false` (the default) means another

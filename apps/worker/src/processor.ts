@@ -18,6 +18,8 @@ import { withRunningQuota } from './attempt/running-quota.js';
 import type { RunningQuota } from './attempt/running-quota.js';
 import type { RunAttempt, StressConnectionLimits } from './attempt/stress-admission.js';
 import { withHostCap } from './attempt/host-cap.js';
+import { fanOutFor } from './attempt/stress-shards.js';
+import type { ShardTransport } from './attempt/stress-shards.js';
 import type { HostCapLimits } from './attempt/host-cap.js';
 
 export { AbortReasons } from './attempt/aborts.js';
@@ -58,6 +60,8 @@ export interface ProcessorDeps {
   artifacts?: { put(testId: string, name: string, contentType: string, data: Buffer): Promise<void> };
   /** Stress tests against one host at once, deployment-wide. @defaultValue none (no cap) */
   hostCap?: HostCapLimits;
+  /** Where sharded stress tests put their shards. @defaultValue none: a stress test runs whole, here */
+  shards?: ShardTransport;
 }
 
 /**
@@ -167,6 +171,9 @@ export function createProcessor(
         signal: controller.signal,
         stressStats: (data: object) => events.stressStats(data),
         progress: progress.report,
+        ...(deps.shards
+          ? { stressShards: fanOutFor(deps.shards, { testId, jobId: job.id ?? testId }, fence.attempt) }
+          : {}),
         ...(deps.artifacts
           ? {
               artifacts: (name: string, contentType: string, data: Buffer) =>

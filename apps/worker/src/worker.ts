@@ -7,11 +7,12 @@ import {
   CANCEL_TOPIC,
   DEFAULT_QUOTA_LIMITS,
   MONITOR_QUEUE_NAME,
+  STRESS_SHARD_QUEUE_NAME,
   TEST_QUEUE_NAMES,
   TestQueueNames,
   queueNameOf,
 } from '@crucible/contracts';
-import type { CancelMessage, TestQueueName, TestType } from '@crucible/contracts';
+import type { CancelMessage, StressShardJobData, TestQueueName, TestType } from '@crucible/contracts';
 import type { Backplane, TestQueueWorker } from '@crucible/backplane';
 import {
   IdempotencyKeysRepository,
@@ -40,6 +41,8 @@ import { createRunSettler } from './monitors/settle.js';
 import { createAlertEvaluator } from './alerts/evaluate.js';
 import { startReminderSweep } from './alerts/reminders.js';
 import { workspaceLimits } from './attempt/workspace-limits.js';
+import { LocalShards, createShardProcessor } from './attempt/stress-shards.js';
+import type { ShardOutcome } from './engines/stress/shards/shard.js';
 import type { WorkspaceLimits } from './attempt/workspace-limits.js';
 
 export interface TestWorkerDeps {
@@ -53,6 +56,7 @@ export interface TestWorkerDeps {
     | 'createWorker'
     | 'queue'
     | 'monitorQueue'
+    | 'shardQueue'
     | 'eventLog'
     | 'pubsub'
     | 'presence'
@@ -130,6 +134,8 @@ export interface TestWorkerDeps {
   dispatchAnnounceGraceMs?: number;
   /** Tests one workspace may have in flight (released, not finished); more wait their turn. @defaultValue no cap */
   maxInFlightPerWorkspace?: (workspaceId: string | null) => number;
+  /** Shards of sharded stress tests this process runs at once (`STRESS_MAX_SHARDS`). @defaultValue 16 */
+  shardConcurrency?: number;
   /** Monitor runs at once, on their own queue (`MONITOR_CONCURRENCY`). @defaultValue 5 */
   monitorConcurrency?: number;
   /**
@@ -227,6 +233,7 @@ function processorFor(
       retryMs: deps.runningQuotaRetryMs,
     },
     artifacts: new TestArtifactsRepository(deps.db.kysely),
+    shards: { queue: deps.backplane.shardQueue, pubsub: deps.backplane.pubsub },
   });
 }
 
@@ -246,8 +253,11 @@ function watchWorker(worker: QueueWorker, log: Logger): void {
   });
 }
 
-/** Hears `CANCEL_TOPIC`: a test this worker is running is aborted, any other message ignored. */
-function cancelListener(workers: QueueWorker[], log: Logger): (payload: string) => void {
+/**
+ * Hears `CANCEL_TOPIC`: a test this worker is running is aborted, and so is every shard of it
+ * running here (without waiting for the test's own stop); any other message is ignored.
+ */
+function cancelListener(workers: QueueWorker[], shards: LocalShards, log: Logger): (payload: string) => void {
   return (payload) => {
     let message: CancelMessage;
     try {
@@ -259,6 +269,8 @@ function cancelListener(workers: QueueWorker[], log: Logger): (payload: string) 
     if (workers.some((worker) => worker.cancelJob(message.jobId, AbortReasons.CANCELLED))) {
       log.info({ testId: message.testId }, 'cancelling a running test');
     }
+    const stopped = shards.abortTest(message.testId, AbortReasons.CANCELLED);
+    if (stopped > 0) log.info({ testId: message.testId, shards: stopped }, 'cancelling shards of a test');
   };
 }
 
@@ -415,6 +427,68 @@ function consumerOf(
   };
 }
 
+/** Monitor runs: their own queue and slots; after each attempt the run settles its monitor's state. */
+function startMonitorConsumer(
+  deps: TestWorkerDeps,
+  processor: Processor,
+  settle: (testId: string) => Promise<unknown>,
+  lockDuration: number,
+  log: Logger,
+): QueueWorker {
+  const monitorWorker = deps.backplane.createWorker<ProcessOutcome>(
+    async (job, token, signal) => {
+      try {
+        return await processor(job, token, signal);
+      } finally {
+        await settle(job.data.testId).catch((err: unknown) =>
+          log.warn({ err, testId: job.data.testId }, 'could not settle a monitor run'),
+        );
+      }
+    },
+    {
+      queue: MONITOR_QUEUE_NAME,
+      concurrency: deps.monitorConcurrency ?? 5,
+      lockDuration,
+      stalledInterval: deps.stalledIntervalMs ?? Math.min(15_000, lockDuration),
+      maxStalledCount: 2,
+    },
+  );
+  watchWorker(monitorWorker, log);
+  return monitorWorker;
+}
+
+/**
+ * The consumer of sharded stress tests' shards, on every worker that consumes `tests` (and has the
+ * shard engine). Its own queue and slots: shards never wait behind the tests whose shards they are.
+ */
+function startShardConsumer(
+  deps: TestWorkerDeps,
+  parts: { id: string; registry: WorkerRegistry; local: LocalShards; log: Logger; lockDuration: number },
+): QueueWorker | undefined {
+  const engine = (deps.engines ?? defaultEngines).stressShard;
+  if (!engine || !(deps.queues ?? TEST_QUEUE_NAMES).includes(TestQueueNames.TESTS)) return undefined;
+  const worker = deps.backplane.createWorker<ShardOutcome, StressShardJobData>(
+    createShardProcessor({
+      engine,
+      pubsub: deps.backplane.pubsub,
+      workerId: parts.id,
+      registry: parts.registry,
+      local: parts.local,
+      logger: parts.log,
+    }),
+    {
+      queue: STRESS_SHARD_QUEUE_NAME,
+      concurrency: deps.shardConcurrency ?? DEFAULT_STRESS_LIMITS.maxShards!,
+      lockDuration: parts.lockDuration,
+      stalledInterval: deps.stalledIntervalMs ?? Math.min(15_000, parts.lockDuration),
+      // A shard whose worker is lost is replaced by its test, on the test's clock: never re-run.
+      maxStalledCount: 0,
+    },
+  );
+  watchWorker(worker as unknown as QueueWorker, parts.log);
+  return worker as unknown as QueueWorker;
+}
+
 /** Jobs run at once from each queue consumed. */
 function slotsOf(deps: TestWorkerDeps): Partial<Record<TestQueueName, number>> {
   const concurrency: Record<TestQueueName, number> = {
@@ -540,28 +614,15 @@ export function createTestWorker(deps: TestWorkerDeps): TestWorker {
   }
   const alerts = alertsOf(deps, log);
   const settle = settlerOf(deps, eventLog, log, alerts);
-  // Monitor runs: their own queue and slots; after each attempt the run settles its monitor's state.
-  const monitorWorker = deps.backplane.createWorker<ProcessOutcome>(
-    async (job, token, signal) => {
-      try {
-        return await processor(job, token, signal);
-      } finally {
-        await settle(job.data.testId).catch((err: unknown) =>
-          log.warn({ err, testId: job.data.testId }, 'could not settle a monitor run'),
-        );
-      }
-    },
-    {
-      queue: MONITOR_QUEUE_NAME,
-      concurrency: deps.monitorConcurrency ?? 5,
-      lockDuration,
-      stalledInterval: deps.stalledIntervalMs ?? Math.min(15_000, lockDuration),
-      maxStalledCount: 2,
-    },
-  );
-  watchWorker(monitorWorker, log);
-  const workers = [...consumers.values(), monitorWorker];
-  const onCancel = cancelListener(workers, log);
+  const monitorWorker = startMonitorConsumer(deps, processor, settle, lockDuration, log);
+  const localShards = new LocalShards();
+  const shardWorker = startShardConsumer(deps, { id, registry, local: localShards, log, lockDuration });
+  const workers: QueueWorker[] = [
+    ...consumers.values(),
+    monitorWorker,
+    ...(shardWorker ? [shardWorker] : []),
+  ];
+  const onCancel = cancelListener(workers, localShards, log);
 
   const outbox = startOutbox(deps, log, alerts);
   const heartbeat = startHeartbeat(registry, { id, slots, running }, deps.heartbeatMs ?? 5_000, log);

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import { MONITOR_QUEUE_NAME, bullPrefix } from '@crucible/contracts';
+import { MONITOR_QUEUE_NAME, STRESS_SHARD_QUEUE_NAME, bullPrefix } from '@crucible/contracts';
 import type {
   AckStore,
   ConnectionRegistry,
@@ -13,6 +13,7 @@ import type {
   PresenceStore,
   PubSub,
   StressConnectionStore,
+  StressShardJobData,
   TestJobData,
   TestQueueName,
   TicketStore,
@@ -48,9 +49,9 @@ export interface CacheStack {
   readonly prefix?: string;
 }
 
-/** A consumer of the test queue, whichever store holds it. */
-export type TestQueueWorker<R = unknown> = Worker<
-  TestJobData,
+/** A consumer of the test queue (or of another queue of ours: `D`), whichever store holds it. */
+export type TestQueueWorker<R = unknown, D = TestJobData> = Worker<
+  D,
   R,
   string,
   IQueueBackend,
@@ -70,9 +71,21 @@ export interface RateLimiterOptions {
   durationSec: number;
 }
 
+/** The queue of stress-test shards, whichever store holds it. */
+export type ShardQueue = Queue<
+  StressShardJobData,
+  unknown,
+  string,
+  StressShardJobData,
+  unknown,
+  string,
+  IQueueBackend,
+  unknown
+>;
+
 export interface WorkerOptions {
   /** The queue consumed. */
-  queue: TestQueueName | typeof MONITOR_QUEUE_NAME;
+  queue: TestQueueName | typeof MONITOR_QUEUE_NAME | typeof STRESS_SHARD_QUEUE_NAME;
   /** Jobs run at once. */
   concurrency: number;
   /** A job whose worker has not renewed its lock for this long is presumed lost. @defaultValue BullMQ's 30 s */
@@ -94,8 +107,10 @@ export interface Backplane {
   readonly queue: TestQueues;
   /** The monitor runs' own queue (DESIGN.md, "Monitors"): a backlog of other tests never delays them. */
   readonly monitorQueue: TestQueue;
-  /** Starts a consumer of one test queue; the caller closes it before the backplane. */
-  createWorker<R>(processor: Processor<TestJobData, R>, options: WorkerOptions): TestQueueWorker<R>;
+  /** Sharded stress tests' shard jobs (DESIGN.md, "Distributed stress tests"). */
+  readonly shardQueue: ShardQueue;
+  /** Starts a consumer of one queue; the caller closes it before the backplane. */
+  createWorker<R, D = TestJobData>(processor: Processor<D, R>, options: WorkerOptions): TestQueueWorker<R, D>;
   /** The one way apps publish channel messages. */
   readonly eventLog: EventLog;
   /**
@@ -169,6 +184,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
     return made as TestQueue;
   });
   let monitorQueue: TestQueue | undefined;
+  let shardQueue: ShardQueue | undefined;
   // Workers block on their own connection, which waits for Redis instead of failing fast.
   let workerConnection: Redis | undefined;
   return {
@@ -185,14 +201,27 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
       }
       return monitorQueue;
     },
-    createWorker<R>(processor: Processor<TestJobData, R>, { queue: name, ...workerOptions }: WorkerOptions) {
+    get shardQueue() {
+      if (!shardQueue) {
+        shardQueue = new Queue<StressShardJobData>(STRESS_SHARD_QUEUE_NAME, {
+          connection: producer,
+          prefix: bullPrefix(options.prefix),
+        }) as ShardQueue;
+        shardQueue.on('error', onError);
+      }
+      return shardQueue;
+    },
+    createWorker<R, D = TestJobData>(
+      processor: Processor<D, R>,
+      { queue: name, ...workerOptions }: WorkerOptions,
+    ) {
       workerConnection ??= createRedis(options.url, 'worker', onError);
-      const worker = new Worker<TestJobData, R>(name, processor, {
+      const worker = new Worker<D, R>(name, processor, {
         ...workerOptions,
         connection: workerConnection,
         prefix: bullPrefix(options.prefix),
       });
-      return worker as TestQueueWorker<R>;
+      return worker as TestQueueWorker<R, D>;
     },
     eventLog: new RedisEventLog(producer, { prefix: options.prefix }),
     pubsub,
@@ -222,7 +251,7 @@ export function createRedisBackplane(options: RedisBackplaneOptions): Backplane 
       if (producer.status !== 'ready') await once(producer, 'ready');
     },
     async close() {
-      await Promise.all([queue.close(), monitorQueue?.close()]);
+      await Promise.all([queue.close(), monitorQueue?.close(), shardQueue?.close()]);
       await this.connections.close();
       await this.stressConnections.close();
       await this.targetHosts.close();
@@ -280,6 +309,8 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
   });
   const monitorQueue = new Classes.Queue<TestJobData>(MONITOR_QUEUE_NAME, { connection: pool });
   monitorQueue.on('error', onError);
+  const shardQueue = new Classes.Queue<StressShardJobData>(STRESS_SHARD_QUEUE_NAME, { connection: pool });
+  shardQueue.on('error', onError);
   const pubsub = new MemoryPubSub();
   const memoryLimiters = new Map<string, RateLimiter>();
   return {
@@ -287,12 +318,16 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
     eventLogOrderedWithQueue: false,
     queue,
     monitorQueue: monitorQueue as unknown as TestQueue,
-    createWorker<R>(processor: Processor<TestJobData, R>, { queue: name, ...workerOptions }: WorkerOptions) {
-      const worker = new Classes.Worker<TestJobData, R>(name, processor, {
+    shardQueue: shardQueue as unknown as ShardQueue,
+    createWorker<R, D = TestJobData>(
+      processor: Processor<D, R>,
+      { queue: name, ...workerOptions }: WorkerOptions,
+    ) {
+      const worker = new Classes.Worker<D, R>(name, processor, {
         ...workerOptions,
         connection: pool,
       });
-      return worker as unknown as TestQueueWorker<R>;
+      return worker as unknown as TestQueueWorker<R, D>;
     },
     eventLog: new MemoryEventLog(pubsub),
     pubsub,
@@ -324,7 +359,7 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
       await queue.waitUntilReady();
     },
     async close() {
-      await Promise.all([queue.close(), monitorQueue.close()]);
+      await Promise.all([queue.close(), monitorQueue.close(), shardQueue.close()]);
       await pubsub.close();
       await pool.end();
     },

@@ -14,6 +14,7 @@ export type {
   RateLimiterOptions,
   RedisBackplaneOptions,
   TestQueueWorker,
+  ShardQueue,
   WorkerOptions,
 } from './backplane.js';
 export { TestQueues } from './test-queues.js';

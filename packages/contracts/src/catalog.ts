@@ -99,6 +99,11 @@ export const StressConfig = Type.Object(
     headers: Type.Optional(Headers),
     body: Type.Optional(Type.String({ maxLength: 65_536 })),
     rate: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+    /**
+     * Worker jobs the load is split into, started together and merged into one result
+     * (connections and rate divided between them; bounded by `STRESS_MAX_SHARDS`). @defaultValue 1
+     */
+    shards: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: 1 })),
     thresholds: Type.Optional(
       Type.Object(
         {
@@ -409,6 +414,28 @@ export const StressThresholdVerdict = Type.Object(
 );
 export type StressThresholdVerdict = Static<typeof StressThresholdVerdict>;
 
+/** What one shard of a sharded stress test did (one entry per try: a lost shard's replacement is another). */
+export const StressShardTotals = Type.Object(
+  {
+    /** 1-based. */
+    shard: Type.Integer({ minimum: 1 }),
+    /** 1 for the shard's first job; a replacement of a lost one counts up. */
+    try: Type.Integer({ minimum: 1 }),
+    /** The worker process that ran it. */
+    worker: Type.String(),
+    /** `lost`: its worker stopped answering; its figures are those it reported until then. */
+    status: Type.Union([Type.Literal('completed'), Type.Literal('lost')]),
+    connections: Type.Integer(),
+    requests: Type.Integer(),
+    failed: Type.Integer(),
+    rps: Type.Number(),
+    /** Of this shard's responses alone, ms; null without any. */
+    p95: NullableNumber,
+  },
+  closed,
+);
+export type StressShardTotals = Static<typeof StressShardTotals>;
+
 export const StressResult = Type.Object(
   {
     url: Type.String(),
@@ -451,6 +478,13 @@ export const StressResult = Type.Object(
     thresholds: Type.Array(StressThresholdVerdict),
     /** Every threshold held (true when none was set). */
     passed: Type.Boolean(),
+    /** A sharded test (`shards` > 1): each shard's own totals beside the merged figures above. */
+    shards: Type.Optional(Type.Array(StressShardTotals)),
+    /**
+     * Shards whose load stopped before the end (their worker lost, no time left to replace them):
+     * the result is partial, and says so. Absent or empty: every shard ran to the end.
+     */
+    lostShards: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }))),
     summary: Type.Object(
       {
         requests: Type.Integer(),

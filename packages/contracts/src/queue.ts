@@ -57,6 +57,40 @@ export function testJobData(row: {
   };
 }
 
+/**
+ * The queue of stress-test shards (DESIGN.md, "Distributed stress tests"): a sharded test's job
+ * adds one job per shard here, consumed by every worker that consumes `tests`, outside the fair
+ * dispatcher (the test itself already took its turn and its slot).
+ */
+export const STRESS_SHARD_QUEUE_NAME = 'stress-shards';
+
+/** The job of one shard of a sharded stress test. */
+export interface StressShardJobData {
+  testId: string;
+  /** The test's job ({@link jobIdOf}). */
+  jobId: string;
+  /** Names this fan-out (job, attempt, run): the pub/sub topics between the shards and their test. */
+  key: string;
+  /** 1-based. */
+  shard: number;
+  shards: number;
+  /** 1 for the first job of the shard; a replacement of a lost one counts up. */
+  try: number;
+  url: string;
+  /** The test's validated stress config. */
+  config: Record<string, unknown>;
+  /** This shard's part of the load: its connections, and its requests per second (null: unpaced). */
+  connections: number;
+  rate: number | null;
+  /** The test's whole run, ramp-up included, seconds. */
+  totalSec: number;
+  /** Epoch ms by which the shard must be ready; past it the test has given up on it. */
+  readyBy: number;
+  /** Epoch ms of the agreed start, when known at once (a replacement joins a running test). */
+  startAt?: number;
+  /** Workers that must not run it (the one whose loss it replaces). @defaultValue none */
+  avoidWorkers?: string[];
+}
 
 /** Pub/sub topic on which the API asks every worker process to abort a running test. */
 export const CANCEL_TOPIC = 'control:cancel';

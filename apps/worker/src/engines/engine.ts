@@ -1,6 +1,8 @@
-import type { TestType } from '@crucible/contracts';
+import type { StressShardJobData, TestType } from '@crucible/contracts';
 import type { Egress } from '@crucible/egress';
 import type { ParserPool } from '../parsing/parser-pool.js';
+import type { ShardFanOut } from './stress/shards/protocol.js';
+import type { ShardContext, ShardOutcome } from './stress/shards/shard.js';
 
 /** Reports progress: `pct` 0–100, a short stage name, and data worth showing live. */
 export type ProgressReporter = (pct: number, stage: string, data?: object) => Promise<void> | void;
@@ -25,6 +27,11 @@ export interface EngineContext {
    */
   stressStats?: (data: object) => Promise<void> | void;
   /**
+   * Where a stress test with `shards` > 1 puts its shards' jobs and hears them: the processor binds
+   * it to the attempt. Absent, the whole load runs in this process.
+   */
+  stressShards?: ShardFanOut;
+  /**
    * Stores a file beside the test (a browser test's screenshot, filmstrip, report); the processor
    * binds it to the test. Absent, nothing is kept.
    */
@@ -43,5 +50,11 @@ export type Engine = (
   ctx: EngineContext,
 ) => Promise<EngineResult>;
 
-/** The engines a worker can run; a type without one fails its tests without retrying. */
-export type EngineRegistry = Partial<Record<TestType, Engine>>;
+/** Runs one shard of a sharded stress test (the registry binds it to the worker's guard and limits). */
+export type ShardEngine = (job: StressShardJobData, ctx: Omit<ShardContext, 'http'>) => Promise<ShardOutcome>;
+
+/**
+ * The engines a worker can run; a type without one fails its tests without retrying. `stressShard`
+ * runs the shards of sharded stress tests (a worker without it takes none).
+ */
+export type EngineRegistry = Partial<Record<TestType, Engine>> & { stressShard?: ShardEngine };

@@ -17,6 +17,7 @@ import { runSeo } from './seo.engine.js';
 import { DEFAULT_STRESS_LIMITS, runStress } from './stress.engine.js';
 import type { StressLimits } from './stress.engine.js';
 import type { ParserPool } from '../parsing/parser-pool.js';
+import { runShard } from './stress/shards/shard.js';
 
 export interface EngineOptions {
   /** Server-side bounds of a stress test, whatever the user asks for. @defaultValue DEFAULT_STRESS_LIMITS */
@@ -52,6 +53,7 @@ export function createEngines(egress: Egress, options: EngineOptions = {}): Engi
     browser: bind<BrowserConfig>(egress, parser, (url, config, ctx) =>
       runBrowser(url, config, ctx, options.browser),
     ),
+    stressShard: (job, ctx) => runShard(job, { ...ctx, http: egress }),
   };
 }
 

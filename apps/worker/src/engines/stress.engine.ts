@@ -1,16 +1,18 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { StressConfig, StressResult } from '@crucible/contracts';
-import type { buildConnector } from 'undici';
-import { EngineError, abortReason, errorMessage, throwIfRefused } from '../errors.js';
+import { abortReason } from '../errors.js';
 import { roundMs } from '../stats.js';
 import type { EngineContext } from './engine.js';
-import { checkedTarget, egressOf } from './support.js';
+import { egressOf } from './support.js';
+import { pinnedConnect } from './stress/connect.js';
 import { Load } from './stress/load.js';
 import { DEFAULT_STRESS_LIMITS, planStress } from './stress/plan.js';
 import type { StressLimits } from './stress/plan.js';
 import { stressResult } from './stress/result.js';
 import { StressTally } from './stress/tally.js';
+import { runShardedStress, shardCount } from './stress/shards/coordinator.js';
+import { checkedTarget } from './support.js';
 
 export { DEFAULT_STRESS_LIMITS, activeUsers } from './stress/plan.js';
 export type { StressLimits } from './stress/plan.js';
@@ -29,27 +31,6 @@ export type { StressLimits } from './stress/plan.js';
 const DRAIN_MS = 5_000;
 
 /**
- * Resolves and checks the target once, for a connector that dials that very address for every
- * connection: a private target is refused before anything opens, and no later DNS answer
- * (rebinding) is ever dialled.
- */
-async function pinnedConnect(
-  ctx: EngineContext,
-  url: string,
-  connecting: AbortController,
-): Promise<{ target: URL; connect: buildConnector.connector }> {
-  const egress = egressOf(ctx);
-  const target = checkedTarget(egress, url);
-  try {
-    const { connect } = await egress.pinnedConnector(target, { signal: connecting.signal });
-    return { target, connect };
-  } catch (err) {
-    throwIfRefused(err);
-    throw new EngineError('TARGET_UNREACHABLE', errorMessage(err), { cause: err, retryable: true });
-  }
-}
-
-/**
  * Generates load on one URL for the configured time and reports every second (rps, latency
  * percentiles, errors, status codes, connections) on `progress` and `stressStats`. Stops within
  * moments of an abort: every connection is destroyed, which ends the requests in flight at once.
@@ -60,10 +41,15 @@ export async function runStress(
   ctx: EngineContext,
   limits: StressLimits = DEFAULT_STRESS_LIMITS,
 ): Promise<StressResult> {
+  if (ctx.stressShards && (config.shards ?? 1) > 1) {
+    const { connections } = planStress(config, limits, checkedTarget(egressOf(ctx), url));
+    if (shardCount(config, limits, connections) > 1)
+      return runShardedStress(url, config, ctx, limits, ctx.stressShards);
+  }
   const connecting = new AbortController();
   // Each connection being opened listens on it: up to one per virtual user at once.
   setMaxListeners(limits.maxConnections + 10, connecting.signal);
-  const { target, connect } = await pinnedConnect(ctx, url, connecting);
+  const { target, connect } = await pinnedConnect(egressOf(ctx), url, connecting);
   if (ctx.signal.aborted) throw abortReason(ctx.signal);
 
   const plan = planStress(config, limits, target);

@@ -7,9 +7,18 @@ export interface StressLimits {
   maxConnections: number;
   /** Ramp-up included. @defaultValue 300 (`STRESS_MAX_DURATION_SEC`) */
   maxDurationSec: number;
+  /** Shards one test may be split into. @defaultValue 16 (`STRESS_MAX_SHARDS`) */
+  maxShards?: number;
+  /** How long a sharded test waits for every shard to find a worker before it fails. @defaultValue 15 s */
+  shardStartTimeoutMs?: number;
 }
 
-export const DEFAULT_STRESS_LIMITS: StressLimits = { maxConnections: 200, maxDurationSec: 300 };
+export const DEFAULT_STRESS_LIMITS: StressLimits = {
+  maxConnections: 200,
+  maxDurationSec: 300,
+  maxShards: 16,
+  shardStartTimeoutMs: 15_000,
+};
 
 export type StressMode = StressResult['mode'];
 

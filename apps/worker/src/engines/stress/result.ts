@@ -1,7 +1,19 @@
 import type { StressConfig, StressLatency, StressResult, StressThresholdVerdict } from '@crucible/contracts';
 import { roundMs } from '../../stats.js';
 import type { StressPlan } from './plan.js';
-import type { StressTally } from './tally.js';
+
+/** What a run counted, by one process (its tally) or merged from its shards. */
+export interface StressFigures {
+  requests: number;
+  responses: number;
+  succeeded: number;
+  failed: number;
+  bytes: number;
+  statusCodes: Record<string, number>;
+  errors: Record<string, number>;
+  series: StressResult['series'];
+  latency(): StressLatency | null;
+}
 
 /** The verdict on each threshold that was set, in a fixed order. */
 function judge(
@@ -32,7 +44,7 @@ function judge(
 export function stressResult(
   target: URL,
   plan: StressPlan,
-  tally: StressTally,
+  tally: StressFigures,
   durationSec: number,
   thresholdConfig: StressConfig['thresholds'],
 ): StressResult {
