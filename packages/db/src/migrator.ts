@@ -20,6 +20,7 @@ import * as platformMaintenance from './migrations/2026_12_05_0930_platform_main
 import * as alertsRulesIncidents from './migrations/2026_12_05_0940_alerts_rules_incidents.js';
 import * as alertsMonitorGone from './migrations/2026_12_05_0950_alerts_monitor_gone.js';
 import * as notificationPreferences from './migrations/2026_12_05_0960_notification_preferences.js';
+import * as growthIndexes from './migrations/2026_12_06_0501_growth_indexes.js';
 
 /** Migrations in code (not read from disk) so compiled builds and tsx run the same list. */
 const migrations: Record<string, Migration> = {
@@ -43,6 +44,7 @@ const migrations: Record<string, Migration> = {
   '2026_12_05_0940_alerts_rules_incidents': alertsRulesIncidents,
   '2026_12_05_0950_alerts_monitor_gone': alertsMonitorGone,
   '2026_12_05_0960_notification_preferences': notificationPreferences,
+  '2026_12_06_0501_growth_indexes': growthIndexes,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -557,16 +557,20 @@ export class TestsRepository {
         .where('status', '=', 'running')
         .limit(1000)
         .execute(),
+      // Per type, its latest completed tests from `test_queue_completed_type_idx`: a few index
+      // entries each, however many tests have ever completed (a window over every completed
+      // test would read the whole history on each call).
       sql<{ test_type: TestType; mean: number }>`
-        SELECT test_type, avg(extract(epoch from completed_at - started_at))::float8 AS mean
-        FROM (
-          SELECT test_type, started_at, completed_at,
-                 row_number() OVER (PARTITION BY test_type ORDER BY completed_at DESC) AS n
-          FROM test_queue
-          WHERE status = 'completed' AND started_at IS NOT NULL AND completed_at IS NOT NULL
+        SELECT t.test_type, avg(extract(epoch from recent.completed_at - recent.started_at))::float8 AS mean
+        FROM unnest(${Object.values(TestTypes)}::text[]) AS t(test_type)
+        CROSS JOIN LATERAL (
+          SELECT started_at, completed_at FROM test_queue
+          WHERE status = 'completed' AND test_type = t.test_type
+            AND started_at IS NOT NULL AND completed_at IS NOT NULL
+          ORDER BY completed_at DESC
+          LIMIT ${DURATION_SAMPLE}
         ) recent
-        WHERE n <= ${DURATION_SAMPLE}
-        GROUP BY test_type`.execute(this.#db),
+        GROUP BY t.test_type`.execute(this.#db),
     ]);
     return {
       running: running.map((r) => ({ testType: r.test_type, elapsedSec: Number(r.elapsed) })),
