@@ -1,6 +1,7 @@
 import { defineBenchmark } from '../harness.js';
 import type { Metric } from '../harness.js';
 import { BullmqDispatch, CrucibleDispatch } from '../lib/dispatch.js';
+import { NaiveDispatch } from '../lib/naive-dispatch.js';
 import { startCrucible } from '../lib/stack.js';
 import { startTarget } from '../lib/target.js';
 
@@ -20,6 +21,7 @@ export const DRAIN_METRICS: Metric[] = [
 ];
 export const BULLMQ_LATENCY = 'BullMQ add→completed (no-op)';
 export const BULLMQ_DRAIN = 'BullMQ no-op drain';
+export const NAIVE_DRAIN = 'BullMQ + undici + pg, naive';
 
 export default defineBenchmark({
   name: 'dispatch',
@@ -36,6 +38,7 @@ export default defineBenchmark({
     const stack = await startCrucible(ctx);
     const crucible = await CrucibleDispatch.create(ctx, stack, targetUrl);
     const bullmq = await BullmqDispatch.create(ctx, stack.redisUrl, `${stack.prefix}:anchor`);
+    const naive = await NaiveDispatch.create(ctx, stack, targetUrl);
 
     let workers = await stack.startWorkers(1, 5);
     let anchorWorker = await bullmq.startWorker(5);
@@ -70,16 +73,21 @@ export default defineBenchmark({
         workers = await stack.startWorkers(1, concurrency);
         anchorWorker = await bullmq.startWorker(concurrency);
       }
+      // The same work done naively, at the same concurrency; stopped after, so that it never
+      // takes a core from the other subjects' rounds while idle-polling.
+      const naiveWorker = await naive.startWorker(concurrency);
       // A small drain warms both up and sizes Crucible's backlog to about five seconds of work: at
       // this machine's rates 10,000 tests would take minutes a round, past the 10-minute budget.
       const { rate: warmRate } = await crucible.drain(ctx.size(200, 10));
       await bullmq.drain(ctx.size(1_000, 10));
+      await naive.drain(ctx.size(200, 10));
       const crucibleBacklog = ctx.smoke ? 20 : Math.min(backlog, Math.max(500, Math.round(warmRate * 5)));
       const result = await ctx.compare({
         warmup: false,
         title:
           `drain a backlog (Crucible ${crucibleBacklog.toLocaleString('en-US')} trivial tests, ` +
-          `BullMQ ${backlog.toLocaleString('en-US')} no-op jobs), 1 worker process, concurrency ${concurrency}`,
+          `BullMQ ${backlog.toLocaleString('en-US')} no-op jobs, the naive worker as many tests as Crucible), ` +
+          `1 worker process, concurrency ${concurrency}`,
         metrics: DRAIN_METRICS,
         crucible: {
           label: `Crucible worker ×${concurrency}`,
@@ -95,11 +103,18 @@ export default defineBenchmark({
             label: BULLMQ_DRAIN,
             run: async () => ({ ...(await bullmq.drain(backlog, [anchorWorker.child.pid!])) }),
           },
+          {
+            label: NAIVE_DRAIN,
+            run: async () => ({ ...(await naive.drain(crucibleBacklog, [naiveWorker.child.pid!])) }),
+          },
         ],
         targets: [
           { anchor: BULLMQ_DRAIN, metric: 'rate', text: '≥ 25 % of BullMQ', met: (c, a) => c >= 0.25 * a },
+          { anchor: NAIVE_DRAIN, metric: 'rate', text: '≥ 0.8× naive', met: (c, a) => c >= 0.8 * a },
+          { anchor: NAIVE_DRAIN, metric: 'cpu', text: '≤ 1.3× naive', met: (c, a) => c <= 1.3 * a },
         ],
       });
+      await naiveWorker.stop();
       drainRates.set(concurrency, result.rows[0]!.crucible.median);
     }
     const capacity = drainRates.get(5)!;

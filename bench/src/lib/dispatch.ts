@@ -23,7 +23,7 @@ export interface DispatchLatency {
 }
 
 /** Generous: a round on a busy shared machine may take many times its nominal length. */
-const ROUND_TIMEOUT_MS = 180_000;
+export const ROUND_TIMEOUT_MS = 180_000;
 
 /**
  * Drives Crucible's dispatch path from outside, as a user would: submits over HTTP, watches the
@@ -166,7 +166,7 @@ export interface DrainResult {
   cpuRedis: number;
 }
 
-function drainResult(rate: number, cpu: CpuShare, postgres = true): DrainResult {
+export function drainResult(rate: number, cpu: CpuShare, postgres = true): DrainResult {
   const shared = { rate, cpuWorker: cpu.server, cpuRedis: cpu.redis };
   return postgres
     ? { ...shared, cpu: cpu.server + cpu.postgres + cpu.redis, cpuPg: cpu.postgres }
