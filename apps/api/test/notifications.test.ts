@@ -52,6 +52,8 @@ describe('notification channels and in-app notifications', () => {
         type: 'webhook',
         config: { url: target.url },
         enabled: true,
+        // Whose preferences govern it: the dashboard's preferences page lists the caller's own.
+        createdBy: ann.id,
       });
       expect(channel.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
       const again = await as(ann, { method: 'GET', url: `/api/notification-channels/${channel.id}` });

@@ -16,6 +16,7 @@ import { AlertRuleFormPage, AlertRulesPage } from './pages/alert-rules';
 import { ChannelsPage } from './pages/channels';
 import { IncidentPage } from './pages/incident-page';
 import { IncidentsPage } from './pages/incidents';
+import { NotificationPreferencesPage } from './pages/notification-preferences';
 import { NotificationsPage } from './pages/notifications';
 import { TestPage } from './pages/test-page';
 import { TestsListPage } from './pages/tests-list';
@@ -137,6 +138,7 @@ const AdminRoute = guarded(AdminPage);
 const WorkspaceRoute = guarded(WorkspacePage);
 const AuditRoute = guarded(AuditPage);
 const NotificationsRoute = guarded(NotificationsPage);
+const NotificationPreferencesRoute = guarded(NotificationPreferencesPage);
 const ChannelsRoute = guarded(ChannelsPage);
 const IncidentsRoute = guarded(IncidentsPage);
 const AlertRulesRoute = guarded(AlertRulesPage);
@@ -170,6 +172,7 @@ export function App() {
           <Route path="/monitors/:id/edit" component={EditMonitorRoute} />
           <Route path="/queue" component={QueueRoute} />
           <Route path="/notifications" component={NotificationsRoute} />
+          <Route path="/notifications/preferences" component={NotificationPreferencesRoute} />
           <Route path="/incidents" component={IncidentsRoute} />
           <Route path="/incidents/:id" component={IncidentRoute} />
           <Route path="/alert-rules" component={AlertRulesRoute} />

@@ -1173,4 +1173,77 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
       failing.close();
     }
   });
+
+  it('sets quiet hours, a channel’s minimum severity and a mute on the preferences page; refusals show under their field', async () => {
+    const page = await signedIn(`prefs-${randomUUID()}@example.com`);
+    try {
+      const token = await tokenOf(page);
+      const call = async (method: string, path: string, body?: object) => {
+        const res = await fetch(`${origin}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body && { 'content-type': 'application/json' }) },
+          ...(body && { body: JSON.stringify(body) }),
+        });
+        return { status: res.status, body: (await res.json()) as Record<string, any> };
+      };
+      const bell = await call('POST', '/api/notification-channels', {
+        name: 'Bell',
+        type: 'in-app',
+        config: {},
+      });
+      expect(bell.status).toBe(201);
+
+      await page.goto(`${origin}/notifications`);
+      await page.getByRole('link', { name: 'Preferences' }).click();
+      await page.waitForURL(`${origin}/notifications/preferences`);
+      const form = page.getByRole('form', { name: 'Notification preferences' });
+      await form.getByRole('checkbox', { name: /Hold non-critical notifications/ }).check();
+      // Filled from nothing set: 22:00–07:00 in the browser's zone.
+      expect(await form.getByLabel('From').inputValue()).toBe('22:00');
+      expect(await form.getByLabel('Until', { exact: true }).inputValue()).toBe('07:00');
+      await form.getByLabel('Until', { exact: true }).fill('22:00');
+      await form.getByRole('button', { name: 'Save preferences' }).click();
+      await form.getByText('Start and end must differ').waitFor();
+
+      // The zone is the API's to judge: its refusal shows under the field.
+      await form.getByLabel('Until', { exact: true }).fill('06:30');
+      await form.getByLabel('Time zone').fill('Mars/Base');
+      await form.getByRole('button', { name: 'Save preferences' }).click();
+      await form.getByText('quietHours.timezone: "Mars/Base" is not a known time zone').waitFor();
+      expect(await form.getByLabel('Time zone').getAttribute('aria-invalid')).toBe('true');
+
+      await form.getByLabel('Time zone').fill('Asia/Tokyo');
+      await form.getByLabel(/^Bell/).selectOption('critical');
+      await form.getByRole('button', { name: 'Mute for an hour' }).click();
+      await form.getByRole('button', { name: 'Save preferences' }).click();
+      await form.getByRole('status').getByText('Saved.').waitFor();
+      const saved = await call('GET', '/api/notification-preferences');
+      expect(saved.body).toMatchObject({
+        quietHours: { start: '22:00', end: '06:30', timezone: 'Asia/Tokyo' },
+        minSeverity: { [bell.body.id]: 'critical' },
+      });
+      // An hour from the click, to the minute the input holds.
+      expect(Math.abs(new Date(saved.body.mutedUntil).getTime() - (Date.now() + 3_600_000))).toBeLessThan(
+        120_000,
+      );
+      await page.screenshot({ path: join(SHOTS, 'notification-preferences.png'), fullPage: true });
+
+      // Reloaded, the page shows what is saved; unmuted and without quiet hours, the minimum stays.
+      await page.reload();
+      await expect.poll(() => form.getByLabel('Time zone').inputValue()).toBe('Asia/Tokyo');
+      expect(await form.getByLabel(/^Bell/).inputValue()).toBe('critical');
+      expect(await form.getByLabel(/^Muted until/).inputValue()).not.toBe('');
+      await form.getByRole('button', { name: 'Unmute' }).click();
+      await form.getByRole('checkbox', { name: /Hold non-critical notifications/ }).uncheck();
+      await form.getByRole('button', { name: 'Save preferences' }).click();
+      await form.getByRole('status').getByText('Saved.').waitFor();
+      expect((await call('GET', '/api/notification-preferences')).body).toEqual({
+        quietHours: null,
+        minSeverity: { [bell.body.id]: 'critical' },
+        mutedUntil: null,
+      });
+    } finally {
+      await page.context().close();
+    }
+  });
 });

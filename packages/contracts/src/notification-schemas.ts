@@ -126,6 +126,8 @@ export const ChannelView = Type.Object({
   /** False once a receiver answered 410 Gone, until re-enabled. */
   enabled: Type.Boolean(),
   disabledReason: Type.Union([Type.String(), Type.Null()]),
+  /** Who made it: their notification preferences govern it (null: they left the deployment). */
+  createdBy: Type.Union([Type.String(), Type.Null()]),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
 });

@@ -41,6 +41,7 @@ export function channelView(row: NotificationChannelRow): ChannelView {
     templates: row.templates as ChannelTemplates,
     enabled: row.enabled,
     disabledReason: row.disabled_reason,
+    createdBy: row.created_by,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };

@@ -97,7 +97,7 @@ export function NotificationsPage() {
         <span class="muted" data-testid="centre-unread">
           {count ?? '…'} unread
         </span>
-        <a href="/channels">Channels</a>
+        <a href="/channels">Channels</a> <a href="/notifications/preferences">Preferences</a>
       </div>
       {error && (
         <p role="alert" class="error-text">
