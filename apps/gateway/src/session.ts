@@ -1,5 +1,5 @@
-import { Events, Priority, createMessage, sharedLiveData } from '@crucible/contracts';
-import type { Envelope, EventLog } from '@crucible/contracts';
+import { ACK_IDS_MAX, Events, Priority, createMessage, sharedLiveData } from '@crucible/contracts';
+import type { ClientFrame, Envelope, EventLog, Since } from '@crucible/contracts';
 import { JSON_MAX_DEPTH, exceedsJsonDepth } from '@crucible/runtime';
 import type { FastifyBaseLogger } from 'fastify';
 // Types only: `ws` reaches this app through @fastify/websocket, not as a runtime dependency of its own.
@@ -12,19 +12,21 @@ import type { GatewayMetrics } from './metrics.js';
 
 export type ErrorCode = 'FORBIDDEN' | 'BAD_REQUEST' | 'LIMIT' | 'NOT_FOUND' | 'UNAVAILABLE';
 
-export interface Since {
-  epoch?: string;
-  offset: number;
+/** A client frame as the session acts on it: an `ack` of one id or of several is a list of ids. */
+export type ParsedFrame = Exclude<ClientFrame, { type: 'ack' }> | { type: 'ack'; ids: string[] };
+
+/** The ids of an `ack` frame (`id`, or `ids`: 1 to ACK_IDS_MAX strings); a string is the refusal. */
+function ackIds(f: Record<string, unknown>): string[] | string {
+  if (typeof f.id === 'string') return [f.id];
+  const { ids } = f;
+  if (!Array.isArray(ids)) return 'ack needs an id or ids';
+  if (ids.length === 0 || ids.length > ACK_IDS_MAX) return `ack ids must hold 1 to ${ACK_IDS_MAX} ids`;
+  if (!ids.every((id) => typeof id === 'string')) return 'ack ids must be strings';
+  return ids as string[];
 }
 
-export type ClientFrame =
-  | { type: 'subscribe'; channel: string; since?: Since }
-  | { type: 'unsubscribe'; channel: string }
-  | { type: 'ping' }
-  | { type: 'ack'; id: string };
-
 /** Validates one client text frame; a string result is the reason it was refused. */
-export function parseClientFrame(text: string): ClientFrame | string {
+export function parseClientFrame(text: string): ParsedFrame | string {
   // Checked before parsing, as the API checks its bodies: no frame is walked thousands deep.
   if (exceedsJsonDepth(text)) return `frame nests arrays and objects deeper than ${JSON_MAX_DEPTH} levels`;
   let frame: unknown;
@@ -59,8 +61,10 @@ export function parseClientFrame(text: string): ClientFrame | string {
         : 'unsubscribe needs a channel';
     case 'ping':
       return { type: 'ping' };
-    case 'ack':
-      return typeof f.id === 'string' ? { type: 'ack', id: f.id } : 'ack needs an id';
+    case 'ack': {
+      const ids = ackIds(f);
+      return typeof ids === 'string' ? ids : { type: 'ack', ids };
+    }
     default:
       return 'unknown frame type';
   }
@@ -305,8 +309,8 @@ export class Session implements HubSubscriber {
       case 'ping':
         return this.#sendControl({ type: 'pong' });
       case 'ack':
-        this.#context.metrics.acks.inc();
-        this.#context.acks.recordAck(this.user.id, frame.id);
+        this.#context.metrics.acks.inc(frame.ids.length);
+        for (const id of frame.ids) this.#context.acks.recordAck(this.user.id, id);
         return;
     }
   }

@@ -94,6 +94,44 @@ describe('@crucible/client against the gateway', () => {
     expect(issued).toBe(2);
   });
 
+  it('acknowledges the HIGH messages it handled within ackDelayMs in one frame, and none twice', async () => {
+    const gateway = await startGateway();
+    const channel = `test-progress-${await createTest(h.owner)}`;
+    const sent: string[] = [];
+    // The real `ws` socket, with what the client writes noted.
+    class Recording extends WebSocket {
+      override send(data: string): void {
+        sent.push(data);
+        super.send(data);
+      }
+    }
+    const { socket, opened } = open(gateway, {
+      WebSocket: Recording as unknown as WebSocketConstructor,
+      ackDelayMs: 60_000,
+    });
+    const received: ChannelMessage<{ n: number }>[] = [];
+    socket.subscribe<{ n: number }>(channel, (m) => received.push(m), { since: { offset: 0 } });
+    await expect.poll(() => opened.length).toBe(1);
+    for (const n of [1, 2, 3]) await publish(channel, n, { priority: Priority.HIGH });
+    await expect.poll(() => received.length).toBe(3);
+    const acks = () => sent.map((f) => JSON.parse(f) as { type: string }).filter((f) => f.type === 'ack');
+    expect(acks()).toEqual([]);
+    // Closing sends what waits, before the close.
+    socket.close();
+    expect(acks()).toEqual([{ type: 'ack', ids: received.map((m) => m.id) }]);
+
+    // Resumed after them: unacknowledged, they would come back first, redelivered.
+    const again = open(gateway);
+    const resumed: ChannelMessage<{ n: number }>[] = [];
+    again.socket.subscribe<{ n: number }>(channel, (m) => resumed.push(m), {
+      since: { epoch: received[2]!.epoch, offset: received[2]!.offset },
+    });
+    await expect.poll(() => again.opened.length).toBe(1);
+    await publish(channel, 4);
+    await expect.poll(() => resumed.length).toBe(1);
+    expect(resumed.map((m) => [m.data.n, m.redelivered ?? false])).toEqual([[4, false]]);
+  });
+
   it('acknowledges HIGH messages by itself, so a resume does not bring them back', async () => {
     const gateway = await startGateway();
     const channel = `test-progress-${await createTest(h.owner)}`;

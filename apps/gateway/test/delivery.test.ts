@@ -96,6 +96,49 @@ describe('acknowledgement', () => {
   });
 });
 
+describe('acknowledgement of several messages in one frame', () => {
+  it('clears every message an {"type":"ack","ids":[…]} frame names, and only those', async () => {
+    const metrics = new Registry();
+    const gateway = await startGateway({ metrics });
+    const channel = await ownTestChannel();
+    const first = await connect(gateway, h.owner);
+    await subscribe(first, channel, { offset: 0 });
+    for (const n of [1, 2, 3]) await publish(channel, n, { priority: Priority.HIGH });
+    const received = await first.nextN(3);
+    first.send({ type: 'ack', ids: [received[0]!.id, received[2]!.id] });
+    await first.drain();
+    await first.close();
+
+    const second = await connect(gateway, h.owner);
+    await subscribe(second, channel, { epoch: received[2]!.epoch as string, offset: 3 });
+    const resumed = await second.nextN(1);
+    expect(resumed.map((m) => [m.data.n, m.redelivered])).toEqual([[2, true]]);
+    expect(await second.drain()).toEqual([]);
+    expect(metricValue(await metrics.metrics(), 'crucible_gateway_acks_total')).toBe(2);
+  });
+
+  it('refuses an ack frame whose ids are missing, empty, not strings or more than 1,000, and stays open', async () => {
+    const gateway = await startGateway();
+    const client = await connect(gateway, h.owner);
+    const refusals: [object, string][] = [
+      [{ type: 'ack' }, 'ack needs an id or ids'],
+      [{ type: 'ack', ids: 'm1' }, 'ack needs an id or ids'],
+      [{ type: 'ack', ids: [] }, 'ack ids must hold 1 to 1000 ids'],
+      [
+        { type: 'ack', ids: Array.from({ length: 1_001 }, (_, i) => `m${i}`) },
+        'ack ids must hold 1 to 1000 ids',
+      ],
+      [{ type: 'ack', ids: ['m1', 2] }, 'ack ids must be strings'],
+    ];
+    for (const [frame, detail] of refusals) {
+      client.send(frame);
+      expect(await client.next()).toEqual({ type: 'error', code: 'BAD_REQUEST', detail });
+    }
+    client.send({ type: 'ack', ids: Array.from({ length: 1_000 }, (_, i) => `m${i}`) });
+    expect(await client.drain()).toEqual([]);
+  });
+});
+
 describe('acknowledgement is per user (DESIGN.md), across sockets and gateways', () => {
   it("counts one socket's ack for the user's other sockets; an unacknowledged message comes back to any of them", async () => {
     const [a, b] = [await startGateway(), await startGateway()];

@@ -1,5 +1,7 @@
 import type { ConnectionEstablishedData } from '@crucible/contracts';
 import type { Envelope } from '@crucible/contracts/envelope';
+import { ACK_IDS_MAX, DEFAULT_ACK_DELAY_MS } from '@crucible/contracts/socket-frames';
+import type { ClientFrame } from '@crucible/contracts/socket-frames';
 
 /** Where a channel's reader stands: the last message it has seen. */
 export interface ChannelPosition {
@@ -63,6 +65,12 @@ export interface CrucibleSocketOptions {
   maxReconnectMs?: number;
   /** Acknowledge `ackRequired` messages once their handler returned. @defaultValue true */
   autoAck?: boolean;
+  /**
+   * How long handled `ackRequired` messages wait to be acknowledged together, in one
+   * `{"type":"ack","ids":[…]}` frame (0: each at once in a frame of its own). One frame per message
+   * made the gateway read a frame per socket per message. @defaultValue 100
+   */
+  ackDelayMs?: number;
 }
 
 export interface SubscribeOptions {
@@ -141,6 +149,10 @@ export function resolveWsUrl(wsUrl: string, apiBaseUrl: string): string {
   return url.toString();
 }
 
+/** One id's ack in the single-id frame every gateway reads; several in one `ids` frame. */
+const ackFrame = (ids: string[]): ClientFrame =>
+  ids.length === 1 ? { type: 'ack', id: ids[0]! } : { type: 'ack', ids };
+
 /**
  * A client of the gateway's protocol (docs/websocket.md) for browsers and Node.js: it reconnects
  * on its own, re-subscribes every channel with `since` = the last message it saw, drops duplicates,
@@ -161,6 +173,9 @@ export class CrucibleSocket {
   #heardSinceLastPing = true;
   #stopped = false;
   #connectionId: string | undefined;
+  /** Handled messages not acknowledged yet, and the timer that sends them. */
+  #acks: string[] = [];
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: CrucibleSocketOptions) {
     const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -169,6 +184,7 @@ export class CrucibleSocket {
       initialReconnectMs: 500,
       maxReconnectMs: 15_000,
       autoAck: true,
+      ackDelayMs: DEFAULT_ACK_DELAY_MS,
       ...options,
       WebSocket: WebSocketImpl,
     };
@@ -202,7 +218,7 @@ export class CrucibleSocket {
     this.#entries.set(channel, entry);
     this.#sendSubscribe(entry);
     const entries = this.#entries;
-    const send = (frame: object) => this.#send(frame);
+    const send = (frame: ClientFrame) => this.#send(frame);
     return {
       channel,
       get position() {
@@ -218,6 +234,7 @@ export class CrucibleSocket {
 
   /** Closes for good: no reconnect. */
   close(): void {
+    this.#sendAcks();
     this.#stopped = true;
     clearTimeout(this.#reconnectTimer);
     this.#stopHeartbeat();
@@ -300,6 +317,9 @@ export class CrucibleSocket {
       this.#attempt = 0;
       this.#connectionId = data.connectionId;
       this.#startHeartbeat(data.heartbeatMs);
+      // Acks are the user's, not the connection's: what the last connection could not send goes
+      // out before the resumes, so none of it comes back redelivered.
+      this.#sendAcks();
       this.#emit('open', { connectionId: data.connectionId, userId: data.userId });
       for (const entry of this.#entries.values()) this.#sendSubscribe(entry);
       return;
@@ -313,7 +333,25 @@ export class CrucibleSocket {
       entry.since = entry.position;
     }
     entry.handler(message);
-    if (message.ackRequired && this.#options.autoAck) this.#send({ type: 'ack', id: message.id });
+    if (message.ackRequired && this.#options.autoAck) this.#ack(message.id);
+  }
+
+  /** Acknowledges a handled message: at once, or with the others handled within `ackDelayMs`. */
+  #ack(id: string): void {
+    this.#acks.push(id);
+    if (this.#options.ackDelayMs <= 0 || this.#acks.length >= ACK_IDS_MAX) return this.#sendAcks();
+    this.#ackTimer ??= setTimeout(() => this.#sendAcks(), this.#options.ackDelayMs);
+  }
+
+  /** Sends the pending acks in one frame; while no connection is open they wait for the next. */
+  #sendAcks(): void {
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    while (this.#acks.length > 0) {
+      const ids = this.#acks.slice(0, ACK_IDS_MAX);
+      if (!this.#send(ackFrame(ids))) return;
+      this.#acks.splice(0, ids.length);
+    }
   }
 
   #onSubscribed(frame: ChannelPosition & { channel: string; recovered: boolean }): void {
@@ -364,11 +402,12 @@ export class CrucibleSocket {
     );
   }
 
-  #send(frame: object): void {
+  /** Sends a frame if a connection is open; false when it could not. */
+  #send(frame: ClientFrame): boolean {
     // Before `connection:established` nothing is sent: subscriptions go out once it arrives.
-    if (this.#socket?.readyState === OPEN && this.#connectionId !== undefined) {
-      this.#socket.send(JSON.stringify(frame));
-    }
+    if (this.#socket?.readyState !== OPEN || this.#connectionId === undefined) return false;
+    this.#socket.send(JSON.stringify(frame));
+    return true;
   }
 
   /**

@@ -17,3 +17,4 @@ export * from './sharing.js';
 export * from './notifications.js';
 export * from './monitors.js';
 export * from './alerts.js';
+export * from './socket-frames.js';

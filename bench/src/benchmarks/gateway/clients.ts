@@ -8,6 +8,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import WebSocket from 'ws';
+import { ACK_IDS_MAX, DEFAULT_ACK_DELAY_MS } from '@crucible/contracts/socket-frames';
 import { LatencyRecorder } from '../../lib/latency.js';
 
 interface OpenRequest {
@@ -31,20 +32,28 @@ let waiting: { total: number; done: () => void } | undefined;
 
 const wallNow = () => performance.timeOrigin + performance.now();
 
-// Acks go out after every frame already read has been timed (setImmediate runs after this turn's
-// I/O callbacks): sending them inline would charge this process's own work of acknowledging to the
-// latency of the frames read after them, a cost the bare anchor's readers (who do not ack) never
-// pay. The gateway still receives and records every ack, at most a turn later.
-let acks: [WebSocket, string][] = [];
+// Acks go out as `@crucible/client` sends them: each socket's gathered for DEFAULT_ACK_DELAY_MS into
+// one frame (`{"type":"ack","ids":[…]}`), never inline — sending them inline would also charge this
+// process's own work of acknowledging to the latency of the frames read after them, a cost the bare
+// anchor's readers (who do not ack) never pay. The gateway still receives and records every ack.
+let acks = new Map<WebSocket, string[]>();
 function ack(socket: WebSocket, id: string): void {
-  if (acks.length === 0) setImmediate(sendAcks);
-  acks.push([socket, id]);
+  if (acks.size === 0) setTimeout(sendAcks, DEFAULT_ACK_DELAY_MS);
+  const ids = acks.get(socket);
+  if (ids) ids.push(id);
+  else acks.set(socket, [id]);
 }
 function sendAcks(): void {
   const due = acks;
-  acks = [];
-  for (const [socket, id] of due) {
-    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'ack', id }));
+  acks = new Map();
+  for (const [socket, ids] of due) {
+    if (socket.readyState !== WebSocket.OPEN) continue;
+    for (let i = 0; i < ids.length; i += ACK_IDS_MAX) {
+      const chunk = ids.slice(i, i + ACK_IDS_MAX);
+      socket.send(
+        JSON.stringify(chunk.length === 1 ? { type: 'ack', id: chunk[0] } : { type: 'ack', ids: chunk }),
+      );
+    }
   }
 }
 
