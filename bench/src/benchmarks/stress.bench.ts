@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { defaultEngines } from '@crucible/worker';
 import { defineBenchmark } from '../harness.js';
+import type { BenchContext } from '../harness.js';
 import { processCpuSeconds } from '../lib/cpu.js';
 import { until } from '../lib/pace.js';
 import { startCrucible } from '../lib/stack.js';
@@ -46,14 +47,15 @@ export default defineBenchmark({
       return figures;
     };
 
-    const crucible = async () => {
+    /** Runs one stress test to its end (`shards`: split across that many worker jobs); its result. */
+    const stressTest = async (shards = 1) => {
       const res = await fetch(`${stack.apiUrls[0]}/api/test/run`, {
         method: 'POST',
         headers: { ...auth, 'content-type': 'application/json' },
         body: JSON.stringify({
           testType: 'stress',
           url: target.url,
-          config: { connections, durationSec, rampUpSec: 0, mode: 'load' },
+          config: { connections, durationSec, rampUpSec: 0, mode: 'load', shards },
         }),
       });
       if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${await res.text()}`);
@@ -70,6 +72,11 @@ export default defineBenchmark({
         { timeoutMs: durationSec * 1000 + 120_000, intervalMs: 100, describe: () => `stress test ${status}` },
       );
       if (status !== 'completed') throw new Error(`the stress test ended ${status}`);
+      const test = await fetch(`${stack.apiUrls[0]}/api/test/queue/jobs/${testId}`, { headers: auth });
+      return ((await test.json()) as { result: { totals: { requests: number } } }).result;
+    };
+    const crucible = async () => {
+      await stressTest();
     };
     const autocannonCli = async () => {
       await promisify(execFile)(process.execPath, [
@@ -109,5 +116,57 @@ export default defineBenchmark({
         "CPU per request is the worker process's (job handling and progress reports included) beside the " +
           "CLI's (its start-up included), read from /proc: on a shared machine it moves less than req/s does.",
       );
+    await compareShards(ctx, { connections, durationSec, target, stack, stressTest, first: workerPid });
   },
 });
+
+/**
+ * The same test split into `shards` = 1, 2 and 4 across 4 worker processes (issue #26): req/s
+ * reaching the target, CPU per request of every worker process together (coordinator, shards and
+ * idle workers), and how far the merged `requests.total` is from what the target counted (0: exact).
+ */
+async function compareShards(
+  ctx: BenchContext,
+  parts: {
+    connections: number;
+    durationSec: number;
+    target: Awaited<ReturnType<typeof startTarget>>;
+    stack: Awaited<ReturnType<typeof startCrucible>>;
+    stressTest: (shards: number) => Promise<{ totals: { requests: number } }>;
+    first: number;
+  },
+) {
+  const { connections, durationSec, target, stack, stressTest } = parts;
+  const more = await stack.startWorkers(3, 5);
+  const pids = [parts.first, ...more.map((w) => w.child.pid!)];
+  const cpu = () => pids.reduce((sum, pid) => sum + (processCpuSeconds(pid) ?? 0), 0);
+  const sharded = (shards: number) => async () => {
+    const before = await target.served();
+    const cpuBefore = cpu();
+    const result = await stressTest(shards);
+    const served = (await target.served()) - before;
+    return {
+      rps: served / durationSec,
+      cpuUs: ((cpu() - cpuBefore) * 1e6) / served,
+      countOff: Math.abs(served - result.totals.requests),
+    };
+  };
+  await ctx.compare({
+    title: `${connections} connections for ${durationSec} s, split into shards on 4 worker processes`,
+    metrics: [
+      { key: 'rps', label: 'req/s reaching the server', better: 'higher' },
+      { key: 'cpuUs', label: 'CPU µs per request, all workers', better: 'lower' },
+      { key: 'countOff', label: 'requests.total off the target count', better: 'lower' },
+    ],
+    crucible: { label: 'shards: 4', run: sharded(4) },
+    anchors: [
+      { label: 'shards: 1', run: sharded(1) },
+      { label: 'shards: 2', run: sharded(2) },
+    ],
+  });
+  ctx.note(
+    'Shards spread one per worker (at most ceil(shards / workers) each). On a 2-core machine req/s stops ' +
+      'growing at the cores (and the target shares them): what must hold is a count off by 0 and a CPU per ' +
+      'request that does not grow with shards (the coordinator merges once a second, not per request).',
+  );
+}
