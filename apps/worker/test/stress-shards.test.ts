@@ -12,6 +12,7 @@ import { TestsRepository, UsersRepository, createDb, migrateToLatest } from '@cr
 import { BACKPLANE_MODES, createTestDeployment } from '@crucible/backplane/testing';
 import type { BackplaneMode } from '@crucible/backplane/testing';
 import { createEngines } from '../src/engines/registry.js';
+import { DEFAULT_STRESS_LIMITS } from '../src/engines/stress.engine.js';
 import { createTestWorker } from '../src/worker.js';
 
 /** What a test opened, closed after it in the reverse order. */
@@ -40,7 +41,10 @@ async function countingTarget(closeAfter: ReturnType<typeof closer>) {
 }
 
 /** A deployment of `mode` with one worker process (the embedded backend's one process). */
-async function setup(mode: BackplaneMode) {
+async function setup(
+  mode: BackplaneMode,
+  options: { shardConcurrency?: number; shardStartTimeoutMs?: number } = {},
+) {
   const closeAfter = closer();
   const deployment = await createTestDeployment({ mode });
   closeAfter(() => deployment.close());
@@ -55,8 +59,11 @@ async function setup(mode: BackplaneMode) {
     backplane,
     concurrency: 2,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    engines: createEngines(new Egress({ allowlist: parseAllowlist('127.0.0.1') })),
+    engines: createEngines(new Egress({ allowlist: parseAllowlist('127.0.0.1') }), {
+      stressLimits: { ...DEFAULT_STRESS_LIMITS, shardStartTimeoutMs: options.shardStartTimeoutMs },
+    }),
     monitorScheduler: false,
+    shardConcurrency: options.shardConcurrency,
   });
   closeAfter(() => worker.close());
   await worker.ready;
@@ -132,5 +139,23 @@ describe.each(BACKPLANE_MODES)('sharded stress tests in one worker process (%s)'
     await sleep(1_500);
     expect(target.counts.requests).toBe(atOneSecond);
     expect((await tests.findById(testId))?.status).toBe('cancelled');
+  }, 90_000);
+
+  it('fails at the start deadline, saying how many shards found a worker, and stops the one that did', async () => {
+    // One shard at a time here and no other worker: the second shard never starts.
+    const { tests, closeAfter, submitStress } = await setup(mode, {
+      shardConcurrency: 1,
+      shardStartTimeoutMs: 2_000,
+    });
+    const target = await countingTarget(closeAfter);
+    const testId = await submitStress(target.url, { connections: 4, durationSec: 5, shards: 2 });
+    await expect
+      .poll(async () => (await tests.findById(testId))?.status, { timeout: 60_000, interval: 200 })
+      .toBe('failed');
+    expect((await tests.findById(testId))?.error_message).toBe(
+      'only 1 of 2 shards found a worker within 2 s; the test did not start (scale the workers or ask for fewer shards)',
+    );
+    // Nothing was sent: the shard that was ready never started its load.
+    expect(target.counts.requests).toBe(0);
   }, 90_000);
 });
