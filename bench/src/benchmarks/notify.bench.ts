@@ -81,8 +81,12 @@ async function startReceiver(secret: () => string) {
   };
 }
 
-/** Outbox rows of `count` events, one webhook delivery each, written as a producer writes them. */
-async function enqueue(db: Db, workspaceId: string, channelId: string, count: number) {
+/**
+ * Outbox rows of `count` events, one webhook delivery each, written as a producer writes them, round
+ * robin over `channelIds` (a channel's deliveries go one at a time, so the dispatchers' concurrency
+ * is across channels).
+ */
+async function enqueue(db: Db, workspaceId: string, channelIds: readonly string[], count: number) {
   const deliveries = new NotificationDeliveriesRepository(db.kysely);
   const writers = 8;
   await Promise.all(
@@ -92,7 +96,7 @@ async function enqueue(db: Db, workspaceId: string, channelId: string, count: nu
           workspaceId,
           type: 'incident.opened',
           data: { severity: 'critical', title: `bench ${i}`, message: 'target down' },
-          channelIds: [channelId],
+          channelIds: [channelIds[i % channelIds.length]!],
           retryForMs: 3_600_000,
         });
       }
@@ -203,15 +207,21 @@ export default defineBenchmark({
 
     const user = (await new UsersRepository(setup.kysely).create(`bench-${randomUUID()}@example.com`, 'x'))!;
     const workspace = (await new WorkspacesRepository(setup.kysely).findPersonal(user.id))!;
-    const channel = await new NotificationChannelsRepository(setup.kysely).create({
-      workspaceId: workspace.id,
-      createdBy: user.id,
-      name: 'bench',
-      type: 'webhook',
-      config: { url: receiver.url },
-      secret,
-      templates: {},
-    });
+    // As many channels as a claim takes deliveries: one of each channel is in flight at a time.
+    const channels = new NotificationChannelsRepository(setup.kysely);
+    const channelIds: string[] = [];
+    for (let c = 0; c < batchSize; c++) {
+      const channel = await channels.create({
+        workspaceId: workspace.id,
+        createdBy: user.id,
+        name: `bench ${c}`,
+        type: 'webhook',
+        config: { url: receiver.url },
+        secret,
+        templates: {},
+      });
+      channelIds.push(channel.id);
+    }
 
     // Each dispatcher as a worker process has it: its own pool, polling every second, 20 a claim.
     const egress = new Egress({ allowlist: parseAllowlist('127.0.0.1') });
@@ -221,7 +231,7 @@ export default defineBenchmark({
 
     const crucible = async () => {
       receiver.reset();
-      await enqueue(setup, workspace.id, channel.id, events);
+      await enqueue(setup, workspace.id, channelIds, events);
       const started = performance.now();
       const running = pools.map((p) =>
         new Dispatcher({ db: p.kysely, egress, settings, batchSize, pollMs: 50 }).start(),
@@ -275,13 +285,13 @@ export default defineBenchmark({
 
     ctx.log(`  ${events} events, ${dispatchers} dispatchers`);
     await ctx.compare({
-      title: `${events.toLocaleString('en-US')} signed webhook deliveries, ${dispatchers} dispatchers (each its own pool, 20 per claim)`,
+      title: `${events.toLocaleString('en-US')} signed webhook deliveries to ${batchSize} channels, ${dispatchers} dispatchers (each its own pool, 20 per claim)`,
       metrics: [{ key: 'rate', label: 'deliveries/s', better: 'higher' }],
       crucible: { label: 'outbox → dispatchers → receiver', run: crucible },
       anchors: [{ label: `bare signed POSTs, ${dispatchers * batchSize} at once`, run: bare }],
     });
     ctx.note(
-      'Each delivery: claimed by lease (FOR UPDATE SKIP LOCKED), rendered, signed, POSTed through the egress guard, ' +
+      'Each delivery: claimed by lease (one in flight per channel, in the order written), rendered, signed, POSTed through the egress guard, ' +
         'its outcome and trail line written. The receiver verifies every signature and counts each webhook-id once; ' +
         'the time runs from the dispatchers starting on a full outbox to the last one arriving.',
     );

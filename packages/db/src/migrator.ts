@@ -21,6 +21,7 @@ import * as alertsRulesIncidents from './migrations/2026_12_05_0940_alerts_rules
 import * as alertsMonitorGone from './migrations/2026_12_05_0950_alerts_monitor_gone.js';
 import * as notificationPreferences from './migrations/2026_12_05_0960_notification_preferences.js';
 import * as growthIndexes from './migrations/2026_12_06_0501_growth_indexes.js';
+import * as deliveryOrder from './migrations/2026_12_06_0537_notification_delivery_order.js';
 
 /** Migrations in code (not read from disk) so compiled builds and tsx run the same list. */
 const migrations: Record<string, Migration> = {
@@ -45,6 +46,7 @@ const migrations: Record<string, Migration> = {
   '2026_12_05_0950_alerts_monitor_gone': alertsMonitorGone,
   '2026_12_05_0960_notification_preferences': notificationPreferences,
   '2026_12_06_0501_growth_indexes': growthIndexes,
+  '2026_12_06_0537_notification_delivery_order': deliveryOrder,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -253,6 +253,8 @@ export interface NotificationDeliveriesTable {
   give_up_at: ColumnType<Date, Date | string, Date | string>;
   created_at: Timestamp;
   finished_at: Date | null;
+  /** The order deliveries were written in: a channel's go out one at a time in it. */
+  seq: Generated<string>;
 }
 
 /** The trail: a delivery written, then each attempt (`notification_attempts`). */

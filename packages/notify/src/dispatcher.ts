@@ -31,7 +31,7 @@ export interface DispatcherOptions {
   leaseMs?: number;
   /** How often it looks for due deliveries when the last look found none. @defaultValue 1_000 */
   pollMs?: number;
-  /** Deliveries claimed (and sent at once) per look. @defaultValue 20 */
+  /** Deliveries claimed (and sent at once) per look, at most one per channel. @defaultValue 20 */
   batchSize?: number;
   /** @defaultValue BACKOFF_DEFAULTS */
   backoff?: BackoffOptions;
@@ -88,7 +88,7 @@ export class Dispatcher {
     this.#log = options.log;
   }
 
-  /** Starts looking for due deliveries every `pollMs` (at once again after a full batch). */
+  /** Starts looking for due deliveries every `pollMs` (at once again after a look that found some). */
   start(): this {
     this.#schedule(0);
     return this;
@@ -98,7 +98,8 @@ export class Dispatcher {
     if (this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#running = this.runOnce()
-        .then((sent) => this.#schedule(sent >= this.#opts.batchSize ? 0 : this.#opts.pollMs))
+        // A channel's next delivery is claimable once the one before it is settled: look again at once.
+        .then((sent) => this.#schedule(sent > 0 ? 0 : this.#opts.pollMs))
         .catch((err: unknown) => {
           this.#log?.warn({ err }, 'notification dispatch failed; trying again');
           this.#schedule(this.#opts.pollMs);

@@ -197,6 +197,140 @@ describe.each(BACKPLANE_MODES)('dispatcher (%s)', (mode) => {
     expect(receiver.received).toHaveLength(1);
   });
 
+  it("sends one channel's deliveries one at a time in the order written: an acknowledgement never overtakes its opening", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const answered: string[] = [];
+    const receiver = await startReceiver((r, n, res) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      // The opening meets a busy receiver once; each answer takes a while, so overlaps would show.
+      setTimeout(() => {
+        inFlight--;
+        res.statusCode = n === 1 ? 503 : 200;
+        if (n > 1) answered.push((JSON.parse(r.body) as { type: string }).type);
+        res.end();
+      }, 150);
+    });
+    open.push(receiver);
+    const channel = await t.channel({
+      type: 'webhook',
+      config: { url: receiver.url },
+      secret: generateWebhookSecret(),
+    });
+    const ids: string[] = [];
+    for (const type of ['incident.opened', 'incident.acknowledged', 'incident.resolved'] as const) {
+      const { deliveries } = await t.deliveries.enqueue({
+        workspaceId: t.workspaceId,
+        type,
+        data,
+        channelIds: [channel.id],
+        retryForMs: 60_000,
+      });
+      ids.push(deliveries[0]!.deliveryId);
+    }
+    dispatcher().start();
+    dispatcher().start();
+    await until(async () => {
+      const s = await Promise.all(ids.map((id) => t.deliveries.status(id)));
+      return s.every((x) => x?.status === 'delivered');
+    });
+    expect(answered).toEqual(['incident.opened', 'incident.acknowledged', 'incident.resolved']);
+    expect(most).toBe(1);
+  });
+
+  it('a channel that answers 410 gets one request: the deliveries behind it fail unsent', async () => {
+    const receiver = await startReceiver((_r, _n, res) => {
+      res.statusCode = 410;
+      res.end();
+    });
+    open.push(receiver);
+    const channel = await t.channel({
+      type: 'webhook',
+      config: { url: receiver.url },
+      secret: generateWebhookSecret(),
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await enqueue([channel.id])).deliveries[0]!.deliveryId);
+    dispatcher().start();
+    await until(async () => {
+      const s = await Promise.all(ids.map((id) => t.deliveries.status(id)));
+      return s.every((x) => x?.status === 'failed');
+    });
+    expect(receiver.received).toHaveLength(1);
+    const trail = await t.deliveries.trail(channel.id, 50);
+    expect(trail.filter((l) => l.error === 'the channel is disabled')).toHaveLength(2);
+  });
+
+  it('a held delivery holds back later ones of its own incident only', async () => {
+    const receiver = await startReceiver();
+    open.push(receiver);
+    const channel = await t.channel({
+      type: 'webhook',
+      config: { url: receiver.url },
+      secret: generateWebhookSecret(),
+    });
+    const incident = async (key: string) =>
+      (
+        await t.db.kysely
+          .insertInto('incidents')
+          .values({
+            workspace_id: t.workspaceId,
+            key,
+            rule_name: 'r',
+            monitor_name: key,
+            severity: 'critical',
+            status: 'open',
+            opened_by_runs: [],
+            opened_through: new Date(),
+          })
+          .returning('id')
+          .executeTakeFirstOrThrow()
+      ).id;
+    const [first, second] = [await incident('first'), await incident('second')];
+    const tell = async (
+      type: 'incident.opened' | 'incident.acknowledged',
+      incidentId: string,
+      holdMs = 0,
+    ) => {
+      const { eventId, deliveries } = await t.deliveries.enqueue({
+        workspaceId: t.workspaceId,
+        type,
+        data,
+        channelIds: [channel.id],
+        retryForMs: 60_000,
+        holdMs,
+      });
+      await t.db.kysely
+        .insertInto('incident_notifications')
+        .values({ incident_id: incidentId, event_id: eventId })
+        .execute();
+      return deliveries[0]!.deliveryId;
+    };
+    // The first incident's opening waits for its group; its acknowledgement must wait behind it,
+    // while another incident's news goes at once.
+    const held = await tell('incident.opened', first, 60_000);
+    const ack = await tell('incident.acknowledged', first);
+    const other = await tell('incident.opened', second);
+    const d = dispatcher();
+    await d.runOnce();
+    await d.runOnce();
+    expect((await t.deliveries.status(other))?.status).toBe('delivered');
+    expect((await t.deliveries.status(held))?.status).toBe('pending');
+    expect((await t.deliveries.status(ack))?.status).toBe('pending');
+    // The group's time up, the opening goes, then its acknowledgement.
+    await t.db.kysely
+      .updateTable('notification_deliveries')
+      .set({ next_attempt_at: new Date(Date.now() - 1000) })
+      .where('id', '=', held)
+      .execute();
+    d.start();
+    await until(async () => (await t.deliveries.status(ack))?.status === 'delivered');
+    expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual(
+      [other, held, ack].map(webhookIdOf),
+    );
+  });
+
   it('refuses a refused address at send: the canary listening there sees no connection', async () => {
     let connections = 0;
     const canary = createServer((s) => {

@@ -222,7 +222,8 @@ describe('provider payloads', () => {
       egress: new Egress({ allowlist: parseAllowlist('127.0.0.1') }),
       settings,
     });
-    await dispatcher.runOnce();
+    // One delivery of a channel at a time, in order: a look each.
+    while ((await dispatcher.runOnce()) > 0);
     await dispatcher.close();
     const got = receiver.received.map((r) => `${r.url} ${r.body}`).sort();
     const alias = encodeURIComponent(incident.key);

@@ -70,6 +70,11 @@ export interface TrailLine {
 /** Severities from least to most urgent, for comparing them in SQL. */
 const RANKS = sql`array['info', 'warning', 'critical']`;
 
+/** Whether deliveries `a` and `b` (aliases in the claim) tell of one same incident. */
+const sameIncident = (a: string, b: string) =>
+  sql`exists (select 1 from incident_notifications ia join incident_notifications ib on ib.incident_id = ia.incident_id
+    where ia.event_id = ${sql.ref(`${a}.event_id`)} and ib.event_id = ${sql.ref(`${b}.event_id`)})`;
+
 /** Said in the trail for an attempt whose dispatcher died before recording how it went. */
 export const LOST_ATTEMPT_ERROR = 'the dispatcher stopped during this attempt; it is sent again';
 
@@ -201,16 +206,44 @@ export class NotificationDeliveriesRepository {
   /**
    * Takes up to `limit` due deliveries (or exactly `deliveryId`, if due) for `leaseMs`: raises
    * their attempt number and records, for one whose previous claim lapsed without an outcome, that
-   * attempt as lost. Rows another dispatcher is claiming are skipped, not waited for.
+   * attempt as lost. A channel's deliveries are taken one at a time in the order they were written
+   * (`seq`): one waits while another of its channel is in flight, or while an older one of its
+   * channel is unfinished — unless that older one is still held (never tried, not yet due: a group
+   * gathering, quiet hours) and tells of none of its incidents. `deliveryId` (a test sent by hand)
+   * skips the order. Claims are serialized by a transaction-scoped advisory lock, so each sees the
+   * ones before it committed and two never take two deliveries of one channel.
    */
   async claim(options: { limit: number; leaseMs: number; deliveryId?: string }): Promise<ClaimedDelivery[]> {
-    const only = options.deliveryId ? sql`and id = ${options.deliveryId}` : sql``;
-    const result = await sql<ClaimedDelivery>`
+    // o holds d back: o in flight; or o older and tried already, or about one of d's incidents, or
+    // due and not itself waiting for a held (untried, not yet due) one about its own incidents.
+    const inOrder = options.deliveryId
+      ? sql`and d.id = ${options.deliveryId}`
+      : sql`and not exists (
+          select 1 from notification_deliveries o
+          where o.channel_id = d.channel_id and o.id <> d.id and o.status in ('pending', 'retrying')
+            and (o.claimed_until >= now()
+              or (o.seq < d.seq and (o.attempts > 0 or ${sameIncident('o', 'd')}
+                or (o.next_attempt_at <= now() and not exists (
+                  select 1 from notification_deliveries h
+                  where h.channel_id = o.channel_id and h.seq < o.seq and h.status = 'pending'
+                    and h.attempts = 0 and h.next_attempt_at > now() and ${sameIncident('h', 'o')}))))))`;
+    return this.#db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(hashtextextended('notification-claim', 0))`.execute(trx);
+      return (await this.#claimDue(trx, options, inOrder)).rows;
+    });
+  }
+
+  #claimDue(
+    db: Kysely<Database>,
+    options: { limit: number; leaseMs: number },
+    inOrder: ReturnType<typeof sql>,
+  ) {
+    return sql<ClaimedDelivery>`
       with due as (
-        select id, claimed_until as previous_claim from notification_deliveries
-        where status in ('pending', 'retrying') and next_attempt_at <= now()
-          and (claimed_until is null or claimed_until < now()) ${only}
-        order by next_attempt_at
+        select d.id, d.claimed_until as previous_claim from notification_deliveries d
+        where d.status in ('pending', 'retrying') and d.next_attempt_at <= now()
+          and (d.claimed_until is null or d.claimed_until < now()) ${inOrder}
+        order by d.next_attempt_at, d.seq
         limit ${options.limit}
         for update skip locked
       ), claimed as (
@@ -232,8 +265,7 @@ export class NotificationDeliveriesRepository {
       from claimed
       join notification_events e on e.id = claimed.event_id
       join notification_channels c on c.id = claimed.channel_id
-    `.execute(this.#db);
-    return result.rows;
+    `.execute(db);
   }
 
   /**
