@@ -145,17 +145,28 @@ async function get(url: string, token: string): Promise<Response> {
   return res;
 }
 
-/** Median ms of `n` reads, each after the user's cached responses were dropped (a miss, checked). */
+/**
+ * Median ms of `n` reads, each after the user's cached responses were dropped: only a miss is
+ * timed. The drop reaches the api's memory tier by a bus message, which under load may arrive
+ * after the read: a read answered from the cache is dropped again and asked again, untimed.
+ */
 async function coldReads(side: Side, n: number, url: () => string): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
-    await side.dropCache();
     const target = url();
-    const at = performance.now();
-    const res = await get(target, side.token);
-    await res.arrayBuffer();
-    times.push(performance.now() - at);
-    if (res.headers.get('x-cache') === 'HIT') throw new Error(`GET ${target} was answered from the cache`);
+    for (let attempt = 1; ; attempt++) {
+      await side.dropCache();
+      if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+      const at = performance.now();
+      const res = await get(target, side.token);
+      await res.arrayBuffer();
+      const ms = performance.now() - at;
+      if (res.headers.get('x-cache') !== 'HIT') {
+        times.push(ms);
+        break;
+      }
+      if (attempt === 10) throw new Error(`GET ${target} was answered from the cache ten times`);
+    }
   }
   return median(times);
 }
