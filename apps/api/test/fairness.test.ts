@@ -16,6 +16,8 @@ let api: Api;
 let started: string[];
 /** Running tests of the slow engine, oldest first: calling one finishes it. */
 let running: (() => void)[];
+/** The SQL the api ran since the last reset. */
+const queries: string[] = [];
 
 /** Test-only engine, registered as `performance`: runs until the test finishes it. */
 const slow: Engine = (url, _config, ctx) =>
@@ -27,7 +29,10 @@ const slow: Engine = (url, _config, ctx) =>
 
 beforeEach(async () => {
   // A workspace submits 200 tests here in seconds: past the default submissions per minute.
-  api = await startApi({ quotaLimits: { ...DEFAULT_QUOTA_LIMITS, submitRate: null } });
+  api = await startApi({
+    quotaLimits: { ...DEFAULT_QUOTA_LIMITS, submitRate: null },
+    onQuery: (sql) => queries.push(sql),
+  });
   started = [];
   running = [];
 });
@@ -149,7 +154,11 @@ describe('position, ETA and wait reason under fair scheduling', () => {
       [4, 'fair share: other workspaces take their turn first — 3 tests ahead of it, 1 of them theirs'],
     ]);
     // A's last waiting test: its seven others, and B's three which take their turns first.
+    queries.length = 0;
     const ofA = await queued(a.token);
+    // All of A's waiting tests were placed with one read of the fair order, not one each.
+    expect(ofA.size).toBe(8);
+    expect(queries.filter((q) => /mine AS \(SELECT turn/.test(q))).toHaveLength(1);
     const last = ofA.get(mine[9]!)!;
     expect([last.queuePosition, last.waitReason]).toEqual([
       11,

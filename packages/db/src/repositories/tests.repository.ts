@@ -65,6 +65,12 @@ export interface TestListFilter {
 export type StatusCounts = Record<TestStatus, number>;
 
 /** How long tests of each type took recently, and what is ahead of a queued test. */
+/** What {@link TestsRepository.queueSnapshot} needs of a test. */
+export type SnapshotRow = Pick<
+  TestRow,
+  'id' | 'priority' | 'status' | 'test_type' | 'workspace_id' | 'dispatched_at'
+>;
+
 export interface QueueSnapshot {
   /** Queued tests that run before this one, by type. */
   aheadByType: Partial<Record<TestType, number>>;
@@ -473,22 +479,37 @@ export class TestsRepository {
    * in-flight + n − 1, lower turns first, ties to the higher priority, then the older — so another
    * workspace's backlog is ahead only by as many turns as this test's own workspace takes.
    */
-  async queueSnapshot(
-    row: Pick<TestRow, 'id' | 'priority' | 'status' | 'test_type' | 'workspace_id' | 'dispatched_at'>,
-  ): Promise<QueueSnapshot> {
+  async queueSnapshot(row: SnapshotRow): Promise<QueueSnapshot> {
+    return (await this.queueSnapshots([row]))[0]!;
+  }
+
+  /**
+   * {@link queueSnapshot} of several tests at once (a queue status lists up to 20): the running
+   * tests and means read once, the released tests counted once for every waiting test, and one
+   * fair-order query per queue for all its waiting tests — not one window over the whole waiting
+   * list per test.
+   */
+  async queueSnapshots(rows: readonly SnapshotRow[]): Promise<QueueSnapshot[]> {
     const rest = this.runningAndMeans();
-    if (row.status !== 'queued') return { aheadByType: {}, ...(await rest) };
-    const types = Object.values(TestTypes).filter((t) => queueNameOf(t) === queueNameOf(row.test_type));
-    const released = row.dispatched_at !== null;
-    const [ahead, fair] = await Promise.all([
-      // Released tests ahead of it: of a waiting test, all of them.
+    const queued = rows.filter((r) => r.status === 'queued');
+    const waiting = queued.filter((r) => r.dispatched_at === null);
+    const released = queued.filter((r) => r.dispatched_at !== null);
+    const aheadOf = new Map<string, { aheadByType: Partial<Record<TestType, number>>; others: number }>();
+    const addAhead = (id: string, type: TestType, n: number, others = 0) => {
+      let entry = aheadOf.get(id);
+      if (!entry) aheadOf.set(id, (entry = { aheadByType: {}, others: 0 }));
+      entry.aheadByType[type] = (entry.aheadByType[type] ?? 0) + n;
+      entry.others += others;
+    };
+    // Released tests ahead: of a released test, those of a higher priority or older at its own.
+    const releasedAhead = (row?: SnapshotRow) =>
       this.#db
         .selectFrom('test_queue')
         .select(['test_type', sql<string>`count(*)`.as('n')])
         .where('status', '=', 'queued')
         .where('dispatched_at', 'is not', null)
         .where((eb) =>
-          released
+          row
             ? eb.or([
                 eb('priority', '>', row.priority),
                 eb.and([eb('priority', '=', row.priority), eb('id', '<', row.id)]),
@@ -496,38 +517,57 @@ export class TestsRepository {
             : eb.lit(true),
         )
         .groupBy('test_type')
-        .execute(),
-      released
-        ? Promise.resolve({ rows: [] })
-        : sql<{ test_type: TestType; n: string; others: string }>`
-            WITH waiting AS (
-              SELECT workspace_id, test_type, priority, id,
-                row_number() OVER (PARTITION BY workspace_id ORDER BY priority DESC, id) - 1 AS before_it
-              FROM test_queue
-              WHERE status = 'queued' AND dispatched_at IS NULL AND test_type = ANY(${types}::text[])
-            ),
-            flight AS (
-              SELECT workspace_id, count(*) AS n FROM test_queue
-              WHERE status IN ('queued', 'running') AND dispatched_at IS NOT NULL
-              GROUP BY workspace_id
-            ),
-            turns AS (
-              SELECT w.*, coalesce(f.n, 0) + w.before_it AS turn
-              FROM waiting w LEFT JOIN flight f ON f.workspace_id = w.workspace_id
-            ),
-            mine AS (SELECT turn, priority, id, workspace_id FROM turns WHERE id = ${row.id})
-            SELECT t.test_type, count(*) AS n,
-              count(*) FILTER (WHERE t.workspace_id IS DISTINCT FROM m.workspace_id) AS others
-            FROM turns t, mine m
-            WHERE t.turn < m.turn
-               OR (t.turn = m.turn AND (t.priority > m.priority OR (t.priority = m.priority AND t.id < m.id)))
-            GROUP BY t.test_type`.execute(this.#db),
+        .execute();
+    const byQueue = new Map<string, SnapshotRow[]>();
+    for (const r of waiting) {
+      const name = queueNameOf(r.test_type);
+      byQueue.set(name, [...(byQueue.get(name) ?? []), r]);
+    }
+    await Promise.all([
+      // Of a waiting test, every released test is ahead: counted once for all of them.
+      waiting.length > 0 &&
+        releasedAhead().then((counts) => {
+          for (const w of waiting) for (const c of counts) addAhead(w.id, c.test_type, Number(c.n));
+        }),
+      ...released.map((r) =>
+        releasedAhead(r).then((counts) => {
+          for (const c of counts) addAhead(r.id, c.test_type, Number(c.n));
+        }),
+      ),
+      ...[...byQueue].map(async ([name, mine]) => {
+        const types = Object.values(TestTypes).filter((t) => queueNameOf(t) === name);
+        const fair = await sql<{ mine: string; test_type: TestType; n: string; others: string }>`
+          WITH waiting AS (
+            SELECT workspace_id, test_type, priority, id,
+              row_number() OVER (PARTITION BY workspace_id ORDER BY priority DESC, id) - 1 AS before_it
+            FROM test_queue
+            WHERE status = 'queued' AND dispatched_at IS NULL AND test_type = ANY(${types}::text[])
+          ),
+          flight AS (
+            SELECT workspace_id, count(*) AS n FROM test_queue
+            WHERE status IN ('queued', 'running') AND dispatched_at IS NOT NULL
+            GROUP BY workspace_id
+          ),
+          turns AS (
+            SELECT w.*, coalesce(f.n, 0) + w.before_it AS turn
+            FROM waiting w LEFT JOIN flight f ON f.workspace_id = w.workspace_id
+          ),
+          mine AS (SELECT turn, priority, id, workspace_id FROM turns WHERE id = ANY(${mine.map((r) => r.id)}::bigint[]))
+          SELECT m.id AS mine, t.test_type, count(*) AS n,
+            count(*) FILTER (WHERE t.workspace_id IS DISTINCT FROM m.workspace_id) AS others
+          FROM mine m JOIN turns t
+            ON t.turn < m.turn
+            OR (t.turn = m.turn AND (t.priority > m.priority OR (t.priority = m.priority AND t.id < m.id)))
+          GROUP BY m.id, t.test_type`.execute(this.#db);
+        for (const f of fair.rows) addAhead(String(f.mine), f.test_type, Number(f.n), Number(f.others));
+      }),
     ]);
-    const aheadByType: Partial<Record<TestType, number>> = {};
-    for (const r of [...ahead, ...fair.rows])
-      aheadByType[r.test_type] = (aheadByType[r.test_type] ?? 0) + Number(r.n);
-    const otherWorkspacesAhead = fair.rows.reduce((sum, r) => sum + Number(r.others), 0);
-    return { aheadByType, otherWorkspacesAhead, ...(await rest) };
+    const shared = await rest;
+    return rows.map((row) => {
+      if (row.status !== 'queued') return { aheadByType: {}, ...shared };
+      const entry = aheadOf.get(String(row.id));
+      return { aheadByType: { ...entry?.aheadByType }, otherWorkspacesAhead: entry?.others ?? 0, ...shared };
+    });
   }
 
   /**

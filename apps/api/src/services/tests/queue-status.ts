@@ -12,7 +12,7 @@ export interface QueueStatusDeps {
   queue: TestQueues;
   registry: WorkerRegistry;
   dispatch: Pick<TestDispatchRepository, 'countWaiting'>;
-  standing: Pick<Standing, 'explain' | 'capacity'>;
+  standing: Pick<Standing, 'explainAll'>;
 }
 
 export function createQueueStatus(deps: QueueStatusDeps) {
@@ -22,23 +22,18 @@ export function createQueueStatus(deps: QueueStatusDeps) {
   async function unfinished(user: Actor) {
     const rows = await tests.unfinishedOf(user.workspaceId, UNFINISHED_SHOWN);
     if (rows.length === 0) return [];
-    // The live workers once for every row.
-    const cap = await standing.capacity();
-    return Promise.all(
-      rows.map(async (row) => {
-        const where = await standing.explain(row, cap);
-        return {
-          testId: row.test_id,
-          testType: row.test_type,
-          name: row.test_name,
-          url: row.url,
-          status: row.status as 'queued' | 'running',
-          priority: row.priority,
-          progress: row.progress,
-          ...where,
-        };
-      }),
-    );
+    // One read of the queue and of the live workers for every row.
+    const where = await standing.explainAll(rows);
+    return rows.map((row, i) => ({
+      testId: row.test_id,
+      testType: row.test_type,
+      name: row.test_name,
+      url: row.url,
+      status: row.status as 'queued' | 'running',
+      priority: row.priority,
+      progress: row.progress,
+      ...where[i]!,
+    }));
   }
 
   /** The caller's counts by status, the queue's counts and the caller's unfinished tests. */

@@ -6,7 +6,7 @@ import type { Capacity, Estimate } from './estimate.js';
 import { whyQueued } from './wait-reason.js';
 
 export interface StandingDeps {
-  tests: Pick<TestsRepository, 'queueSnapshot'>;
+  tests: Pick<TestsRepository, 'queueSnapshot' | 'queueSnapshots'>;
   registry: Pick<WorkerRegistry, 'live'>;
   stressConnections?: Pick<StressConnectionStore, 'waiting'>;
   targetHosts?: Pick<StressConnectionStore, 'waiting'>;
@@ -30,6 +30,8 @@ export interface Standing {
    * queue's own reason (no worker, fair share, tests ahead, every slot busy, next to start).
    */
   explain(row: TestRow, capacity?: Capacity): Promise<Estimate & { waitReason: string | null }>;
+  /** {@link explain} of several tests, with one read of the queue for all of them. */
+  explainAll(rows: TestRow[]): Promise<(Estimate & { waitReason: string | null })[]>;
 }
 
 export function createStanding(deps: StandingDeps): Standing {
@@ -72,6 +74,26 @@ export function createStanding(deps: StandingDeps): Standing {
     }
   }
 
+  async function explainAll(rows: TestRow[], known?: Capacity) {
+    const [snapshots, cap, noted] = await Promise.all([
+      deps.tests.queueSnapshots(rows),
+      known ?? capacity(),
+      Promise.all(rows.map(waitReasonOf)),
+    ]);
+    return rows.map((row, i) => {
+      if (row.status !== 'queued' && row.status !== 'running')
+        return { queuePosition: null, etaSeconds: null, stalled: false, waitReason: null };
+      const snapshot = snapshots[i]!;
+      const where = estimate(row, snapshot, cap, { stalledAfterMs });
+      if (row.status !== 'queued') return { ...where, waitReason: null };
+      return {
+        ...where,
+        waitReason:
+          noted[i] ?? whyQueued(row.status, where.queuePosition, ownQueue(row.test_type, snapshot, cap)),
+      };
+    });
+  }
+
   return {
     stalledAfterMs,
     capacity,
@@ -79,18 +101,8 @@ export function createStanding(deps: StandingDeps): Standing {
     waitReasonOf,
 
     async explain(row, known) {
-      if (row.status !== 'queued') return { ...(await whereIs(row, known)), waitReason: null };
-      const [snapshot, cap, noted] = await Promise.all([
-        deps.tests.queueSnapshot(row),
-        known ?? capacity(),
-        waitReasonOf(row),
-      ]);
-      const where = estimate(row, snapshot, cap, { stalledAfterMs });
-      return {
-        ...where,
-        waitReason:
-          noted ?? whyQueued(row.status, where.queuePosition, ownQueue(row.test_type, snapshot, cap)),
-      };
+      return (await explainAll([row], known))[0]!;
     },
+    explainAll: (rows) => explainAll(rows),
   };
 }
