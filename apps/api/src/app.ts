@@ -38,6 +38,7 @@ import {
   NotificationPreferencesRepository,
   NotificationsRepository,
   SessionsRepository,
+  SystemAlertsRepository,
   TestArtifactsRepository,
   TestDispatchRepository,
   TestAttemptsRepository,
@@ -73,6 +74,8 @@ import { createAudit } from './services/audit.js';
 import { createSharesService } from './services/shares.js';
 import { createNotificationChannels } from './services/notification-channels.js';
 import { createAlertRules, createIncidents } from './services/alerts.js';
+import { startSystemAlertCheck } from './services/system-alerts.js';
+import type { SystemAlertSettings } from './services/system-alerts.js';
 import { createWorkspacesService } from './services/workspaces.js';
 import { createMonitorsService } from './services/monitors/service.js';
 import { createMaintenanceWindowsService } from './services/monitors/maintenance-windows.js';
@@ -134,6 +137,12 @@ export interface ApiDeps {
   monitorMinIntervalSeconds?: number;
   /** The workspaces' default quotas (`WORKSPACE_MAX_QUEUED`…). @defaultValue DEFAULT_QUOTA_LIMITS */
   quotaLimits?: QuotaLimits;
+  /**
+   * Checks the platform for system alerts every `checkMs` and sends them (its own dispatcher, for
+   * system alerts only: they must not wait for the workers they may be about). Every process that
+   * runs the api passes it (`composeApi`). @defaultValue undefined (no check)
+   */
+  systemAlerts?: SystemAlertSettings;
 }
 
 export interface BuildApiOptions {
@@ -357,6 +366,7 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
     quotas,
     audit,
     platformMaintenance: new PlatformMaintenanceRepository(deps.db.kysely),
+    systemAlerts: new SystemAlertsRepository(deps.db.kysely),
     publish: createPublish(deps.backplane.eventLog, app.log),
   });
   if (options.queueBoard) {
@@ -372,8 +382,9 @@ export async function buildApi(deps: ApiDeps, options: BuildApiOptions = {}): Pr
 }
 
 /**
- * Notification channels, alert rules, incidents and in-app notifications. The api's dispatcher is never started: it sends
- * only a channel's test notification, at once; the workers' dispatchers send everything else.
+ * Notification channels, alert rules, incidents and in-app notifications. The api's first dispatcher is never started: it
+ * sends only a channel's test notification, at once; the workers' dispatchers send everything else, but for system
+ * alerts, which the api checks for and sends itself (with a second dispatcher) when `systemAlerts` is on.
  */
 async function registerNotifications(
   app: FastifyInstance,
@@ -389,6 +400,7 @@ async function registerNotifications(
     log: app.log,
   });
   app.addHook('onClose', async () => dispatcher.close());
+  if (deps.systemAlerts) startSystemAlerts(app, deps, deps.systemAlerts, settings);
   await app.register(alertsRoutes, {
     authenticate: shared.authenticate,
     access: shared.access,
@@ -408,6 +420,39 @@ async function registerNotifications(
       settings,
       targetAllowlist: deps.targetAllowlist,
     }),
+  });
+}
+
+/** The system alerts' check of this process and the dispatcher that sends what it writes, closed with the api. */
+function startSystemAlerts(
+  app: FastifyInstance,
+  deps: ApiDeps,
+  systemAlerts: SystemAlertSettings,
+  settings: NotifySettings,
+): void {
+  const sender = new Dispatcher({
+    db: deps.db.kysely,
+    egress: new Egress({ allowlist: deps.targetAllowlist }),
+    settings,
+    eventLog: deps.backplane.eventLog,
+    log: app.log,
+    eventTypes: ['system.alert.firing', 'system.alert.resolved'],
+  });
+  const check = startSystemAlertCheck({
+    db: deps.db,
+    presence: deps.backplane.presence,
+    eventLog: deps.backplane.eventLog,
+    settings: systemAlerts,
+    retryForMs: settings.retryHours * 3_600_000,
+    log: app.log,
+  });
+  // Once listening: a process that fails to start never checks nor sends.
+  app.addHook('onReady', async () => {
+    sender.start();
+  });
+  app.addHook('onClose', async () => {
+    await check.close();
+    await sender.close();
   });
 }
 

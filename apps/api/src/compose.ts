@@ -12,6 +12,7 @@ export type ApiServices = Omit<
   | 'monitorMinIntervalSeconds'
   | 'notify'
   | 'quotaLimits'
+  | 'systemAlerts'
 >;
 export type ApiProcessOptions = Omit<
   BuildApiOptions,
@@ -36,6 +37,7 @@ export function composeApi(
       monitorMinIntervalSeconds: settings.monitorMinIntervalSeconds,
       notify: settings.notify,
       quotaLimits: settings.quotaLimits,
+      systemAlerts: settings.systemAlerts,
     },
     {
       ...options,

@@ -21,6 +21,7 @@ import {
 import type { LogFormat } from '@crucible/runtime';
 import ipaddr from 'ipaddr.js';
 import type { AuthThrottleOptions } from './services/auth-throttle.js';
+import type { SystemAlertSettings } from './services/system-alerts.js';
 
 /**
  * What the api's variables mean wherever it runs: alone (`main.ts`) or inside all-in-one, which
@@ -62,6 +63,8 @@ export interface ApiSettings {
    * limit), which an instance admin may override per workspace. @defaultValue DEFAULT_QUOTA_LIMITS
    */
   quotaLimits: QuotaLimits;
+  /** The system alerts' check: how often, and when no worker, the queue and a failing channel are alerts. */
+  systemAlerts: SystemAlertSettings;
 }
 
 /** What an unset variable means where that differs by how the api runs. */
@@ -110,6 +113,19 @@ export function loadApiSettings(
     monitorMinIntervalSeconds: envInt(env, 'MONITOR_MIN_INTERVAL_SECONDS', 30, { min: 1, max: 86_400 }),
     notify: loadNotifySettings(env),
     quotaLimits: envQuotaLimits(env),
+    systemAlerts: loadSystemAlertSettings(env),
+  };
+}
+
+/** `SYSTEM_ALERT_CHECK_SECONDS`, `SYSTEM_ALERT_WORKER_SILENCE_SECONDS`, `ALERT_QUEUE_AGE_SECONDS`, `SYSTEM_ALERT_CHANNEL_FAILING_SECONDS`. */
+function loadSystemAlertSettings(env: NodeJS.ProcessEnv): SystemAlertSettings {
+  const seconds = (name: string, fallback: number) =>
+    envInt(env, name, fallback, { min: 1, max: 30 * 86_400 }) * 1000;
+  return {
+    checkMs: seconds('SYSTEM_ALERT_CHECK_SECONDS', 5),
+    workerSilenceMs: seconds('SYSTEM_ALERT_WORKER_SILENCE_SECONDS', 60),
+    queueAgeMs: seconds('ALERT_QUEUE_AGE_SECONDS', 300),
+    channelFailingMs: seconds('SYSTEM_ALERT_CHANNEL_FAILING_SECONDS', 3600),
   };
 }
 

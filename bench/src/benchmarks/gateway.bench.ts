@@ -95,7 +95,7 @@ export default defineBenchmark({
     // b, c. Delivery: one gateway and one anchor kept running, their subscribers connected once.
     const gateway = await startGateway(ctx, stack, 'gateway', [...fanoutTokens, ...latencyTokens]);
     const bare = await startBareWs(ctx, stack.prefix);
-    const fanout = Channels.SYSTEM_ALERTS;
+    const fanout = Channels.QUEUE_UPDATES;
     const timed = Channels.SYSTEM_MAINTENANCE;
     for (const server of [gateway, bare]) {
       await clients.open(

@@ -95,7 +95,7 @@ export default defineBenchmark({
       await startGateway(ctx, stack, 'gateway-2', []),
     ];
     const clients = await Clients.start(ctx);
-    await clients.open('one', { ...gatewayA, tokens: oneTokens }, subscribers, Channels.SYSTEM_ALERTS);
+    await clients.open('one', { ...gatewayA, tokens: oneTokens }, subscribers, Channels.QUEUE_UPDATES);
     await clients.open(
       'two-a',
       { ...gatewayA, tokens: halfTokens[0]! },
@@ -108,7 +108,7 @@ export default defineBenchmark({
       subscribers / 2,
       Channels.SYSTEM_MAINTENANCE,
     );
-    const toOne = await crucibleChannelPublisher(ctx, stack.prefix, Channels.SYSTEM_ALERTS);
+    const toOne = await crucibleChannelPublisher(ctx, stack.prefix, Channels.QUEUE_UPDATES);
     const toTwo = await crucibleChannelPublisher(ctx, stack.prefix, Channels.SYSTEM_MAINTENANCE);
     await ctx.compare({
       title: `gateways: ${burst} messages published at once to ${subscribers.toLocaleString('en-US')} subscribers of one channel, split over the gateway processes`,

@@ -22,6 +22,22 @@ export class WorkerRegistry {
     await this.#store.remove(id);
   }
 
+  /**
+   * How many workers are live, and when any worker last beat (ms since the epoch; null: no entry
+   * left, live or dead). Reads without dropping anything: what the system alerts' worker check asks.
+   */
+  async silence(): Promise<{ live: number; lastBeatAt: number | null }> {
+    const now = Date.now();
+    let live = 0;
+    let lastBeatAt: number | null = null;
+    for (const raw of Object.values(await this.#store.all())) {
+      const { seenAt } = JSON.parse(raw) as { seenAt: number };
+      if (now - seenAt <= this.#ttlMs) live++;
+      lastBeatAt = Math.max(lastBeatAt ?? 0, seenAt);
+    }
+    return { live, lastBeatAt };
+  }
+
   /** The live workers; dead entries are dropped on the way. */
   async live(): Promise<WorkerPresence[]> {
     const entries = await this.#store.all();

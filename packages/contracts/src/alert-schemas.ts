@@ -9,6 +9,7 @@ import {
   IncidentStatuses,
 } from './alerts.js';
 import { DeliveryStatusSchema, SeveritySchema } from './notification-schemas.js';
+import { SystemAlertKinds, SystemAlertStatuses } from './system-alerts.js';
 
 /** Request and response schemas of alert rules and incidents (DESIGN.md, "Alerts and notifications"). */
 
@@ -205,3 +206,33 @@ export const IncidentDetail = Type.Composite([
   }),
 ]);
 export type IncidentDetail = Static<typeof IncidentDetail>;
+
+/** One system alert (`SystemAlertData`): the item of `GET /api/admin/system-alerts`. */
+export const SystemAlertView = Type.Object({
+  id: Id,
+  key: Type.String(),
+  kind: Type.Union(SystemAlertKinds.map((k) => Type.Literal(k))),
+  status: Type.Union(SystemAlertStatuses.map((s) => Type.Literal(s))),
+  severity: SeveritySchema,
+  title: Type.String(),
+  message: Type.String(),
+  details: Type.Record(Type.String(), Type.Unknown()),
+  startedAt: DateTime,
+  firedAt: DateTime,
+  resolvedAt: NullableDateTime,
+  ownerId: Type.Union([Id, Type.Null()]),
+});
+export const SystemAlertsQuery = Type.Object(
+  {
+    /** `firing`: the current ones; `resolved`: the past ones; neither: both. */
+    status: Type.Optional(Type.Union(SystemAlertStatuses.map((s) => Type.Literal(s)))),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+export const SystemAlertsResponse = Type.Object({
+  /** Newest first (by when each was told). */
+  items: Type.Array(SystemAlertView),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});

@@ -123,6 +123,8 @@ import {
   IncidentView,
   IncidentsQuery,
   IncidentsResponse,
+  SystemAlertsQuery,
+  SystemAlertsResponse,
 } from './alert-schemas.js';
 
 /**
@@ -685,6 +687,12 @@ export const ApiRoutes = {
     method: 'DELETE',
     url: '/api/status-pages/:id',
     schema: { params: StatusPageParams, response: { 204: Type.Null(), 403: Problem, 404: Problem } },
+  },
+  /** The platform's system alerts, current and past, newest first (admins only: 403 to anyone else). */
+  listSystemAlerts: {
+    method: 'GET',
+    url: '/api/admin/system-alerts',
+    schema: { querystring: SystemAlertsQuery, response: { 200: SystemAlertsResponse, 403: Problem } },
   },
   getPlatformMaintenance: {
     method: 'GET',

@@ -3,6 +3,7 @@ import type { Events } from './events.js';
 import type { MonitorState, SlotOutcome } from './monitors.js';
 import type { QueueCounts } from './queue.js';
 import type { UserNotificationData } from './notifications.js';
+import type { SystemAlertData } from './system-alerts.js';
 import type { WorkspaceRole } from './workspaces.js';
 
 // The `data` of each event (DESIGN.md, "Event payloads"). `createMessage` takes the payload of its
@@ -258,7 +259,7 @@ export interface EventPayloads {
   'test-record:created': TestRecordData;
   'test-record:updated': TestRecordUpdatedData;
   'test-record:deleted': TestRecordData;
-  'system:alert': UnpublishedData;
+  'system:alert': SystemAlertData;
   'system:maintenance:start': SystemMaintenanceStartData;
   'system:maintenance:end': SystemMaintenanceEndData;
   'user:notification': UserNotificationData;

@@ -18,3 +18,4 @@ export * from './notifications.js';
 export * from './monitors.js';
 export * from './alerts.js';
 export * from './socket-frames.js';
+export * from './system-alerts.js';

@@ -3,6 +3,8 @@
  * notifications"): the names every process and client agrees on. Browser-safe.
  */
 
+import type { SystemAlertData } from './system-alerts.js';
+
 /** Where a notification can go. */
 export const ChannelTypes = [
   'in-app',
@@ -19,7 +21,8 @@ export type ChannelType = (typeof ChannelTypes)[number];
 
 /**
  * What a notification is about: the `type` of a webhook's body, and the state a channel's template
- * is chosen by. Incidents (#24's rules) send the first four; `POST …/test` the last.
+ * is chosen by. Incidents (#24's rules) send the first four; `POST …/test` the fifth; system alerts
+ * (DESIGN.md, "System alerts") the last two.
  */
 export const NotificationEventTypes = [
   'incident.opened',
@@ -27,8 +30,14 @@ export const NotificationEventTypes = [
   'incident.acknowledged',
   'incident.resolved',
   'test.notification',
+  'system.alert.firing',
+  'system.alert.resolved',
 ] as const;
 export type NotificationEventType = (typeof NotificationEventTypes)[number];
+/** The states an incident is told in. */
+export type IncidentEventType = Extract<NotificationEventType, `incident.${string}`>;
+/** The states a system alert is told in. */
+export type SystemAlertEventType = Extract<NotificationEventType, `system.${string}`>;
 
 export const Severities = ['critical', 'warning', 'info'] as const;
 export type Severity = (typeof Severities)[number];
@@ -67,6 +76,8 @@ export interface NotificationData {
   /** A few lines more. */
   message: string;
   incident?: NotificationIncident;
+  /** A system alert's notification: the alert, as `system:alert` carries it. */
+  systemAlert?: SystemAlertData;
   [key: string]: unknown;
 }
 

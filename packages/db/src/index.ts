@@ -25,3 +25,4 @@ export * from './repositories/workspace-quotas.repository.js';
 export * from './repositories/alert-rules.repository.js';
 export * from './repositories/incidents.repository.js';
 export * from './repositories/notification-preferences.repository.js';
+export * from './repositories/system-alerts.repository.js';

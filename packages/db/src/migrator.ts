@@ -22,6 +22,7 @@ import * as alertsMonitorGone from './migrations/2026_12_05_0950_alerts_monitor_
 import * as notificationPreferences from './migrations/2026_12_05_0960_notification_preferences.js';
 import * as growthIndexes from './migrations/2026_12_06_0501_growth_indexes.js';
 import * as deliveryOrder from './migrations/2026_12_06_0537_notification_delivery_order.js';
+import * as systemAlerts from './migrations/2026_12_06_0606_system_alerts.js';
 
 /** Migrations in code (not read from disk) so compiled builds and tsx run the same list. */
 const migrations: Record<string, Migration> = {
@@ -47,6 +48,7 @@ const migrations: Record<string, Migration> = {
   '2026_12_05_0960_notification_preferences': notificationPreferences,
   '2026_12_06_0501_growth_indexes': growthIndexes,
   '2026_12_06_0537_notification_delivery_order': deliveryOrder,
+  '2026_12_06_0606_system_alerts': systemAlerts,
 };
 
 class StaticProvider implements MigrationProvider {

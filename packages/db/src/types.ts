@@ -10,6 +10,7 @@ import type {
   Role,
   SlotOutcome,
   Severity,
+  SystemAlertKind,
   TestStatus,
   TestType,
   Verdict,
@@ -413,6 +414,21 @@ export interface NotificationPreferencesTable {
   updated_at: Generated<Date>;
 }
 
+/** A system alert (`system_alerts`): pending (`fired_at` null), firing, or resolved. */
+export interface SystemAlertsTable {
+  id: Generated<string>;
+  key: string;
+  kind: SystemAlertKind;
+  severity: Severity;
+  title: string;
+  message: string;
+  details: ColumnType<Record<string, unknown>, string | undefined, string>;
+  owner_id: string | null;
+  started_at: ColumnType<Date, Date | string, Date | string>;
+  fired_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  resolved_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
 export interface IncidentNotificationsTable {
   incident_id: string;
   event_id: string;
@@ -423,6 +439,7 @@ export interface Database {
   alert_rule_channels: AlertRuleChannelsTable;
   incidents: IncidentsTable;
   incident_notifications: IncidentNotificationsTable;
+  system_alerts: SystemAlertsTable;
   notification_channels: NotificationChannelsTable;
   notification_events: NotificationEventsTable;
   notification_deliveries: NotificationDeliveriesTable;

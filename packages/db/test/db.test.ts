@@ -50,6 +50,7 @@ describe('database', () => {
       '2026_12_05_0960_notification_preferences',
       '2026_12_06_0501_growth_indexes',
       '2026_12_06_0537_notification_delivery_order',
+      '2026_12_06_0606_system_alerts',
     ]);
     expect(await migrationsApplied(dbs[0]!.kysely)).toBe(true);
     const again = await migrateToLatest(dbs[0]!.kysely);

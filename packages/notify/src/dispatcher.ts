@@ -1,4 +1,4 @@
-import type { DeliveryStatus, EventLog } from '@crucible/contracts';
+import type { DeliveryStatus, EventLog, NotificationEventType } from '@crucible/contracts';
 import {
   NotificationChannelsRepository,
   NotificationDeliveriesRepository,
@@ -35,7 +35,15 @@ export interface DispatcherOptions {
   batchSize?: number;
   /** @defaultValue BACKOFF_DEFAULTS */
   backoff?: BackoffOptions;
+  /**
+   * Sends only deliveries of these events: the api's dispatcher sends system alerts, which must not
+   * wait for the workers they may be about. @defaultValue every type
+   */
+  eventTypes?: readonly NotificationEventType[];
 }
+
+/** How a channel disabled by its receiver's 410 Gone is said to be (`disabledReason`); the system alerts look for it. */
+export const GONE_REASON_PREFIX = 'the receiver answered 410 Gone';
 
 /** How one attempt ended: what `POST …/test` answers. */
 export interface AttemptReport {
@@ -60,6 +68,7 @@ export class Dispatcher {
   readonly #mailer: Mailer | undefined;
   readonly #opts: Required<Pick<DispatcherOptions, 'leaseMs' | 'pollMs' | 'batchSize' | 'backoff'>>;
   readonly #log: DispatcherOptions['log'];
+  readonly #eventTypes: DispatcherOptions['eventTypes'];
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
@@ -86,6 +95,7 @@ export class Dispatcher {
       backoff: options.backoff ?? BACKOFF_DEFAULTS,
     };
     this.#log = options.log;
+    this.#eventTypes = options.eventTypes;
   }
 
   /** Starts looking for due deliveries every `pollMs` (at once again after a look that found some). */
@@ -112,6 +122,7 @@ export class Dispatcher {
     const claimed = await this.#deliveries.claim({
       limit: this.#opts.batchSize,
       leaseMs: this.#opts.leaseMs,
+      eventTypes: this.#eventTypes,
     });
     await Promise.all(claimed.map((d) => this.#attempt(d)));
     return claimed.length;
@@ -130,10 +141,7 @@ export class Dispatcher {
       : { kind: 'failed', responseStatus: null, error: 'the channel is disabled' };
     const durationMs = Math.round(performance.now() - started);
     if (result.kind === 'gone') {
-      await this.#channels.disable(
-        d.channelId,
-        `the receiver answered 410 Gone on ${new Date().toISOString()}`,
-      );
+      await this.#channels.disable(d.channelId, `${GONE_REASON_PREFIX} on ${new Date().toISOString()}`);
     }
     const outcome: AttemptOutcome =
       result.kind === 'delivered'

@@ -1,8 +1,8 @@
 import type {
   ChannelType,
+  IncidentEventType,
   MetricValues,
   NotificationData,
-  NotificationEventType,
   Severity,
 } from '@crucible/contracts';
 import { AlertRulesRepository, IncidentsRepository, NotificationDeliveriesRepository } from '@crucible/db';
@@ -28,7 +28,7 @@ const KEYED_CHANNELS: ReadonlySet<ChannelType> = new Set(['pagerduty', 'opsgenie
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 
-const MESSAGES: Record<Exclude<NotificationEventType, 'test.notification'>, (i: IncidentRow) => string> = {
+const MESSAGES: Record<IncidentEventType, (i: IncidentRow) => string> = {
   'incident.opened': (i) => `Rule "${i.rule_name}" fails on monitor "${i.monitor_name}".`,
   'incident.reminder': (i) =>
     `Rule "${i.rule_name}" still fails on monitor "${i.monitor_name}" (open since ${i.opened_at.toISOString()}).`,
@@ -42,7 +42,7 @@ const MESSAGES: Record<Exclude<NotificationEventType, 'test.notification'>, (i: 
 /** The `data` of one incident's notification: what templates render and a webhook's body carries. */
 export function incidentData(
   incident: IncidentRow,
-  type: Exclude<NotificationEventType, 'test.notification'>,
+  type: IncidentEventType,
   options: { metrics?: MetricValues } = {},
 ): NotificationData {
   return {
@@ -92,7 +92,7 @@ export function groupedData(items: readonly NotificationData[]): NotificationDat
 export async function notifyIncident(
   trx: Db['kysely'],
   incident: IncidentRow,
-  type: Exclude<NotificationEventType, 'test.notification'>,
+  type: IncidentEventType,
   options: IncidentNotifyOptions & { metrics?: MetricValues; suppressed?: boolean },
 ): Promise<void> {
   if (!incident.rule_id) return;

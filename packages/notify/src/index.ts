@@ -9,3 +9,4 @@ export * from './signing.js';
 export * from './templates.js';
 export * from './incidents.js';
 export * from './links.js';
+export * from './system-alerts.js';

@@ -42,8 +42,15 @@ const linkOf = (event: OutgoingEvent) => (typeof event.data.url === 'string' ? e
 
 const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
-/** An incident's key; a test notification gets one of its own so it never touches a real incident. */
-const dedupKeyOf = (event: OutgoingEvent) => event.data.incident?.key ?? `crucible-test-${event.eventId}`;
+/**
+ * An incident's key; a system alert's own (one per alert, firing to resolved); a test notification
+ * gets one of its own so it never touches a real incident.
+ */
+const dedupKeyOf = (event: OutgoingEvent) =>
+  event.data.incident?.key ??
+  (event.data.systemAlert
+    ? `crucible-system-${event.data.systemAlert.id}`
+    : `crucible-test-${event.eventId}`);
 
 type Action = 'open' | 'acknowledge' | 'resolve';
 const ACTIONS: Record<NotificationEventType, Action> = {
@@ -52,6 +59,8 @@ const ACTIONS: Record<NotificationEventType, Action> = {
   'incident.acknowledged': 'acknowledge',
   'incident.resolved': 'resolve',
   'test.notification': 'open',
+  'system.alert.firing': 'open',
+  'system.alert.resolved': 'resolve',
 };
 
 const PAGERDUTY_ACTIONS: Record<Action, string> = {

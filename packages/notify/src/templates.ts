@@ -41,6 +41,8 @@ export const DEFAULT_TEMPLATES: Record<NotificationEventType, Template> = {
   'incident.acknowledged': stateTemplate('Acknowledged: '),
   'incident.resolved': stateTemplate('Resolved: '),
   'test.notification': stateTemplate(''),
+  'system.alert.firing': stateTemplate('System alert: '),
+  'system.alert.resolved': stateTemplate('System alert resolved: '),
 };
 
 /** One body for every state. */

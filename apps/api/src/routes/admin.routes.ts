@@ -4,10 +4,12 @@ import type {
   InvitationsRepository,
   PlatformMaintenanceRepository,
   PlatformMaintenanceRow,
+  SystemAlertsRepository,
   UsersRepository,
   WorkspacesRepository,
 } from '@crucible/db';
 import { Channels, Events, systemMaintenanceStart } from '@crucible/contracts';
+import { systemAlertOf } from '@crucible/notify';
 import type { Cache } from '@crucible/cache';
 import { ApiRoutes } from '@crucible/contracts/api';
 import { forbidden, notFound } from '../errors.js';
@@ -32,6 +34,7 @@ export interface AdminRoutesOptions {
   quotas: Pick<QuotasService, 'overrides' | 'setOverrides'>;
   audit: Audit;
   platformMaintenance: PlatformMaintenanceRepository;
+  systemAlerts: SystemAlertsRepository;
   publish: Publish;
 }
 
@@ -57,6 +60,21 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
   });
 
   app.route({ ...ApiRoutes.cacheStats, handler: async () => opts.cache.stats() });
+
+  app.route({
+    ...ApiRoutes.listSystemAlerts,
+    handler: async (request) => {
+      const { items, nextCursor } = await opts.systemAlerts.list({
+        status: request.query.status,
+        limit: request.query.limit ?? 50,
+        cursor: request.query.cursor,
+      });
+      return {
+        items: items.map(systemAlertOf),
+        nextCursor,
+      };
+    },
+  });
 
   app.route({
     ...ApiRoutes.listUsers,

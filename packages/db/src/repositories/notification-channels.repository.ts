@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Kysely, Selectable } from 'kysely';
 import type { ChannelType } from '@crucible/contracts';
 import type { Database, NotificationChannelsTable } from '../types.js';
@@ -110,4 +111,74 @@ export class NotificationChannelsRepository {
       .executeTakeFirst();
     return result.numDeletedRows > 0n;
   }
+
+  /**
+   * Enabled channels whose every attempt since their last delivered one failed, the latest too:
+   * since when (the first failed attempt after the last success), and how the latest went. The
+   * trail's first line (attempt 0, written with the delivery) is not an attempt.
+   */
+  async failing(): Promise<FailingChannel[]> {
+    const { rows } = await sql<FailingChannel>`
+      select c.id as "channelId", c.name as "channelName", c.type as "channelType",
+             c.workspace_id as "workspaceId", c.created_by as "createdBy",
+             (select min(a.at) from notification_attempts a
+               where a.channel_id = c.id and a.attempt > 0 and a.id > coalesce(ok.id, 0)) as "failingSince",
+             latest.error as "lastError", latest.response_status as "lastResponseStatus"
+      from notification_channels c
+      cross join lateral (
+        select a.status, a.error, a.response_status from notification_attempts a
+        where a.channel_id = c.id and a.attempt > 0 order by a.id desc limit 1
+      ) latest
+      left join lateral (
+        select a.id from notification_attempts a
+        where a.channel_id = c.id and a.attempt > 0 and a.status = 'delivered' order by a.id desc limit 1
+      ) ok on true
+      where c.enabled and latest.status in ('retrying', 'failed')`.execute(this.#db);
+    return rows;
+  }
+
+  /** Channels disabled with a reason that starts with `reasonPrefix` (a receiver's 410 Gone). */
+  async disabledFor(reasonPrefix: string): Promise<NotificationChannelRow[]> {
+    return this.#db
+      .selectFrom('notification_channels')
+      .selectAll()
+      .where('enabled', '=', false)
+      .where('disabled_reason', 'like', `${reasonPrefix.replace(/[\\%_]/g, '\\$&')}%`)
+      .execute();
+  }
+
+  /**
+   * The enabled channels the users made in their personal workspaces, in-app ones and `except` left
+   * out: where a system alert goes for them.
+   */
+  async personalOf(
+    userIds: readonly string[],
+    except: readonly string[] = [],
+  ): Promise<NotificationChannelRow[]> {
+    if (userIds.length === 0) return [];
+    let query = this.#db
+      .selectFrom('notification_channels as c')
+      .innerJoin('workspaces as w', (j) =>
+        j.onRef('w.id', '=', 'c.workspace_id').onRef('w.personal_of', '=', 'c.created_by'),
+      )
+      .selectAll('c')
+      .where('c.created_by', 'in', userIds)
+      .where('c.enabled', '=', true)
+      .where('c.type', '<>', 'in-app')
+      .orderBy('c.created_at');
+    if (except.length > 0) query = query.where('c.id', 'not in', except);
+    return query.execute();
+  }
+}
+
+/** A channel every attempt of which has failed since `failingSince`. */
+export interface FailingChannel {
+  channelId: string;
+  channelName: string;
+  channelType: ChannelType;
+  workspaceId: string;
+  createdBy: string | null;
+  failingSince: Date;
+  lastError: string | null;
+  lastResponseStatus: number | null;
 }

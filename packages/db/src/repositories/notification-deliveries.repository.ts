@@ -213,7 +213,21 @@ export class NotificationDeliveriesRepository {
    * skips the order. Claims are serialized by a transaction-scoped advisory lock, so each sees the
    * ones before it committed and two never take two deliveries of one channel.
    */
-  async claim(options: { limit: number; leaseMs: number; deliveryId?: string }): Promise<ClaimedDelivery[]> {
+  async claim(options: {
+    limit: number;
+    leaseMs: number;
+    deliveryId?: string;
+    /** Only deliveries of events of these types. @defaultValue every type */
+    eventTypes?: readonly NotificationEventType[];
+  }): Promise<ClaimedDelivery[]> {
+    // Limited to some event types (the api's dispatcher of system alerts): only older deliveries of
+    // those types keep the order, so a system alert is not stuck behind an incident's delivery that
+    // only a worker, perhaps the one it is about, would send.
+    const types = options.eventTypes;
+    const ofTypes = (alias: string) =>
+      types
+        ? sql`and ${sql.ref(`${alias}.event_id`)} in (select id from notification_events where type = any(${sql.val(types)}::text[]))`
+        : sql``;
     // o holds d back: o in flight; or o older and tried already, or about one of d's incidents, or
     // due and not itself waiting for a held (untried, not yet due) one about its own incidents.
     const inOrder = options.deliveryId
@@ -222,14 +236,14 @@ export class NotificationDeliveriesRepository {
           select 1 from notification_deliveries o
           where o.channel_id = d.channel_id and o.id <> d.id and o.status in ('pending', 'retrying')
             and (o.claimed_until >= now()
-              or (o.seq < d.seq and (o.attempts > 0 or ${sameIncident('o', 'd')}
+              or (o.seq < d.seq ${ofTypes('o')} and (o.attempts > 0 or ${sameIncident('o', 'd')}
                 or (o.next_attempt_at <= now() and not exists (
                   select 1 from notification_deliveries h
                   where h.channel_id = o.channel_id and h.seq < o.seq and h.status = 'pending'
                     and h.attempts = 0 and h.next_attempt_at > now() and ${sameIncident('h', 'o')}))))))`;
     return this.#db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(hashtextextended('notification-claim', 0))`.execute(trx);
-      return (await this.#claimDue(trx, options, inOrder)).rows;
+      return (await this.#claimDue(trx, options, sql`${inOrder} ${ofTypes('d')}`)).rows;
     });
   }
 

@@ -52,6 +52,23 @@ export class NotificationsRepository {
       .execute();
   }
 
+  /**
+   * One notification for each user, in their personal workspace, not made by a delivery: a system
+   * alert's. Written on the caller's transaction, with the alert.
+   */
+  async makeForUsers(
+    userIds: readonly string[],
+    n: { title: string; body: string; severity: Severity },
+  ): Promise<NotificationRow[]> {
+    if (userIds.length === 0) return [];
+    const { rows } = await sql<NotificationRow>`
+      insert into notifications (user_id, workspace_id, title, body, severity)
+      select w.personal_of, w.id, ${n.title}, ${n.body}, ${n.severity}
+      from workspaces w where w.personal_of = any(${sql.val(userIds)}::uuid[])
+      returning *`.execute(this.#db);
+    return rows;
+  }
+
   /** A user's notifications, newest first. */
   async list(
     userId: string,

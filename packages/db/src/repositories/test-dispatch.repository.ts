@@ -119,4 +119,17 @@ export class TestDispatchRepository {
       .where('status', '=', 'queued')
       .execute();
   }
+
+  /**
+   * The queue's oldest waiting test (queued, released into the queue or not) and how many wait: what
+   * the system alerts' queue check reads. undefined: nothing waits.
+   */
+  async oldestWaiting(): Promise<{ testId: string; createdAt: Date; waiting: number } | undefined> {
+    const row = await sql<{ test_id: string; created_at: Date; waiting: string }>`
+      select q.test_id, q.created_at, (select count(*) from test_queue where status = 'queued') as waiting
+      from test_queue q where q.status = 'queued'
+      order by q.created_at limit 1`.execute(this.#db);
+    const first = row.rows[0];
+    return first && { testId: first.test_id, createdAt: first.created_at, waiting: Number(first.waiting) };
+  }
 }

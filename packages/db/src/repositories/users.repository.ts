@@ -106,4 +106,15 @@ export class UsersRepository {
   findById(id: string): Promise<User | undefined> {
     return this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
   }
+
+  /** Every admin's id: whom system alerts are told to. */
+  async adminIds(): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('users')
+      .select('id')
+      .where('role', '=', 'admin')
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => r.id);
+  }
 }
