@@ -41,7 +41,7 @@ const table: [string, string, string, string][] = [
   ['test-history-updates', 'own', 'own', 'all'],
   ['queue-updates', 'own+aggregate', 'own+aggregate', 'all'],
   ['user-activity', 'own', 'own', 'all'],
-  ['system-alerts', 'all', 'all', 'all'],
+  ['system-alerts', 'refused', 'refused', 'all'],
   ['system-maintenance', 'all', 'all', 'all'],
   ['team-t1', 'refused', 'refused', 'all'],
   // Not a share id (nor a live share): refused to everyone, admins included.

@@ -123,7 +123,8 @@ const rules: Record<ChannelTemplate, ChannelRule> = {
   [Channels.QUEUE_UPDATES]: { subscribe: anySignedIn, filter: aggregatesAndOwn },
   // Presence: a user sees their own sessions come and go; an admin sees everyone's.
   [Channels.USER_ACTIVITY]: { subscribe: anySignedIn, filter: ownMessages },
-  [Channels.SYSTEM_ALERTS]: { subscribe: anySignedIn },
+  // The platform's own alerts (no worker, an old queue, failing channels): its admins only.
+  [Channels.SYSTEM_ALERTS]: { subscribe: isAdmin },
   [Channels.SYSTEM_MAINTENANCE]: { subscribe: anySignedIn },
   // A workspace's own channel (`team-{workspaceId}`): its members.
   [Channels.TEAM]: {

@@ -113,7 +113,7 @@ describe('occupancy and metrics', () => {
     const metrics = new Registry();
     const gateway = await startGateway({ metrics });
     const readers = [await connect(gateway, h.owner), await connect(gateway, h.stranger)];
-    for (const client of readers) client.send({ type: 'subscribe', channel: 'system-alerts' });
+    for (const client of readers) client.send({ type: 'subscribe', channel: 'system-maintenance' });
     readers[0]!.send({ type: 'subscribe', channel: 'queue-updates' });
     for (const client of readers) expect((await client.next()).type).toBe('subscribed');
     expect((await readers[0]!.next()).type).toBe('subscribed');
@@ -128,7 +128,7 @@ describe('occupancy and metrics', () => {
     expect(await asAdmin.json()).toEqual({
       gatewayId: expect.stringMatching(/^[0-9a-f-]{36}$/),
       connections: 2,
-      channels: { 'queue-updates': 1, 'system-alerts': 2 },
+      channels: { 'queue-updates': 1, 'system-maintenance': 2 },
     });
     expect((await get(tokenOf(h.owner))).status).toBe(403);
     expect((await get()).status).toBe(401);

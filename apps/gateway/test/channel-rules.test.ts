@@ -61,7 +61,7 @@ const table: Row[] = [
   { name: 'test-history-updates', channel: () => 'test-history-updates', owner: [1], other: [2], admin: all },
   { name: 'queue-updates', channel: () => 'queue-updates', owner: [1, 3], other: [2, 3], admin: all },
   { name: 'user-activity', channel: () => 'user-activity', owner: [1], other: [2], admin: all },
-  { name: 'system-alerts', channel: () => 'system-alerts', owner: all, other: all, admin: all },
+  { name: 'system-alerts', channel: () => 'system-alerts', owner: 'refused', other: 'refused', admin: all },
   { name: 'system-maintenance', channel: () => 'system-maintenance', owner: all, other: all, admin: all },
   { name: 'team-…', channel: () => 'team-core', owner: 'refused', other: 'refused', admin: all },
   {

@@ -190,7 +190,7 @@ describe('lingering bus subscriptions', () => {
 
   it('keeps a channel subscribed on the bus after its last reader leaves, for the next one', async () => {
     const gateway = await startGateway({ unsubscribeDelayMs: 60_000 });
-    const channel = 'system-alerts';
+    const channel = 'system-maintenance';
     const first = await connect(gateway, h.owner);
     first.send({ type: 'subscribe', channel });
     expect(await first.next()).toMatchObject({ type: 'subscribed' });
@@ -201,7 +201,7 @@ describe('lingering bus subscriptions', () => {
     const next = await connect(gateway, h.stranger);
     next.send({ type: 'subscribe', channel });
     expect(await next.next()).toMatchObject({ type: 'subscribed' });
-    const alert = await publish(channel, 1, { userId: null, event: 'system:alert' });
+    const alert = await publish(channel, 1, { userId: null, event: 'system:maintenance:start' });
     expect(await next.next()).toEqual(alert);
     expect(await numsub(channel)).toBe(1);
     // Shutdown does not wait for the delay.

@@ -322,15 +322,15 @@ describe('frames', () => {
 
   it('refuses a subscription past the per-connection channel limit', async () => {
     const client = await connect(h.owner);
-    for (const channel of ['queue-updates', 'system-alerts']) {
+    for (const channel of ['queue-updates', 'system-maintenance']) {
       client.send({ type: 'subscribe', channel });
       expect(await client.next()).toMatchObject({ type: 'subscribed', channel });
     }
-    client.send({ type: 'subscribe', channel: 'system-maintenance' });
+    client.send({ type: 'subscribe', channel: 'user-activity' });
     expect(await client.next()).toEqual({
       type: 'error',
       code: 'LIMIT',
-      channel: 'system-maintenance',
+      channel: 'user-activity',
       detail: 'at most 2 channels',
     });
   });

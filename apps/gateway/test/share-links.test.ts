@@ -94,8 +94,8 @@ describe('share links on the gateway', () => {
     const stranger = await connect(gateway, h.stranger);
     stranger.send({ type: 'subscribe', channel: share.channel });
     expect(await stranger.next()).toMatchObject({ type: 'subscribed', channel: share.channel });
-    stranger.send({ type: 'subscribe', channel: 'system-alerts' });
-    expect(await stranger.next()).toMatchObject({ type: 'subscribed', channel: 'system-alerts' });
+    stranger.send({ type: 'subscribe', channel: 'system-maintenance' });
+    expect(await stranger.next()).toMatchObject({ type: 'subscribed', channel: 'system-maintenance' });
     const client = await anonymous(gateway, share.shareId);
     client.send({ type: 'subscribe', channel: share.channel });
     expect(await client.next()).toMatchObject({ type: 'subscribed' });
