@@ -1,8 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '@crucible/client';
 import type { ApiResponse } from '@crucible/client';
+import { Channels } from '@crucible/contracts/channels';
+import type { SystemAlertData } from '@crucible/contracts';
 import { OneTimeSecret } from '../components/one-time-secret';
 import { useStore } from '../lib/store';
+import { splitAlerts, withAlert } from '../lib/system-alerts';
+import { useChannel } from '../live-connection';
 import { api, session } from '../session';
 
 type CacheStats = ApiResponse<'cacheStats'>;
@@ -219,6 +223,62 @@ function InvitationsSection() {
   );
 }
 
+function AlertRows({ alerts }: { alerts: SystemAlertData[] }) {
+  return (
+    <ul class="system-alerts">
+      {alerts.map((a) => (
+        <li key={a.id} data-testid="system-alert" data-kind={a.kind} data-status={a.status}>
+          <strong class={`severity-${a.severity}`}>{a.severity}</strong> {a.title}
+          <div class="muted">
+            {a.message} Since {new Date(a.startedAt).toLocaleString()}
+            {a.resolvedAt && `, resolved ${new Date(a.resolvedAt).toLocaleString()}`}.
+          </div>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/**
+ * The platform's system alerts (no worker, an old queue, failing channels), live from
+ * `system-alerts`: the list is asked once, and again when the subscription is reset (history lost).
+ */
+function SystemAlertsSection() {
+  const [alerts, setAlerts] = useState<SystemAlertData[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = () =>
+    api
+      .call('listSystemAlerts', { query: { limit: 50 } })
+      .then((page) => setAlerts(page.items))
+      .catch((err: unknown) => setError(err instanceof ApiError ? err.message : String(err)));
+  useEffect(() => void load(), []);
+  useChannel(Channels.SYSTEM_ALERTS, {
+    message: (m) => {
+      if (m.event === 'system:alert') setAlerts((list) => withAlert(list ?? [], m.data));
+    },
+    reset: () => void load(),
+  });
+  const { current, past } = splitAlerts(alerts ?? []);
+  return (
+    <section aria-labelledby="system-alerts-heading">
+      <h2 id="system-alerts-heading">System alerts</h2>
+      {error && (
+        <p role="alert" class="error-text">
+          {error}
+        </p>
+      )}
+      {alerts && current.length === 0 && <p data-testid="no-system-alerts">Nothing is wrong right now.</p>}
+      {current.length > 0 && <AlertRows alerts={current} />}
+      {past.length > 0 && (
+        <details>
+          <summary>Past ({past.length})</summary>
+          <AlertRows alerts={past} />
+        </details>
+      )}
+    </section>
+  );
+}
+
 function AdminsOnly() {
   return (
     <main>
@@ -228,7 +288,7 @@ function AdminsOnly() {
   );
 }
 
-/** What only admins see: the queue dashboard, the API's cache and every user of this Crucible. */
+/** What only admins see: system alerts, the queue dashboard, the API's cache and every user of this Crucible. */
 export function AdminPage() {
   const isAdmin = useStore(session)?.user.role === 'admin';
   const [users, setUsers] = useState<ApiResponse<'listUsers'> | null>(null);
@@ -256,6 +316,7 @@ export function AdminPage() {
           {error}
         </p>
       )}
+      <SystemAlertsSection />
       <QueueBoardLink />
       <InvitationsSection />
       {cache && <CacheSection stats={cache} />}
