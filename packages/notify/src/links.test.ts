@@ -38,4 +38,29 @@ describe('dashboard links', () => {
     );
     expect(withLinks(one('i1'), { ...ctx, publicUrl: undefined })).toEqual(one('i1'));
   });
+
+  it("links a disabled channel's system alert to the channel, the others to the admin page", () => {
+    const alert = (kind: 'channel-gone' | 'workers-silent') => ({
+      severity: 'warning' as const,
+      title: 'x',
+      message: 'y',
+      systemAlert: {
+        id: 'a1',
+        key: kind,
+        kind,
+        status: 'firing' as const,
+        severity: 'warning' as const,
+        title: 'x',
+        message: 'y',
+        details: kind === 'channel-gone' ? { channelId: 'c9' } : {},
+        startedAt: '2026-12-06T05:00:00.000Z',
+        firedAt: '2026-12-06T05:00:00.000Z',
+        resolvedAt: null,
+        ownerId: null,
+      },
+    });
+    const firing = { ...ctx, eventType: 'system.alert.firing' as const };
+    expect(withLinks(alert('channel-gone'), firing).url).toBe('https://crucible.example/channels/c9');
+    expect(withLinks(alert('workers-silent'), firing).url).toBe('https://crucible.example/admin');
+  });
 });

@@ -10,11 +10,18 @@ export interface LinkContext {
 
 const incidentUrl = (base: string, id: string) => `${base}/incidents/${encodeURIComponent(id)}`;
 
+/** A disabled channel's page for its creator (whom it is told to); the admin page for the rest. */
+const systemAlertUrl = (base: string, alert: NonNullable<NotificationData['systemAlert']>) =>
+  alert.kind === 'channel-gone' && typeof alert.details.channelId === 'string'
+    ? `${base}/channels/${encodeURIComponent(alert.details.channelId)}`
+    : `${base}/admin`;
+
 /**
  * The event's data with its dashboard links, added as it is sent (so the outbox keeps the facts
  * and a changed `PUBLIC_URL` applies to what is still to go): `incident.url` on the incident and on
  * each of a group's `incidents`, and `url`, the one link of the notification — the incident's page,
- * the open incidents for a group of several, the channel's page for a test notification.
+ * the open incidents for a group of several, the channel's page for a test notification and a
+ * disabled channel's system alert, the admin page for the other system alerts.
  */
 export function withLinks(data: NotificationData, ctx: LinkContext): NotificationData {
   const base = ctx.publicUrl;
@@ -30,8 +37,10 @@ export function withLinks(data: NotificationData, ctx: LinkContext): Notificatio
   const url =
     ctx.eventType === 'test.notification'
       ? `${base}/channels/${encodeURIComponent(ctx.channelId)}`
-      : incidents && incidents.length > 1
-        ? `${base}/incidents?status=open`
-        : own.incident?.url;
+      : data.systemAlert
+        ? systemAlertUrl(base, data.systemAlert)
+        : incidents && incidents.length > 1
+          ? `${base}/incidents?status=open`
+          : own.incident?.url;
   return { ...own, ...(incidents && { incidents }), ...(url && { url }) };
 }
