@@ -170,6 +170,7 @@ export function createProcessor(
       const ctx = {
         signal: controller.signal,
         stressStats: (data: object) => events.stressStats(data),
+        ...(job.data.judging?.abortOnFail?.length ? { abortOnFail: job.data.judging.abortOnFail } : {}),
         progress: progress.report,
         ...(deps.shards
           ? { stressShards: fanOutFor(deps.shards, { testId, jobId: job.id ?? testId }, fence.attempt) }

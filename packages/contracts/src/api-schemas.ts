@@ -189,7 +189,26 @@ export const RunTestFields = Type.Object({
    * Pass/fail rules, `"<metric> <op> <number>"` (op one of `< <= > >= == !=`), at most 20, on the
    * type's metrics (`GET /api/test/types`); anything else is 400 `INVALID_THRESHOLD`.
    */
-  thresholds: Type.Optional(Type.Array(Type.String(), { maxItems: 1000 })),
+  thresholds: Type.Optional(
+    Type.Array(
+      Type.Union([
+        Type.String(),
+        /**
+         * k6's form: `abortOnFail` stops the test as soon as the threshold fails on the live figures
+         * (stress tests only), judged from `delayAbortEval` (`"5s"`, `"500ms"`, `"1m"`) into the load.
+         */
+        Type.Object(
+          {
+            expression: Type.String(),
+            abortOnFail: Type.Optional(Type.Boolean()),
+            delayAbortEval: Type.Optional(Type.String({ maxLength: 20 })),
+          },
+          { additionalProperties: false },
+        ),
+      ]),
+      { maxItems: 1000 },
+    ),
+  ),
   /** How many times the engine measures the target within this one test; metrics report the median and spread. */
   runs: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: 1 })),
   /**

@@ -5,7 +5,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import { MetricCatalog, metricsSchema } from './metrics.js';
 import type { MetricSpec } from './metrics.js';
-import { ThresholdResult } from './thresholds.js';
+import { ThresholdAbort, ThresholdResult } from './thresholds.js';
 import { ComparisonEntry } from './comparison.js';
 import type { Judging } from './judging.js';
 
@@ -485,6 +485,11 @@ export const StressResult = Type.Object(
      * the result is partial, and says so. Absent or empty: every shard ran to the end.
      */
     lostShards: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }))),
+    /**
+     * The `abortOnFail` threshold that failed live and stopped the load (every shard) early: the
+     * result is the partial one up to then, and the test's verdict is failed.
+     */
+    aborted: Type.Optional(ThresholdAbort),
     summary: Type.Object(
       {
         requests: Type.Integer(),

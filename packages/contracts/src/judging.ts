@@ -6,7 +6,7 @@ import type { MetricValue, MetricValues } from './metrics.js';
 import { spread } from './stats.js';
 import { compareMetrics } from './comparison.js';
 import type { ComparisonEntry } from './comparison.js';
-import { evaluateThresholds, stressConfigThresholds } from './thresholds.js';
+import { AbortThreshold, evaluateThresholds, stressConfigThresholds } from './thresholds.js';
 import type { ThresholdResult } from './thresholds.js';
 
 /**
@@ -25,6 +25,8 @@ export const Judging = Type.Object(
     failOnRegression: Type.Optional(Type.Boolean()),
     /** Changes within this many percent are "unchanged". @defaultValue DEFAULT_TOLERANCE_PCT (10) */
     comparisonTolerancePct: Type.Optional(Type.Number({ minimum: 0, maximum: 1000 })),
+    /** Those of `thresholds` that stop the test when they fail live (stress only). @defaultValue [] */
+    abortOnFail: Type.Optional(Type.Array(AbortThreshold)),
   },
   { additionalProperties: false },
 );
@@ -98,10 +100,15 @@ export function judgeResult<R extends object>(
   const comparison = baselineMetrics
     ? { comparison: compareMetrics(testType, baselineMetrics, metrics, judging?.comparisonTolerancePct) }
     : {};
+  // The threshold that stopped the test failed, whatever the partial result's figures say now.
+  const aborted = (last as { aborted?: { threshold?: unknown } }).aborted?.threshold;
+  const thresholds = evaluateThresholds(thresholdsOf(testType, config, judging), values).map((t) =>
+    t.expression === aborted ? { ...t, passed: false } : t,
+  );
   return {
     ...last,
     metrics,
-    thresholds: evaluateThresholds(thresholdsOf(testType, config, judging), values),
+    thresholds,
     ...comparison,
   };
 }

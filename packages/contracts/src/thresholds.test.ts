@@ -7,6 +7,8 @@ import {
   THRESHOLD_OPERATORS,
   evaluateThresholds,
   formatThreshold,
+  liveBreach,
+  parseDelaySec,
   parseThreshold,
   stressConfigThresholds,
   validateThresholds,
@@ -136,5 +138,37 @@ describe('verdict of a judged result', () => {
     expect(verdictOf('api', judgeResult('api', {}, { thresholds: ['checks.passed >= 1'] }, [api]))).toBe(
       'failed',
     );
+  });
+});
+
+describe('abortOnFail', () => {
+  const live = { 'errors.rate': 0.2, 'latency.p95': 120, rps: 50, 'requests.total': 100 };
+
+  it('names the first aborting threshold the live figures fail, past its delay', () => {
+    const abortOn = [
+      { expression: 'latency.p95 < 500' },
+      { expression: 'errors.rate < 0.05', delayAbortEvalSec: 3 },
+    ];
+    expect(liveBreach(abortOn, live, 2)).toBeNull();
+    expect(liveBreach(abortOn, live, 3)).toEqual({ threshold: 'errors.rate < 0.05', atSec: 3, actual: 0.2 });
+    // Nothing measured yet is no failure yet.
+    expect(liveBreach(abortOn, { ...live, 'errors.rate': null }, 5)).toBeNull();
+  });
+
+  it('reads k6 durations', () => {
+    expect([parseDelaySec('5s'), parseDelaySec('500ms'), parseDelaySec('1m'), parseDelaySec('soon')]).toEqual(
+      [5, 0.5, 60, NaN],
+    );
+  });
+
+  it('fails the threshold that aborted the test whatever the partial figures say', () => {
+    const result = {
+      totals: { requests: 10, rps: 5 },
+      errorRatePct: 0,
+      latency: null,
+      aborted: { threshold: 'rps > 1' },
+    };
+    const judged = judgeResult('stress', {}, { thresholds: ['rps > 1'] }, [result]);
+    expect(judged.thresholds.map((t) => [t.expression, t.actual, t.passed])).toEqual([['rps > 1', 5, false]]);
   });
 });

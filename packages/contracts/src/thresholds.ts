@@ -145,3 +145,59 @@ export function evaluateThresholds(expressions: readonly string[], metrics: Metr
     return { expression, metric, op, limit, actual, passed: actual !== null && holds[op](actual, limit) };
   });
 }
+
+/**
+ * A threshold that stops its test when it fails (k6's `abortOnFail`): judged on the live figures
+ * once a second, from `delayAbortEvalSec` into the load on. Only stress tests have live figures.
+ */
+export const AbortThreshold = Type.Object(
+  {
+    expression: Type.String(),
+    /** Seconds of load before it is judged live (k6's `delayAbortEval`). @defaultValue 0 */
+    delayAbortEvalSec: Type.Optional(Type.Number({ minimum: 0, maximum: 86_400 })),
+  },
+  { additionalProperties: false },
+);
+export type AbortThreshold = Static<typeof AbortThreshold>;
+
+/** Why a test stopped early: the `abortOnFail` threshold that failed, when, and on what value. */
+export const ThresholdAbort = Type.Object(
+  {
+    threshold: Type.String(),
+    /** Seconds into the load. */
+    atSec: Type.Number(),
+    actual: Type.Union([Type.Number(), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type ThresholdAbort = Static<typeof ThresholdAbort>;
+
+/** Test types whose thresholds may abort the test: those judged live, once a second. */
+export const LIVE_JUDGED_TYPES: readonly TestType[] = ['stress'];
+
+/** `"5s"`, `"500ms"`, `"1m"` (k6's durations) in seconds; NaN when not one. */
+export function parseDelaySec(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)\s*$/.exec(text);
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n / 1000 : m[2] === 'm' ? n * 60 : n;
+}
+
+/**
+ * The first `abortOnFail` threshold the live metrics fail `elapsedSec` into the load (past its
+ * delay), or null. A metric not measured yet (null) does not abort: nothing has failed yet.
+ */
+export function liveBreach(
+  abortOn: readonly AbortThreshold[],
+  metrics: MetricValues,
+  elapsedSec: number,
+): ThresholdAbort | null {
+  for (const a of abortOn) {
+    if (elapsedSec < (a.delayAbortEvalSec ?? 0)) continue;
+    const { metric, op, limit } = parseThreshold(a.expression);
+    const actual = metrics[metric] ?? null;
+    if (actual !== null && !holds[op](actual, limit))
+      return { threshold: a.expression, atSec: Math.round(elapsedSec * 10) / 10, actual };
+  }
+  return null;
+}

@@ -1,4 +1,4 @@
-import type { StressShardJobData, TestType } from '@crucible/contracts';
+import type { AbortThreshold, StressShardJobData, TestType } from '@crucible/contracts';
 import type { Egress } from '@crucible/egress';
 import type { ParserPool } from '../parsing/parser-pool.js';
 import type { ShardFanOut } from './stress/shards/protocol.js';
@@ -31,6 +31,11 @@ export interface EngineContext {
    * it to the attempt. Absent, the whole load runs in this process.
    */
   stressShards?: ShardFanOut;
+  /**
+   * Thresholds that stop the test when they fail on the live figures (`abortOnFail`): a stress
+   * test judges them once a second and ends early with `aborted` in its result.
+   */
+  abortOnFail?: readonly AbortThreshold[];
   /**
    * Stores a file beside the test (a browser test's screenshot, filmstrip, report); the processor
    * binds it to the test. Absent, nothing is kept.

@@ -9,7 +9,8 @@ import { pinnedConnect } from './stress/connect.js';
 import { Load } from './stress/load.js';
 import { DEFAULT_STRESS_LIMITS, planStress } from './stress/plan.js';
 import type { StressLimits } from './stress/plan.js';
-import { stressResult } from './stress/result.js';
+import { abortedResult, breachOf, stressResult } from './stress/result.js';
+import type { ThresholdAbort } from '@crucible/contracts';
 import { StressTally } from './stress/tally.js';
 import { runShardedStress, shardCount } from './stress/shards/coordinator.js';
 import { checkedTarget } from './support.js';
@@ -69,12 +70,17 @@ export async function runStress(
   const onAbort = () => abort(ctx.signal.reason);
   ctx.signal.addEventListener('abort', onAbort, { once: true });
 
+  let breach: ThresholdAbort | null = null;
   let reportError: unknown = null;
   let reporting: Promise<void> = Promise.resolve();
   const tick = () => {
     const at = elapsedSec();
     const point = tally.closeSecond(load.connected, load.active);
-    load.schedule(at);
+    breach ??= breachOf(ctx.abortOnFail, tally.requests, tally.failed, () => tally.latency(), at);
+    if (breach) {
+      // An abortOnFail threshold failed: the load stops now, requests in flight uncounted.
+      abort(new Error(`threshold ${JSON.stringify(breach.threshold)} failed; the test was stopped`));
+    } else load.schedule(at);
     const live = {
       ...point,
       elapsedSec: Math.round(at),
@@ -116,5 +122,5 @@ export async function runStress(
   tally.finish();
   if (ctx.signal.aborted) throw abortReason(ctx.signal);
   if (reportError) throw reportError;
-  return stressResult(target, plan, tally, roundMs(elapsedSec()), config.thresholds);
+  return abortedResult(stressResult(target, plan, tally, roundMs(elapsedSec()), config.thresholds), breach);
 }

@@ -3,12 +3,14 @@ import {
   InvalidConfigError,
   DEFAULT_TOLERANCE_PCT,
   InvalidThresholdError,
+  LIVE_JUDGED_TYPES,
+  parseDelaySec,
   invalidThresholdDetail,
   metricNames,
   validateTestConfig,
   validateThresholds,
 } from '@crucible/contracts';
-import type { Judging, TestType } from '@crucible/contracts';
+import type { AbortThreshold, Judging, TestType } from '@crucible/contracts';
 import type { RunTestBody } from '@crucible/contracts/api';
 import type { TestsRepository } from '@crucible/db';
 import { EMPTY_ALLOWLIST, EgressError, checkTargetLiteral } from '@crucible/egress';
@@ -38,9 +40,27 @@ export function validateJudging(
   testType: TestType,
   body: Pick<RunTestBody, 'thresholds' | 'runs' | 'failOnRegression' | 'comparisonTolerancePct'>,
 ): Judging | null {
-  const thresholds = body.thresholds ?? [];
+  const given = body.thresholds ?? [];
+  const thresholds = given.map((t) => (typeof t === 'string' ? t : t.expression));
+  const abortOnFail: AbortThreshold[] = [];
   try {
     validateThresholds(testType, thresholds);
+    for (const t of given) {
+      if (typeof t === 'string' || !t.abortOnFail) continue;
+      if (!LIVE_JUDGED_TYPES.includes(testType)) {
+        throw new InvalidThresholdError(
+          t.expression,
+          `abortOnFail needs a metric judged live while the test runs; only ${LIVE_JUDGED_TYPES.join(', ')} tests have them`,
+        );
+      }
+      const delay = t.delayAbortEval === undefined ? 0 : parseDelaySec(t.delayAbortEval);
+      if (!Number.isFinite(delay) || delay > 86_400)
+        throw new InvalidThresholdError(
+          t.expression,
+          `delayAbortEval ${JSON.stringify(t.delayAbortEval)} is not a duration like "5s", "500ms" or "1m"`,
+        );
+      abortOnFail.push({ expression: t.expression, ...(delay > 0 ? { delayAbortEvalSec: delay } : {}) });
+    }
   } catch (err) {
     if (!(err instanceof InvalidThresholdError)) throw err;
     throw new HttpProblem(400, 'INVALID_THRESHOLD', 'Bad Request', invalidThresholdDetail(testType, err), {
@@ -50,6 +70,7 @@ export function validateJudging(
   const runs = body.runs ?? 1;
   const judging: Judging = {
     thresholds: [...thresholds],
+    ...(abortOnFail.length > 0 ? { abortOnFail } : {}),
     ...(runs === 1 ? {} : { runs }),
     ...(body.failOnRegression ? { failOnRegression: true } : {}),
     ...(body.comparisonTolerancePct === undefined || body.comparisonTolerancePct === DEFAULT_TOLERANCE_PCT

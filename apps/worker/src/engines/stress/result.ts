@@ -1,4 +1,13 @@
-import type { StressConfig, StressLatency, StressResult, StressThresholdVerdict } from '@crucible/contracts';
+import { liveBreach } from '@crucible/contracts';
+import type {
+  AbortThreshold,
+  MetricValues,
+  StressConfig,
+  StressLatency,
+  StressResult,
+  StressThresholdVerdict,
+  ThresholdAbort,
+} from '@crucible/contracts';
 import { roundMs } from '../../stats.js';
 import type { StressPlan } from './plan.js';
 
@@ -71,4 +80,42 @@ export function stressResult(
     passed,
     summary: { requests, rps, p95: latency?.p95 ?? null, errorRatePct, passed },
   };
+}
+
+/**
+ * The stress metrics (metrics.ts) over the load so far, `elapsedSec` into it: what `abortOnFail`
+ * thresholds are judged on once a second, as the final result's are judged at the end.
+ */
+export function liveMetrics(
+  requests: number,
+  failed: number,
+  latency: StressLatency | null,
+  elapsedSec: number,
+): MetricValues {
+  return {
+    'latency.p50': latency?.p50 ?? null,
+    'latency.p95': latency?.p95 ?? null,
+    'latency.p99': latency?.p99 ?? null,
+    rps: roundMs(requests / Math.max(elapsedSec, 0.001)),
+    'errors.rate': requests === 0 ? null : failed / requests,
+    'requests.total': requests,
+  };
+}
+
+/** The first `abortOnFail` threshold the live figures fail, or null (none set, or all hold). */
+export function breachOf(
+  abortOn: readonly AbortThreshold[] | undefined,
+  requests: number,
+  failed: number,
+  latency: () => StressLatency | null,
+  elapsedSec: number,
+): ThresholdAbort | null {
+  if (!abortOn || abortOn.length === 0) return null;
+  return liveBreach(abortOn, liveMetrics(requests, failed, latency(), elapsedSec), elapsedSec);
+}
+
+/** A result whose load an `abortOnFail` threshold stopped: partial, failed, and saying why. */
+export function abortedResult(result: StressResult, aborted: ThresholdAbort | null): StressResult {
+  if (!aborted) return result;
+  return { ...result, aborted, passed: false, summary: { ...result.summary, passed: false } };
 }

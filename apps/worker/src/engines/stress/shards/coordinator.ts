@@ -4,16 +4,17 @@ import type {
   StressSecond,
   StressShardJobData,
   StressShardTotals,
+  ThresholdAbort,
 } from '@crucible/contracts';
 import { EngineError, abortReason } from '../../../errors.js';
 import { roundMs } from '../../../stats.js';
 import type { EngineContext } from '../../engine.js';
 import { checkedTarget, egressOf } from '../../support.js';
-import { addCounts, latencyOf, mergeHistograms, mergeSecond } from '../merge.js';
+import { addCounts, latencyHistogram, latencyOf, mergeHistograms, mergeSecond } from '../merge.js';
 import type { ShardSecond } from '../merge.js';
 import { planStress } from '../plan.js';
 import type { StressLimits, StressPlan } from '../plan.js';
-import { stressResult } from '../result.js';
+import { abortedResult, breachOf, stressResult } from '../result.js';
 import { send, shardJobId, shardTopics } from './protocol.js';
 import type { DownMessage, ShardCounts, ShardFanOut, UpMessage } from './protocol.js';
 
@@ -28,6 +29,8 @@ const MIN_REPLACEMENT_SEC = 2;
 /** Shards' drain (5 s, as unsharded) plus the last reports' way back. */
 const END_GRACE_MS = 8_000;
 const LOOP_MS = 100;
+/** After an `abortOnFail` breach, how long shards have to report what they counted. */
+const ABORT_GRACE_MS = 3_000;
 
 /** One job of one shard: the first, or a replacement of a lost one. */
 interface Try {
@@ -87,6 +90,13 @@ class ShardedRun {
   #failure: Error | null = null;
   #reportError: unknown = null;
   #reporting: Promise<void> = Promise.resolve();
+  /** The `abortOnFail` threshold that failed on the merged figures, and when (epoch ms). */
+  #breach: ThresholdAbort | null = null;
+  #breachAt = 0;
+  /** Merged seconds' requests, failures and latencies so far: what `abortOnFail` is judged on. */
+  #liveRequests = 0;
+  #liveFailed = 0;
+  #liveLatency: ReturnType<typeof latencyHistogram> | null = null;
 
   constructor(
     private readonly url: string,
@@ -125,6 +135,7 @@ class ShardedRun {
       await this.#stopAll(reason instanceof Error ? reason.message : String(reason));
       throw reason;
     } finally {
+      this.#liveLatency?.destroy();
       await pubsub.unsubscribe(this.#topics.up, onUp).catch(() => {});
     }
     return this.#result(target);
@@ -238,10 +249,17 @@ class ShardedRun {
         saidAliveAt = now;
         await this.#say({ t: 'alive' });
       }
-      await this.#findLost(now);
+      if (!this.#breach) await this.#findLost(now);
+      const breached = this.#breach !== null;
       this.#mergeSeconds(now);
+      if (!breached && this.#breach) {
+        this.#breachAt = now;
+        // Every shard ends its load now and reports what it counted.
+        await this.#say({ t: 'end', reason: `threshold ${JSON.stringify(this.#breach.threshold)} failed` });
+      }
       const current = [...this.#current.values()];
       const settled = current.every((t) => t.status === 'done' || t.status === 'lost');
+      if (this.#breach && (settled || now >= this.#breachAt + ABORT_GRACE_MS)) break;
       if ((settled && now >= this.#endAt) || now >= this.#endAt + END_GRACE_MS) break;
       await new Promise((resolve) => setTimeout(resolve, LOOP_MS));
     }
@@ -271,7 +289,8 @@ class ShardedRun {
   #mergeSeconds(now: number): void {
     for (;;) {
       const second = this.#series.length + 1;
-      if (second > this.plan.totalSec) return;
+      // After a breach the series ends at the second that breached; the shards' totals hold the rest.
+      if (second > this.plan.totalSec || this.#breach) return;
       const endedAt = this.#startAt + second * 1000;
       const waiting = [...this.#current.values()].some(
         (t) => t.status === 'running' && !t.seconds.has(second),
@@ -284,7 +303,27 @@ class ShardedRun {
       const point = mergeSecond(second, parts);
       this.#series.push(point);
       this.#publish(point);
+      this.#judgeLive(point, parts);
     }
+  }
+
+  /** Judges the `abortOnFail` thresholds on the merged figures up to `point`'s second. */
+  #judgeLive(point: StressSecond, parts: readonly ShardSecond[]): void {
+    const abortOn = this.ctx.abortOnFail;
+    if (!abortOn || abortOn.length === 0) return;
+    this.#liveRequests += point.requests;
+    this.#liveFailed += point.errors;
+    const latencies = (this.#liveLatency ??= latencyHistogram());
+    const second = mergeHistograms(parts.map((p) => p.histogram));
+    latencies.add(second);
+    second.destroy();
+    this.#breach = breachOf(
+      abortOn,
+      this.#liveRequests,
+      this.#liveFailed,
+      () => latencyOf(latencies),
+      point.second,
+    );
   }
 
   #publish(point: StressSecond): void {
@@ -350,11 +389,10 @@ class ShardedRun {
     const lostShards = [...this.#current.values()].filter((t) => !t.done).map((t) => t.shard);
     const figures = { ...counts, statusCodes, errors, series: this.#series, latency: () => latency };
     const duration = roundMs(durationSec || this.plan.totalSec);
-    return {
-      ...stressResult(target, this.plan, figures, duration, this.config.thresholds),
-      shards,
-      lostShards,
-    };
+    return abortedResult(
+      { ...stressResult(target, this.plan, figures, duration, this.config.thresholds), shards, lostShards },
+      this.#breach,
+    );
   }
 }
 

@@ -49,7 +49,9 @@ export type DownMessage =
   /** The test goes on: shards that stop hearing it stop. */
   | { t: 'alive' }
   /** Every shard stops (cancel, abort, failure), or only `shard`'s try `try` (one no longer wanted). */
-  | { t: 'stop'; reason: string; shard?: number; try?: number };
+  | { t: 'stop'; reason: string; shard?: number; try?: number }
+  /** Every shard ends its load now and reports what it counted (an `abortOnFail` threshold failed). */
+  | { t: 'end'; reason: string };
 
 /** Where a sharded test puts its shards: the processor binds it to the test's attempt. */
 export interface ShardFanOut {

@@ -44,6 +44,8 @@ export async function runShard(job: StressShardJobData, ctx: ShardContext): Prom
   const from = { shard: job.shard, try: job.try };
   const up = (message: UpMessage) => send(ctx.pubsub, topics.up, message).catch(() => {});
   const stopped = new AbortController();
+  // Ended early by the test (abortOnFail): the load stops, and what it counted is still reported.
+  const ending = new AbortController();
   let startAt = job.startAt;
   let heardAt = Date.now();
   let wakeStart: () => void = () => {};
@@ -58,6 +60,8 @@ export async function runShard(job: StressShardJobData, ctx: ShardContext): Prom
       (message.shard === undefined || (message.shard === job.shard && message.try === job.try))
     ) {
       stopped.abort(new EngineError('CANCELLED', message.reason));
+    } else if (message.t === 'end') {
+      ending.abort(new EngineError('ABORTED', message.reason));
     }
   };
   const onAbort = () => stopped.abort(ctx.signal.reason);
@@ -93,7 +97,7 @@ export async function runShard(job: StressShardJobData, ctx: ShardContext): Prom
       await Promise.race([started, giveUp]);
     }
     if (startAt === undefined || stopped.signal.aborted) return 'stopped';
-    return await runLoad(job, startAt, pinned, connecting, stopped.signal, up);
+    return await runLoad(job, startAt, pinned, connecting, stopped.signal, up, ending.signal);
   } finally {
     clearInterval(alive);
     ctx.signal.removeEventListener('abort', onAbort);
@@ -123,6 +127,7 @@ async function runLoad(
   connecting: AbortController,
   signal: AbortSignal,
   up: (message: UpMessage) => Promise<void>,
+  ending: AbortSignal,
 ): Promise<ShardOutcome> {
   const from = { shard: job.shard, try: job.try };
   const { target, connect } = pinned;
@@ -148,6 +153,12 @@ async function runLoad(
     wake();
   };
   signal.addEventListener('abort', onAbort, { once: true });
+  const onEnd = () => {
+    load.abort(ending.reason);
+    wake();
+  };
+  if (ending.aborted) onEnd();
+  else ending.addEventListener('abort', onEnd, { once: true });
   const closeSecond = () => {
     let histogram = '';
     const {
@@ -179,6 +190,7 @@ async function runLoad(
     clearInterval(ramp);
     clearTimeout(tick);
     signal.removeEventListener('abort', onAbort);
+    ending.removeEventListener('abort', onEnd);
     connecting.abort();
     await load.close();
   }
