@@ -18,10 +18,27 @@ const checkFields = {
   }),
   target: Type.String({ minLength: 1, maxLength: 2048, description: 'The URL to test.' }),
   thresholds: Type.Optional(
-    Type.Array(Type.String({ minLength: 1 }), {
-      maxItems: 20,
-      description: '`<metric> <op> <number>`, e.g. `latency.p95 < 300`; the server names unknown metrics.',
-    }),
+    Type.Array(
+      Type.Union([
+        Type.String({ minLength: 1 }),
+        Type.Object(
+          {
+            expression: Type.String({ minLength: 1 }),
+            abortOnFail: Type.Optional(Type.Boolean()),
+            delayAbortEval: Type.Optional(Type.String({ minLength: 1 })),
+          },
+          {
+            additionalProperties: false,
+            description:
+              'k6\'s form: `abortOnFail` stops a stress test as soon as it fails, judged from `delayAbortEval` (`"10s"`) on.',
+          },
+        ),
+      ]),
+      {
+        maxItems: 20,
+        description: '`<metric> <op> <number>`, e.g. `latency.p95 < 300`; the server names unknown metrics.',
+      },
+    ),
   ),
   runs: Type.Optional(
     Type.Integer({ minimum: 1, maximum: 10, description: 'Measurements within the one test.' }),

@@ -71,6 +71,19 @@ export const CheckReport = Type.Object(
       ),
     ),
     thresholds: Type.Array(ThresholdReport),
+    aborted: Type.Optional(
+      Type.Object(
+        {
+          threshold: Type.String(),
+          atSec: Type.Number({ description: 'Seconds into the load.' }),
+          actual: Type.Union([Type.Number(), Type.Null()]),
+        },
+        {
+          additionalProperties: false,
+          description: 'The `abortOnFail` threshold that failed live and stopped the test early.',
+        },
+      ),
+    ),
     comparison: Type.Array(ComparisonReport),
     durationMs: Nullable(Type.Number()),
     url: Type.Union([Type.String(), Type.Null()], { description: "The test's page in the dashboard." }),

@@ -58,6 +58,13 @@ function metricsOf(result: unknown): CheckReport['metrics'] {
   return metrics;
 }
 
+/** The `abortOnFail` threshold that stopped the test early, if one did. */
+function abortedOf(result: unknown): Pick<CheckReport, 'aborted'> {
+  const a = obj(obj(result).aborted);
+  if (typeof a.threshold !== 'string') return {};
+  return { aborted: { threshold: a.threshold, atSec: num(a.atSec) ?? 0, actual: num(a.actual) } };
+}
+
 /** The exit code a finished test stands for. */
 export function exitCodeOf(test: Pick<TestDetail, 'status' | 'verdict'>): ExitCode {
   if (test.status !== 'completed') return ExitCode.NO_RESULT;
@@ -78,6 +85,7 @@ export function reportOf(spec: CheckSpec, test: TestDetail, pageUrl: string): Ch
     exitCode: exitCodeOf(test),
     metrics: metricsOf(test.result),
     thresholds: thresholdsOf(test.result),
+    ...abortedOf(test.result),
     comparison: comparisonOf(test.result),
     durationMs: Number.isFinite(started) && Number.isFinite(ended) ? ended - started : null,
     url: pageUrl,

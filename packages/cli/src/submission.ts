@@ -11,7 +11,7 @@ export interface CheckSpec {
   target: string;
   config?: Record<string, unknown>;
   /** `"<metric> <op> <number>"`, judged by the server (issue #21's language). */
-  thresholds?: string[];
+  thresholds?: (string | { expression: string; abortOnFail?: boolean; delayAbortEval?: string })[];
   /** 1–10 measurements within the one test. */
   runs?: number;
   /** `previous` or a test id to compare with. */

@@ -122,6 +122,12 @@ export function formatSummary(report: CheckReport, test: TestDetail | undefined,
     `${report.verdict === 'failed' ? '✗' : STATUS_MARK[report.status]} ${c.bold(report.name)}: ${verdict} (${report.type} ${report.target}${took})`,
   ];
   if (report.error) lines.push(`  ${c.red(report.error)}`);
+  if (report.aborted) {
+    const { threshold, atSec, actual } = report.aborted;
+    lines.push(
+      `  ${c.red(`stopped early: threshold "${threshold}" failed ${formatNumber(atSec)} s into the load (actual ${formatNumber(actual)})`)}`,
+    );
+  }
   const head = test && test.status === 'completed' ? headline(test) : undefined;
   if (head) lines.push(`  ${head}`);
   const metrics = Object.entries(report.metrics);
