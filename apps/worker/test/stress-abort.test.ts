@@ -94,46 +94,47 @@ const judging: Judging = {
   abortOnFail: [{ expression: ABORTING }],
 };
 
-describe.each([1, 2])(
-  'an abortOnFail threshold stops a stress test with %i shard(s) (embedded)',
-  (shards) => {
-    it('within 2 s of the breach, failed, naming the threshold', async () => {
-      const { tests, closeAfter, submitStress } = await setup('embedded');
-      const target = await failingTarget(closeAfter, 300);
-      const testId = await submitStress(
-        target.url,
-        { connections: 4, durationSec: 30, rate: 400, shards },
-        judging,
-      );
-      await expect
-        .poll(async () => (await tests.findById(testId))?.status, { timeout: 60_000, interval: 100 })
-        .toBe('completed');
-      const row = (await tests.findById(testId))!;
-      const result = row.result as Omit<StressResult, 'thresholds'> & { thresholds: ThresholdResult[] };
-      expect(result.aborted?.threshold).toBe(ABORTING);
-      expect(result.aborted!.actual).toBeGreaterThanOrEqual(0.05);
-      // Breached once the first 500s came back: at 400 req/s the 300 good ones last about 0.75 s.
-      expect(result.aborted!.atSec).toBeLessThanOrEqual(3);
-      // The load stopped (every shard) within 2 s of the second that breached was judged.
-      const stoppedAfterMs = target.seen.lastRequestAt - target.seen.firstFailureAt;
-      expect(stoppedAfterMs).toBeLessThan(1_000 + 2_000);
-      const atStop = target.seen.requests;
-      await sleep(1_000);
-      expect(target.seen.requests).toBe(atStop);
-      // A partial result, far short of the 30 s asked for, and failed on that threshold alone.
-      expect(result.totals.durationSec).toBeLessThan(6);
-      expect(result.totals.requests).toBeLessThanOrEqual(target.seen.requests);
-      expect(result.totals.failed).toBeGreaterThan(0);
-      expect(result.thresholds.map((t) => [t.expression, t.passed])).toEqual([
-        ['latency.p95 < 60000', true],
-        [ABORTING, false],
-      ]);
-      expect(result.passed).toBe(false);
-      expect(verdictOf('stress', result)).toBe('failed');
-      if (shards > 1) expect(result.shards!.map((s) => s.status)).toEqual(['completed', 'completed']);
-    }, 90_000);
-  },
-);
+describe.each([
+  [1, 'embedded'],
+  [2, 'embedded'],
+  [2, 'distributed'],
+] as const)('an abortOnFail threshold stops a stress test with %i shard(s) (%s)', (shards, mode) => {
+  it('within 2 s of the breach, failed, naming the threshold', async () => {
+    const { tests, closeAfter, submitStress } = await setup(mode);
+    const target = await failingTarget(closeAfter, 300);
+    const testId = await submitStress(
+      target.url,
+      { connections: 4, durationSec: 30, rate: 400, shards },
+      judging,
+    );
+    await expect
+      .poll(async () => (await tests.findById(testId))?.status, { timeout: 60_000, interval: 100 })
+      .toBe('completed');
+    const row = (await tests.findById(testId))!;
+    const result = row.result as Omit<StressResult, 'thresholds'> & { thresholds: ThresholdResult[] };
+    expect(result.aborted?.threshold).toBe(ABORTING);
+    expect(result.aborted!.actual).toBeGreaterThanOrEqual(0.05);
+    // Breached once the first 500s came back: at 400 req/s the 300 good ones last about 0.75 s.
+    expect(result.aborted!.atSec).toBeLessThanOrEqual(3);
+    // The load stopped (every shard) within 2 s of the second that breached was judged.
+    const stoppedAfterMs = target.seen.lastRequestAt - target.seen.firstFailureAt;
+    expect(stoppedAfterMs).toBeLessThan(1_000 + 2_000);
+    const atStop = target.seen.requests;
+    await sleep(1_000);
+    expect(target.seen.requests).toBe(atStop);
+    // A partial result, far short of the 30 s asked for, and failed on that threshold alone.
+    expect(result.totals.durationSec).toBeLessThan(6);
+    expect(result.totals.requests).toBeLessThanOrEqual(target.seen.requests);
+    expect(result.totals.failed).toBeGreaterThan(0);
+    expect(result.thresholds.map((t) => [t.expression, t.passed])).toEqual([
+      ['latency.p95 < 60000', true],
+      [ABORTING, false],
+    ]);
+    expect(result.passed).toBe(false);
+    expect(verdictOf('stress', result)).toBe('failed');
+    if (shards > 1) expect(result.shards!.map((s) => s.status)).toEqual(['completed', 'completed']);
+  }, 90_000);
+});
 
 describe('an abortOnFail threshold that holds', () => {
   it('lets the test run to its end and pass', async () => {
