@@ -13,6 +13,7 @@ describe('the config form of each test type', () => {
       'headers:headers',
       'text:body',
       'number:rate',
+      'number:shards',
       'group:thresholds',
     ]);
     expect(fields[0]).toEqual({
@@ -25,7 +26,8 @@ describe('the config form of each test type', () => {
       defaultValue: 10,
     });
     expect(fields[3]).toMatchObject({ options: ['load', 'stress', 'spike'], defaultValue: 'load' });
-    const thresholds = fields[8]!;
+    expect(fields[8]).toMatchObject({ kind: 'number', key: 'shards', integer: true, min: 1, max: 64 });
+    const thresholds = fields[9]!;
     expect(thresholds.kind === 'group' && thresholds.fields.map((f) => f.label)).toEqual([
       'P95 (ms)',
       'P99 (ms)',
