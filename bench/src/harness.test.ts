@@ -3,6 +3,8 @@ import { defineBenchmark, median, runBenchmark } from './harness.js';
 import { formatBenchmark } from './report.js';
 
 const quiet = { smoke: true, log: () => {} };
+/** A full (not smoke) run: it warms up. */
+const full = { smoke: false, log: () => {} };
 
 /** A subject whose successive runs return the given values, recording when it ran. */
 function scripted(label: string, values: number[], calls: string[]) {
@@ -34,7 +36,7 @@ describe('runBenchmark', () => {
           });
         },
       }),
-      quiet,
+      full,
     );
     expect(calls).toEqual(['c', 'a', 'c', 'a', 'a', 'c', 'c', 'a']);
     expect(result.error).toBeNull();
@@ -48,6 +50,27 @@ describe('runBenchmark', () => {
     expect(formatBenchmark(result)).toContain(
       '| req/s | c | 20.0 (10.0–30.0) | a | 5.00 (4.00–6.00) | 4.00× | ≥ 5×: **missed** |',
     );
+  });
+
+  it('skips the warm-up in a smoke run, and still records every round', async () => {
+    const calls: string[] = [];
+    const result = await runBenchmark(
+      defineBenchmark({
+        name: 'smoke',
+        description: 'no warm-up',
+        async run(ctx) {
+          await ctx.compare({
+            title: 'rps',
+            metrics: [{ key: 'rps', label: 'req/s', better: 'higher' }],
+            crucible: scripted('c', [10, 30, 20], calls),
+            anchors: [scripted('a', [5, 4, 6], calls)],
+          });
+        },
+      }),
+      quiet,
+    );
+    expect(calls).toEqual(['c', 'a', 'a', 'c', 'c', 'a']);
+    expect(result.comparisons[0]!.rows[0]).toMatchObject({ crucible: { samples: [10, 30, 20] } });
   });
 
   it('leaves out the rows of a metric an anchor does not give', async () => {

@@ -116,6 +116,7 @@ async function measure(
   comparison: Comparison,
   rounds: number,
   log: (text: string) => void,
+  smoke = false,
 ): Promise<ComparisonResult> {
   const subjects = [comparison.crucible, ...comparison.anchors];
   const samples = subjects.map(() => new Map<string, number[]>());
@@ -133,7 +134,8 @@ async function measure(
     }
     return values;
   };
-  if (comparison.warmup !== false) {
+  // A smoke run's figures mean nothing, so it skips the warm-up (every round still runs).
+  if (comparison.warmup !== false && !smoke) {
     for (let i = 0; i < subjects.length; i++) await runOnce(i, 'warm-up');
   }
   for (let round = 0; round < rounds; round++) {
@@ -201,7 +203,7 @@ export async function runBenchmark(benchmark: Benchmark, options: RunOptions): P
     rounds,
     size: (full, smoke) => (options.smoke ? smoke : full),
     async compare(comparison) {
-      const measured = await measure(comparison, rounds, log);
+      const measured = await measure(comparison, rounds, log, options.smoke);
       result.comparisons.push(measured);
       return measured;
     },
