@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Every package's tests, on two lanes: the api suite (the longest; most of its time is spent
-# waiting on timers and processes) beside all the other packages, one after another. turbo's own
-# --concurrency=2 picks the order itself and may leave the api suite for last.
+# Every package's tests, on two lanes of about equal length: the api suite (the longest; much of
+# its time is spent waiting on timers and processes) and then the dashboard's, beside all the other
+# packages one after another. turbo's own --concurrency=2 picks the order itself and may leave the
+# api suite for last. (Clean-clone run, 2026-12-06: api 1,457 s, web 317 s, the rest 1,700 s.)
 set -u
-turbo run test --filter=@crucible/api &
-api=$!
-turbo run test --filter='!@crucible/api' --concurrency=1 --continue
+turbo run test --filter=@crucible/api --filter=@crucible/web --concurrency=1 --continue &
+first=$!
+turbo run test --filter='!@crucible/api' --filter='!@crucible/web' --concurrency=1 --continue
 rest=$?
-wait "$api"
+wait "$first"
 status=$?
 [ "$status" -eq 0 ] && status=$rest
 exit "$status"
