@@ -6,5 +6,6 @@ export default defineConfig({
     // Starts built apps as processes on a shared, busy machine.
     testTimeout: 90_000,
     hookTimeout: 180_000,
+    isolate: false,
   },
 });

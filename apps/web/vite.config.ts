@@ -18,5 +18,8 @@ export default defineConfig({
     include: ['src/**/*.test.{ts,tsx}', 'test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    // Two files at a time: the browser suites spend most of their time waiting on a page or a
+    // server, and vitest's default on 2 cores is one.
+    maxWorkers: 2,
   },
 });

@@ -16,6 +16,7 @@ const projects: TestProjectInlineConfiguration[] = [
       exclude: browserSuite,
       testTimeout: 30_000,
       hookTimeout: 90_000,
+      isolate: false,
     },
   },
   {
@@ -24,8 +25,13 @@ const projects: TestProjectInlineConfiguration[] = [
       include: browserSuite,
       testTimeout: 240_000,
       hookTimeout: 90_000,
+      isolate: false,
     },
   },
 ];
 
-export default defineConfig({ test: { projects } });
+/**
+ * One module graph per worker process, not per test file, and two files at a time: the browser
+ * suite mostly waits on Chromium, beside the engine suites.
+ */
+export default defineConfig({ test: { projects, maxWorkers: 2 } });

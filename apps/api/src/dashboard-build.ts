@@ -7,7 +7,6 @@ import lockfile from 'proper-lockfile';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const WEB_DIR = join(REPO_ROOT, 'apps/web');
-const OUT_DIR = join(WEB_DIR, 'dist');
 
 /** What the dashboard's bundle is made of: its own files and the workspace packages it imports. */
 const SOURCES = [
@@ -21,9 +20,25 @@ const SOURCES = [
   'pnpm-lock.yaml',
 ];
 
-/** Kept out of the bundle's output folder, which any Vite build empties. */
-const CACHE_DIR = join(WEB_DIR, 'node_modules/.cache/crucible');
-const STAMP = join(CACHE_DIR, 'dashboard-build.json');
+/** Where a build reads, writes and records itself; the checkout's unless a test gives its own. */
+export interface DashboardBuildPaths {
+  /** The folder the source paths are relative to. */
+  root: string;
+  sources: readonly string[];
+  /** The build's output: `index.html` in it is what a stamp matches. */
+  outDir: string;
+  /** The stamp and the lock: kept out of the output folder, which any Vite build empties. */
+  cacheDir: string;
+  build(): Promise<void>;
+}
+
+const CHECKOUT: DashboardBuildPaths = {
+  root: REPO_ROOT,
+  sources: SOURCES,
+  outDir: join(WEB_DIR, 'dist'),
+  cacheDir: join(WEB_DIR, 'node_modules/.cache/crucible'),
+  build: runBuild,
+};
 
 interface Stamp {
   /** SHA-256 of the sources the build was made from. */
@@ -48,28 +63,30 @@ function filesOf(path: string): string[] {
   }
 }
 
-function hashSources(): string {
+function hashSources(paths: DashboardBuildPaths): string {
   const hash = createHash('sha256');
-  for (const source of SOURCES) {
-    for (const file of filesOf(join(REPO_ROOT, source))) {
-      hash.update(relative(REPO_ROOT, file)).update('\0').update(readFileSync(file)).update('\0');
+  for (const source of paths.sources) {
+    for (const file of filesOf(join(paths.root, source))) {
+      hash.update(relative(paths.root, file)).update('\0').update(readFileSync(file)).update('\0');
     }
   }
   return hash.digest('hex');
 }
 
-function indexHash(): string | undefined {
+function indexHash(paths: DashboardBuildPaths): string | undefined {
   try {
-    return sha256(readFileSync(join(OUT_DIR, 'index.html')));
+    return sha256(readFileSync(join(paths.outDir, 'index.html')));
   } catch {
     return undefined;
   }
 }
 
-function isFresh(sources: string): boolean {
+const stampOf = (paths: DashboardBuildPaths) => join(paths.cacheDir, 'dashboard-build.json');
+
+function isFresh(paths: DashboardBuildPaths, sources: string): boolean {
   try {
-    const stamp = JSON.parse(readFileSync(STAMP, 'utf8')) as Stamp;
-    return stamp.sources === sources && stamp.index === indexHash();
+    const stamp = JSON.parse(readFileSync(stampOf(paths), 'utf8')) as Stamp;
+    return stamp.sources === sources && stamp.index === indexHash(paths);
   } catch {
     return false;
   }
@@ -94,22 +111,22 @@ function runBuild(): Promise<void> {
  * one checkout build one at a time under a file lock (two Vite builds of one project at once fail);
  * the others wait and then find it fresh. Resolves whether it built.
  */
-export async function ensureDashboardBuilt(): Promise<boolean> {
-  const sources = hashSources();
-  if (isFresh(sources)) return false;
-  mkdirSync(CACHE_DIR, { recursive: true });
+export async function ensureDashboardBuilt(paths: DashboardBuildPaths = CHECKOUT): Promise<boolean> {
+  const sources = hashSources(paths);
+  if (isFresh(paths, sources)) return false;
+  mkdirSync(paths.cacheDir, { recursive: true });
   // A builder that died leaves a lock whose mtime stops moving; it is taken over after `stale`.
-  const release = await lockfile.lock(WEB_DIR, {
-    lockfilePath: join(CACHE_DIR, 'dashboard-build.lock'),
+  const release = await lockfile.lock(paths.cacheDir, {
+    lockfilePath: join(paths.cacheDir, 'dashboard-build.lock'),
     stale: 20_000,
     retries: { retries: 1_000, minTimeout: 100, maxTimeout: 500 },
   });
   try {
-    if (isFresh(sources)) return false;
+    if (isFresh(paths, sources)) return false;
     process.stdout.write('building the dashboard (apps/web changed since its last build)\n');
-    await runBuild();
-    const stamp: Stamp = { sources, index: indexHash()! };
-    writeFileSync(STAMP, JSON.stringify(stamp));
+    await paths.build();
+    const stamp: Stamp = { sources, index: indexHash(paths)! };
+    writeFileSync(stampOf(paths), JSON.stringify(stamp));
     return true;
   } finally {
     await release();

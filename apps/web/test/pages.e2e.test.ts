@@ -21,8 +21,9 @@ import {
 import type { ServerProcess } from './server';
 
 const SHOTS = join(REPO_ROOT, 'test-output', 'pages');
-/** Screenshots the README shows. */
-const README_SHOTS = join(REPO_ROOT, 'docs', 'screenshots');
+/** Screenshots the README shows: rewritten only when asked, so a test run leaves the checkout as it was. */
+const README_SHOTS =
+  process.env.UPDATE_README_SCREENSHOTS === '1' ? join(REPO_ROOT, 'docs', 'screenshots') : SHOTS;
 const PASSWORD = 'a long enough password';
 
 /**
