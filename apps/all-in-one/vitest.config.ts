@@ -7,7 +7,13 @@ import type { TestProjectInlineConfiguration } from 'vitest/config';
  * more CPU than many files' tests), and two files at a time: much of a file's time is spent waiting
  * on timers and processes, and vitest's default on 2 cores is one.
  */
-const base = { testTimeout: 30_000, hookTimeout: 90_000, isolate: false };
+const base = {
+  testTimeout: 30_000,
+  hookTimeout: 90_000,
+  isolate: false,
+  // expect.poll's own default is 1 s, short for a loaded CI machine.
+  expect: { poll: { timeout: 10_000 } },
+};
 
 /**
  * A project per mode, named as in the api and the gateway: `embedded` is `pnpm start` with nothing

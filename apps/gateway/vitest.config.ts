@@ -2,7 +2,13 @@ import { defineConfig } from 'vitest/config';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
 
 /** One module graph per worker process, not per test file: the gateway suite's CPU 78 s → 30 s. */
-const base = { testTimeout: 30_000, hookTimeout: 90_000, isolate: false };
+const base = {
+  testTimeout: 30_000,
+  hookTimeout: 90_000,
+  isolate: false,
+  // expect.poll's own default is 1 s, short for a loaded CI machine.
+  expect: { poll: { timeout: 10_000 } },
+};
 
 /**
  * The gateway suites run twice: on Redis as separate gateway processes (`distributed`), and on the

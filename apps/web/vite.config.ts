@@ -21,5 +21,8 @@ export default defineConfig({
     // Two files at a time: the browser suites spend most of their time waiting on a page or a
     // server, and vitest's default on 2 cores is one.
     maxWorkers: 2,
+    // expect.poll's own default is 1 s: on a loaded CI machine a page's fetch took longer (a list
+    // still showed the unfiltered rows when the poll gave up, 2026-12-06).
+    expect: { poll: { timeout: 10_000 } },
   },
 });

@@ -17,6 +17,8 @@ const projects: TestProjectInlineConfiguration[] = [
       testTimeout: 30_000,
       hookTimeout: 90_000,
       isolate: false,
+      // expect.poll's own default is 1 s, short for a loaded CI machine.
+      expect: { poll: { timeout: 10_000 } },
     },
   },
   {
@@ -26,6 +28,8 @@ const projects: TestProjectInlineConfiguration[] = [
       testTimeout: 240_000,
       hookTimeout: 90_000,
       isolate: false,
+      // expect.poll's own default is 1 s, short for a loaded CI machine.
+      expect: { poll: { timeout: 10_000 } },
     },
   },
 ];
