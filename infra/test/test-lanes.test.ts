@@ -34,3 +34,31 @@ describe('pnpm test lanes', { timeout: 60_000 }, () => {
     expect(tasks).toEqual(expect.arrayContaining(['@crucible/api#test', '@crucible/web#test', '@crucible/infra#test']));
   });
 });
+
+describe('the CI log', () => {
+  // Stop 30's CI said only "@crucible/web#test exited (1)": the failing test's name and error were
+  // far above the part of the log that is read, among the other lane's lines.
+  it('ends with each failed test and its error, followed on its own package among interleaved lanes', () => {
+    const log = [
+      '@crucible/web:test:  ❯ test/pages.e2e.test.ts (16 tests | 1 failed) 156018ms',
+      '@crucible/web:test: ⎯⎯⎯⎯⎯⎯⎯ Failed Tests 1 ⎯⎯⎯⎯⎯⎯⎯',
+      '@crucible/web:test:  FAIL  test/pages.e2e.test.ts > the pages > makes an alert rule',
+      '@crucible/worker:test:  ✓ src/a.test.ts (4 tests) 12ms',
+      '@crucible/web:test: Error: Test timed out in 180000ms.',
+      '@crucible/worker:test:  ✓ src/b.test.ts (1 test) 2ms',
+      '@crucible/web:test:  ❯ test/pages.e2e.test.ts:989:3',
+      '@crucible/gateway:test: ⎯⎯⎯⎯ Unhandled Errors ⎯⎯⎯⎯',
+      '@crucible/gateway:test: Error: read ECONNRESET',
+      ' Tasks:    2 successful, 3 total',
+    ].join('\n');
+    const out = execFileSync('awk', ['-f', `${REPO_ROOT}.ci/failures.awk`], { input: log, encoding: 'utf8' });
+    expect(out.trimEnd().split('\n')).toEqual([
+      '@crucible/web:test:  FAIL  test/pages.e2e.test.ts > the pages > makes an alert rule',
+      '@crucible/web:test: Error: Test timed out in 180000ms.',
+      '@crucible/web:test:  ❯ test/pages.e2e.test.ts:989:3',
+      '@crucible/gateway:test: ⎯⎯⎯⎯ Unhandled Errors ⎯⎯⎯⎯',
+      '@crucible/gateway:test: Error: read ECONNRESET',
+    ]);
+    expect(readFileSync(`${REPO_ROOT}.ci/run`, 'utf8')).toContain('awk -f .ci/failures.awk "$log"');
+  });
+});
