@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { queueJobFailed } from '@crucible/contracts';
 import type { EventMessage, EventPayloads, Events } from '@crucible/contracts';
-import { afterFailedAttempt } from './attempts';
+import { afterFailedAttempt, refreshed } from './attempts';
 
 const message = <E extends Events>(event: E, data: EventPayloads[E]) =>
   ({
@@ -59,5 +59,25 @@ describe('afterFailedAttempt', () => {
     expect(afterFailedAttempt(running, cancelled)).toBeNull();
     const progress = message('queue:job:progress', { jobId: 't1', testId: 't1', progress: 20 });
     expect(afterFailedAttempt(running, progress)).toBeNull();
+  });
+});
+
+describe('refreshed', () => {
+  const answer = { status: 'running', progress: 5, retryCount: 0, attempts: [{ attempt: 1 }] };
+
+  it('keeps the bar where the events took it within the attempt, even on a page loaded while queued', () => {
+    // Loaded while queued (no attempt listed), then moved to 12 % by progress events.
+    const shown = { status: 'running', progress: 12, retryCount: 0, attempts: [] as { attempt: number }[] };
+    expect(refreshed(shown, answer)).toEqual({ ...answer, progress: 12 });
+    expect(refreshed({ ...shown, progress: 3 }, answer).progress).toBe(5);
+  });
+
+  it('takes the answer’s progress for a later attempt, a queued page or a finished test', () => {
+    const shown = { status: 'running', progress: 60, retryCount: 0, attempts: [{ attempt: 1 }] };
+    expect(refreshed(shown, { ...answer, retryCount: 1 }).progress).toBe(5);
+    expect(refreshed({ ...shown, status: 'queued', progress: 0 }, answer).progress).toBe(5);
+    const done = { ...answer, status: 'completed', progress: 100 };
+    expect(refreshed(shown, done)).toEqual(done);
+    expect(refreshed(null, answer)).toEqual(answer);
   });
 });

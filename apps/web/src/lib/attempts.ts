@@ -18,3 +18,23 @@ export function afterFailedAttempt<T extends { status: string; progress: number 
   const notice = reason === 'worker-lost' ? `worker lost — ${next}` : `attempt failed (${error}) — ${next}`;
   return { test: { ...test, status: 'queued', progress: 0 }, notice };
 }
+
+/**
+ * The test as an open page shows it once the API answered again (the stall check, a channel
+ * reset): the answer, but within one running attempt the bar never moves back — the row's progress
+ * trails the events by up to a write. The attempt is told by `retryCount` (one more for every
+ * attempt after the first), not by the attempts listed: a page loaded while the test was queued
+ * lists none, and took the answer's lower progress as a new attempt's (the recovery browser test
+ * saw its bar go from 10 % back to 5 % when "stalled" showed, 2026-12-06).
+ */
+export function refreshed<T extends { status: string; progress: number; retryCount: number }>(
+  shown: T | null,
+  answer: T,
+): T {
+  const sameAttempt =
+    shown !== null &&
+    shown.status === 'running' &&
+    answer.status === 'running' &&
+    answer.retryCount === shown.retryCount;
+  return sameAttempt ? { ...answer, progress: Math.max(answer.progress, shown.progress) } : answer;
+}

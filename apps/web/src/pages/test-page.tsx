@@ -12,7 +12,7 @@ import { SharePanel } from '../components/share-panel';
 import { StatusChip, VerdictChip } from '../components/status-chip';
 import { StressCharts } from '../components/stress-charts';
 import { TestResult, storedStressPoints } from '../components/results';
-import { afterFailedAttempt } from '../lib/attempts';
+import { afterFailedAttempt, refreshed } from '../lib/attempts';
 import { curlForTest } from '../lib/curl';
 import { addPoint, toStressPoint } from '../lib/stress-series';
 import type { StressPoint } from '../lib/stress-series';
@@ -55,9 +55,7 @@ function useStallCheck(
         setTest((t) => {
           // An answer overtaken by the test's end is not the news.
           if (!t || isFinished(t.status)) return t;
-          // The row's progress trails the events by up to a write: the bar must not move back.
-          const sameAttempt = next.status === 'running' && next.attempts.length === t.attempts.length;
-          return sameAttempt ? { ...next, progress: Math.max(next.progress, t.progress) } : next;
+          return refreshed(t, next);
         });
       } catch {
         // Asked again after the same wait; the page stays as it was meanwhile.
@@ -91,7 +89,7 @@ function useLiveTest(id: string) {
     try {
       const next = await api.call('getTest', { params: { jobId: id } });
       heardAt.current = Date.now();
-      setTest(next);
+      setTest((t) => refreshed(t, next));
       setPoints((current) => storedStressPoints(next.result).reduce(addPoint, current));
     } catch (err) {
       setError(
