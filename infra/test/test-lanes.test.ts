@@ -31,7 +31,9 @@ describe('pnpm test lanes', { timeout: 60_000 }, () => {
     const tasks = lanes.flatMap(tasksOf);
     expect(tasks.filter((t) => !t.endsWith('#test'))).toEqual([]);
     expect(new Set(tasks).size).toBe(tasks.length);
-    expect(tasks).toEqual(expect.arrayContaining(['@crucible/api#test', '@crucible/web#test', '@crucible/infra#test']));
+    expect(tasks).toEqual(
+      expect.arrayContaining(['@crucible/api#test', '@crucible/web#test', '@crucible/infra#test']),
+    );
   });
 });
 
