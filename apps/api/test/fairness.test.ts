@@ -158,7 +158,7 @@ describe('position, ETA and wait reason under fair scheduling', () => {
     const ofA = await queued(a.token);
     // All of A's waiting tests were placed with one read of the fair order, not one each.
     expect(ofA.size).toBe(8);
-    expect(queries.filter((q) => /mine AS \(SELECT turn/.test(q))).toHaveLength(1);
+    expect(queries.filter((q) => /mine AS MATERIALIZED \(/.test(q))).toHaveLength(1);
     const last = ofA.get(mine[9]!)!;
     expect([last.queuePosition, last.waitReason]).toEqual([
       11,

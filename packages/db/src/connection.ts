@@ -29,6 +29,13 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
     idleTimeoutMillis: 30_000,
   });
   pool.on('error', options.onError ?? (() => {}));
+  // No JIT compilation: its threshold is a cost estimate, and the estimate of a queue position over
+  // 50,000 waiting tests crossed the inlining and optimisation thresholds — 770 ms of compiling for
+  // a 100 ms query (bench growth, 2026-12-06). A request's queries are short; compiling never pays.
+  // A SET on each new connection, which the embedded PGlite takes as PostgreSQL does.
+  pool.on('connect', (client) => {
+    client.query('SET jit = off').catch(() => {});
+  });
   const onQuery = options.onQuery;
   const kysely = new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),

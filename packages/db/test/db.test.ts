@@ -57,6 +57,20 @@ describe('database', () => {
     expect(again.results).toEqual([]);
   });
 
+  it('runs no query JIT-compiled, on every connection of its pool', async () => {
+    const shown = await Promise.all(
+      Array.from({ length: 3 }, async () => {
+        const client = await dbs[1]!.pool.connect();
+        try {
+          return (await client.query<{ jit: string }>('SHOW jit')).rows[0]!.jit;
+        } finally {
+          client.release();
+        }
+      }),
+    );
+    expect(shown).toEqual(['off', 'off', 'off']);
+  });
+
   it('applies a migration dated before one the database already has (they land from parallel branches)', async () => {
     const db = dbs[0]!.kysely;
     // As a data folder that ran 0400_verdict before 0200_sessions landed.
