@@ -86,8 +86,9 @@ export default defineBenchmark({
         {
           anchor: 'bare ws + Redis pub/sub',
           metric: 'kib',
-          text: '≤ 1.25 × bare ws',
-          met: (c, a) => c <= 1.25 * a,
+          // Issue 27 (round two's: ≤ 1.25×).
+          text: '≤ 1.15 × bare ws',
+          met: (c, a) => c <= 1.15 * a,
         },
       ],
     });
@@ -173,8 +174,9 @@ export default defineBenchmark({
       targets: latencyMetrics.map((m) => ({
         anchor: bareLatency.label,
         metric: m.key,
-        text: '≤ 1.2 × bare ws',
-        met: (c: number, a: number) => c <= 1.2 * a,
+        // Issue 27 names p99 (round two's: ≤ 1.2× at p50 and p99).
+        text: '≤ 1.3 × bare ws',
+        met: (c: number, a: number) => c <= 1.3 * a,
       })),
     });
     await ctx.compare({
