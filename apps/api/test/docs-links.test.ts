@@ -3,12 +3,13 @@ import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './processes.js';
 
-/** The user documentation: the README and everything under docs/. */
+/** The user documentation: the README and everything under docs/, its folders too (docs/benchmarks). */
 const DOCUMENTS = [
   'README.md',
-  ...readdirSync(join(REPO_ROOT, 'docs'))
+  ...readdirSync(join(REPO_ROOT, 'docs'), { recursive: true, encoding: 'utf8' })
     .filter((name) => name.endsWith('.md'))
-    .map((name) => `docs/${name}`),
+    .map((name) => `docs/${name}`)
+    .sort(),
 ];
 
 /** Relative link targets of a Markdown file: inline links and images, and reference definitions. */
@@ -30,6 +31,10 @@ describe('documentation links', () => {
       .filter((path) => !existsSync(join(dirname(file), path)))
       .map((path) => relative(REPO_ROOT, join(dirname(file), path)));
     expect(broken).toEqual([]);
+  });
+
+  it('reads the documents of docs/ folders too', () => {
+    expect(DOCUMENTS).toContain('docs/benchmarks/2026-11-30.md');
   });
 
   it('finds the links it checks (the README links its screenshot and the WebSocket protocol)', () => {
