@@ -27,15 +27,17 @@ export function createDb(connectionString: string, options: DbOptions = {}): Db 
     max: options.max ?? 10,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
+    // No JIT compilation: its threshold is a cost estimate, and the estimate of a queue position over
+    // 50,000 waiting tests crossed the inlining and optimisation thresholds — 770 ms of compiling for
+    // a 100 ms query (bench growth, 2026-12-06). A request's queries are short; compiling never pays.
+    // A SET on each new connection (the embedded PGlite takes it as PostgreSQL does), awaited by the
+    // pool before it hands the connection out: sent from the 'connect' event instead, it raced the
+    // first query and pg warned of a query sent while another ran.
+    onConnect: async (client) => {
+      await client.query('SET jit = off');
+    },
   });
   pool.on('error', options.onError ?? (() => {}));
-  // No JIT compilation: its threshold is a cost estimate, and the estimate of a queue position over
-  // 50,000 waiting tests crossed the inlining and optimisation thresholds — 770 ms of compiling for
-  // a 100 ms query (bench growth, 2026-12-06). A request's queries are short; compiling never pays.
-  // A SET on each new connection, which the embedded PGlite takes as PostgreSQL does.
-  pool.on('connect', (client) => {
-    client.query('SET jit = off').catch(() => {});
-  });
   const onQuery = options.onQuery;
   const kysely = new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, migrateToLatest, migrationsApplied } from '../src/index.js';
@@ -69,6 +70,22 @@ describe('database', () => {
       }),
     );
     expect(shown).toEqual(['off', 'off', 'off']);
+  });
+
+  it('sets it before a connection’s first query, so pg warns of nothing (a process of its own)', () => {
+    // pg warns once per process of a query sent while another runs: a fresh process sees it.
+    const script = `
+      const { createDb } = await import(${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)});
+      const db = createDb(process.env.DB_URL);
+      await Promise.all([db.pool.query('SELECT 1'), db.pool.query('SELECT 2')]);
+      await db.close();
+      process.exit(0);`;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env: { ...process.env, DB_URL: database.url },
+      encoding: 'utf8',
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
   });
 
   it('applies a migration dated before one the database already has (they land from parallel branches)', async () => {
