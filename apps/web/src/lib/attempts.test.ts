@@ -36,6 +36,24 @@ describe('afterFailedAttempt', () => {
     });
   });
 
+  it('counts the next attempt where the test keeps a retryCount, so a later answer of it is the same attempt', () => {
+    const lost = message(
+      'queue:job:failed',
+      queueJobFailed('t1', {
+        status: 'queued',
+        error: 'the worker running this test was lost',
+        reason: 'worker-lost',
+        retryCount: 1,
+        maxAttempts: 3,
+      }),
+    );
+    const shown = afterFailedAttempt({ ...running, retryCount: 0 }, lost)!.test;
+    expect(shown).toEqual({ testId: 't1', status: 'queued', progress: 0, retryCount: 1 });
+    // The new attempt's progress events took it to 40 %; the row says 35 %.
+    const live = { ...shown, status: 'running', progress: 40 };
+    expect(refreshed(live, { ...live, progress: 35 }).progress).toBe(40);
+  });
+
   it('names the error of a crashed attempt', () => {
     const crashed = message(
       'queue:job:failed',

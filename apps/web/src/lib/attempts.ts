@@ -13,10 +13,12 @@ export function afterFailedAttempt<T extends { status: string; progress: number 
   message: EventMessage,
 ): { test: T; notice: string } | null {
   if (message.event !== Events.QUEUE_JOB_FAILED || !message.data.willRetry) return null;
-  const { attempt, maxAttempts, reason, error } = message.data;
+  const { attempt, maxAttempts, reason, error, retryCount } = message.data;
   const next = `attempt ${attempt} of ${maxAttempts} starting`;
   const notice = reason === 'worker-lost' ? `worker lost — ${next}` : `attempt failed (${error}) — ${next}`;
-  return { test: { ...test, status: 'queued', progress: 0 }, notice };
+  // The next attempt's `retryCount` too, where the test has one: {@link refreshed} tells attempts by it.
+  const counted = 'retryCount' in test ? { retryCount } : {};
+  return { test: { ...test, status: 'queued', progress: 0, ...counted }, notice };
 }
 
 /**
