@@ -538,27 +538,57 @@ export class TestsRepository {
         const types = Object.values(TestTypes).filter((t) => queueNameOf(t) === name);
         // Ahead of a waiting test: every test of an earlier turn (counted from one histogram of
         // turns, not by comparing each test with every other: 20 listed tests × 50,000 waiting was
-        // a million comparisons, and a cost estimate that switched JIT compilation on) and, at its
-        // own turn, those of a higher priority or older. Its own workspace's are the tests before
-        // it there: the rest are other workspaces'.
+        // a million comparisons) and, at its own turn, those of a higher priority or older. Its own
+        // workspace's are the tests before it there: the rest are other workspaces'. Only tests up
+        // to the latest turn asked about can be ahead: each workspace's waiting list (found by a
+        // skip scan of test_queue_waiting) is read that far, not all of it — for an early test one
+        // short read per workspace instead of a window over every waiting test of the queue.
         const fair = await sql<{ mine: string; test_type: TestType; n: string; before_it: string }>`
-          WITH waiting AS (
-            SELECT workspace_id, test_type, priority, id,
-              row_number() OVER (PARTITION BY workspace_id ORDER BY priority DESC, id) - 1 AS before_it
-            FROM test_queue
-            WHERE status = 'queued' AND dispatched_at IS NULL AND test_type = ANY(${types}::text[])
+          WITH RECURSIVE ws(id) AS (
+            (SELECT workspace_id FROM test_queue
+              WHERE status = 'queued' AND dispatched_at IS NULL AND workspace_id IS NOT NULL
+              ORDER BY workspace_id LIMIT 1)
+            UNION ALL
+            SELECT (SELECT t.workspace_id FROM test_queue t
+              WHERE t.status = 'queued' AND t.dispatched_at IS NULL AND t.workspace_id > ws.id
+              ORDER BY t.workspace_id LIMIT 1)
+            FROM ws WHERE ws.id IS NOT NULL
           ),
           flight AS (
             SELECT workspace_id, count(*) AS n FROM test_queue
             WHERE status IN ('queued', 'running') AND dispatched_at IS NOT NULL
             GROUP BY workspace_id
           ),
-          turns AS MATERIALIZED (
-            SELECT w.*, coalesce(f.n, 0) + w.before_it AS turn
-            FROM waiting w LEFT JOIN flight f ON f.workspace_id = w.workspace_id
-          ),
           mine AS MATERIALIZED (
-            SELECT turn, priority, id, before_it FROM turns WHERE id = ANY(${mine.map((r) => r.id)}::bigint[])
+            SELECT m.id, m.priority, b.before_it, coalesce(f.n, 0) + b.before_it AS turn
+            FROM test_queue m
+            LEFT JOIN flight f ON f.workspace_id = m.workspace_id
+            CROSS JOIN LATERAL (
+              SELECT count(*) AS before_it FROM test_queue o
+              WHERE o.status = 'queued' AND o.dispatched_at IS NULL AND o.workspace_id = m.workspace_id
+                AND o.test_type = ANY(${types}::text[])
+                AND (o.priority > m.priority OR (o.priority = m.priority AND o.id < m.id))
+            ) b
+            WHERE m.id = ANY(${mine.map((r) => r.id)}::bigint[])
+              AND m.status = 'queued' AND m.dispatched_at IS NULL AND m.test_type = ANY(${types}::text[])
+          ),
+          head AS (
+            SELECT r.workspace_id, r.test_type, r.priority, r.id, coalesce(f.n, 0) AS in_flight
+            FROM ws
+            LEFT JOIN flight f ON f.workspace_id = ws.id
+            CROSS JOIN LATERAL (
+              SELECT t.workspace_id, t.test_type, t.priority, t.id FROM test_queue t
+              WHERE t.status = 'queued' AND t.dispatched_at IS NULL AND t.workspace_id = ws.id
+                AND t.test_type = ANY(${types}::text[])
+              ORDER BY t.priority DESC, t.id
+              LIMIT greatest(0, (SELECT max(turn) FROM mine) - coalesce(f.n, 0) + 1)
+            ) r
+            WHERE ws.id IS NOT NULL
+          ),
+          turns AS MATERIALIZED (
+            SELECT test_type, priority, id,
+              in_flight + row_number() OVER (PARTITION BY workspace_id ORDER BY priority DESC, id) - 1 AS turn
+            FROM head
           ),
           by_turn AS (SELECT turn, test_type, count(*) AS n FROM turns GROUP BY turn, test_type)
           SELECT m.id AS mine, m.before_it, b.test_type, sum(b.n) AS n
