@@ -17,19 +17,20 @@ const message = <E extends Events>(event: E, data: EventPayloads[E]) =>
   }) as EventMessage;
 
 const running = { testId: 't1', status: 'running', progress: 17 };
+/** The first attempt's worker was lost; the second of three starts. */
+const lost = message(
+  'queue:job:failed',
+  queueJobFailed('t1', {
+    status: 'queued',
+    error: 'the worker running this test was lost',
+    reason: 'worker-lost',
+    retryCount: 1,
+    maxAttempts: 3,
+  }),
+);
 
 describe('afterFailedAttempt', () => {
   it('says the worker was lost and which attempt starts, and drops the lost attempt’s progress', () => {
-    const lost = message(
-      'queue:job:failed',
-      queueJobFailed('t1', {
-        status: 'queued',
-        error: 'the worker running this test was lost',
-        reason: 'worker-lost',
-        retryCount: 1,
-        maxAttempts: 3,
-      }),
-    );
     expect(afterFailedAttempt(running, lost)).toEqual({
       test: { testId: 't1', status: 'queued', progress: 0 },
       notice: 'worker lost — attempt 2 of 3 starting',
@@ -37,16 +38,6 @@ describe('afterFailedAttempt', () => {
   });
 
   it('counts the next attempt where the test keeps a retryCount, so a later answer of it is the same attempt', () => {
-    const lost = message(
-      'queue:job:failed',
-      queueJobFailed('t1', {
-        status: 'queued',
-        error: 'the worker running this test was lost',
-        reason: 'worker-lost',
-        retryCount: 1,
-        maxAttempts: 3,
-      }),
-    );
     const shown = afterFailedAttempt({ ...running, retryCount: 0 }, lost)!.test;
     expect(shown).toEqual({ testId: 't1', status: 'queued', progress: 0, retryCount: 1 });
     // The new attempt's progress events took it to 40 %; the row says 35 %.

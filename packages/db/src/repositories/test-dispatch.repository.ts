@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Database, TestRow } from '../types.js';
+import { WAITING_LISTS } from './waiting-lists.js';
 
 /** One workspace's turn at the queue: what it has in flight and the heads of its waiting list. */
 export interface WaitingList {
@@ -35,31 +36,9 @@ export class TestDispatchRepository {
     /** Only tests of these types (one queue's: browser tests have their own). @defaultValue every type */
     testTypes?: readonly string[],
   ): Promise<WaitingList[]> {
-    // The distinct workspaces by a loose index scan of `test_queue_waiting` (one probe per
-    // workspace, however long its list), then each one's heads from the same index.
+    // The waiting lists ({@link WAITING_LISTS}), then each one's heads from `test_queue_waiting`.
     const { rows } = await sql<TestRow & { list: string | null; in_flight: number }>`
-      WITH RECURSIVE lists AS (
-        (SELECT workspace_id FROM test_queue
-          WHERE status = 'queued' AND dispatched_at IS NULL AND workspace_id IS NOT NULL
-          ORDER BY workspace_id LIMIT 1)
-        UNION ALL
-        SELECT (SELECT q.workspace_id FROM test_queue q
-                 WHERE q.status = 'queued' AND q.dispatched_at IS NULL AND q.workspace_id > lists.workspace_id
-                 ORDER BY q.workspace_id LIMIT 1)
-          FROM lists WHERE lists.workspace_id IS NOT NULL
-      ),
-      every_list AS (
-        SELECT workspace_id FROM lists WHERE workspace_id IS NOT NULL
-        UNION ALL
-        SELECT NULL WHERE EXISTS (SELECT 1 FROM test_queue
-          WHERE status = 'queued' AND dispatched_at IS NULL AND workspace_id IS NULL)
-      ),
-      flight AS (
-        SELECT workspace_id, count(*)::int AS n FROM test_queue
-         WHERE status IN ('queued', 'running') AND dispatched_at IS NOT NULL
-           AND workspace_id IN (SELECT workspace_id FROM every_list)
-         GROUP BY workspace_id
-      )
+      WITH RECURSIVE ${WAITING_LISTS}
       SELECT l.workspace_id AS list, coalesce(f.n, 0) AS in_flight, t.*
         FROM every_list l
         LEFT JOIN flight f ON f.workspace_id = l.workspace_id

@@ -4,6 +4,7 @@ import { FINISHED_STATUSES, TestTypes, queueNameOf } from '@crucible/contracts';
 import type { Judging, MetricValue, Role, TestStatus, TestType } from '@crucible/contracts';
 import type { Database, TestRow } from '../types.js';
 import { UNSETTLED, closeOpenAttempts } from './attempt-history.js';
+import { WAITING_LISTS } from './waiting-lists.js';
 
 export interface NewTest {
   testId: string;
@@ -540,32 +541,19 @@ export class TestsRepository {
         // turns, not by comparing each test with every other: 20 listed tests × 50,000 waiting was
         // a million comparisons) and, at its own turn, those of a higher priority or older. Its own
         // workspace's are the tests before it there: the rest are other workspaces'. Only tests up
-        // to the latest turn asked about can be ahead: each workspace's waiting list (found by a
-        // skip scan of test_queue_waiting) is read that far, not all of it — for an early test one
+        // to the latest turn asked about can be ahead: each waiting list (the dispatcher's own,
+        // {@link WAITING_LISTS}) is read that far, not all of it — for an early test one
         // short read per workspace instead of a window over every waiting test of the queue.
         const fair = await sql<{ mine: string; test_type: TestType; n: string; before_it: string }>`
-          WITH RECURSIVE ws(id) AS (
-            (SELECT workspace_id FROM test_queue
-              WHERE status = 'queued' AND dispatched_at IS NULL AND workspace_id IS NOT NULL
-              ORDER BY workspace_id LIMIT 1)
-            UNION ALL
-            SELECT (SELECT t.workspace_id FROM test_queue t
-              WHERE t.status = 'queued' AND t.dispatched_at IS NULL AND t.workspace_id > ws.id
-              ORDER BY t.workspace_id LIMIT 1)
-            FROM ws WHERE ws.id IS NOT NULL
-          ),
-          flight AS (
-            SELECT workspace_id, count(*) AS n FROM test_queue
-            WHERE status IN ('queued', 'running') AND dispatched_at IS NOT NULL
-            GROUP BY workspace_id
-          ),
+          WITH RECURSIVE ${WAITING_LISTS},
           mine AS MATERIALIZED (
             SELECT m.id, m.priority, b.before_it, coalesce(f.n, 0) + b.before_it AS turn
             FROM test_queue m
             LEFT JOIN flight f ON f.workspace_id = m.workspace_id
             CROSS JOIN LATERAL (
               SELECT count(*) AS before_it FROM test_queue o
-              WHERE o.status = 'queued' AND o.dispatched_at IS NULL AND o.workspace_id = m.workspace_id
+              WHERE o.status = 'queued' AND o.dispatched_at IS NULL
+                AND (o.workspace_id = m.workspace_id OR (o.workspace_id IS NULL AND m.workspace_id IS NULL))
                 AND o.test_type = ANY(${types}::text[])
                 AND (o.priority > m.priority OR (o.priority = m.priority AND o.id < m.id))
             ) b
@@ -574,16 +562,16 @@ export class TestsRepository {
           ),
           head AS (
             SELECT r.workspace_id, r.test_type, r.priority, r.id, coalesce(f.n, 0) AS in_flight
-            FROM ws
-            LEFT JOIN flight f ON f.workspace_id = ws.id
+            FROM every_list l
+            LEFT JOIN flight f ON f.workspace_id = l.workspace_id
             CROSS JOIN LATERAL (
               SELECT t.workspace_id, t.test_type, t.priority, t.id FROM test_queue t
-              WHERE t.status = 'queued' AND t.dispatched_at IS NULL AND t.workspace_id = ws.id
+              WHERE t.status = 'queued' AND t.dispatched_at IS NULL
+                AND (t.workspace_id = l.workspace_id OR (t.workspace_id IS NULL AND l.workspace_id IS NULL))
                 AND t.test_type = ANY(${types}::text[])
               ORDER BY t.priority DESC, t.id
               LIMIT greatest(0, (SELECT max(turn) FROM mine) - coalesce(f.n, 0) + 1)
             ) r
-            WHERE ws.id IS NOT NULL
           ),
           turns AS MATERIALIZED (
             SELECT test_type, priority, id,
