@@ -23,6 +23,7 @@ import * as notificationPreferences from './migrations/2026_12_05_0960_notificat
 import * as growthIndexes from './migrations/2026_12_06_0501_growth_indexes.js';
 import * as deliveryOrder from './migrations/2026_12_06_0537_notification_delivery_order.js';
 import * as systemAlerts from './migrations/2026_12_06_0606_system_alerts.js';
+import * as urlSearchIndex from './migrations/2026_12_06_1400_url_search_index.js';
 
 /** Migrations in code (not read from disk) so compiled builds and tsx run the same list. */
 const migrations: Record<string, Migration> = {
@@ -49,6 +50,7 @@ const migrations: Record<string, Migration> = {
   '2026_12_06_0501_growth_indexes': growthIndexes,
   '2026_12_06_0537_notification_delivery_order': deliveryOrder,
   '2026_12_06_0606_system_alerts': systemAlerts,
+  '2026_12_06_1400_url_search_index': urlSearchIndex,
 };
 
 class StaticProvider implements MigrationProvider {

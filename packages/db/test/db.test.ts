@@ -52,6 +52,7 @@ describe('database', () => {
       '2026_12_06_0501_growth_indexes',
       '2026_12_06_0537_notification_delivery_order',
       '2026_12_06_0606_system_alerts',
+      '2026_12_06_1400_url_search_index',
     ]);
     expect(await migrationsApplied(dbs[0]!.kysely)).toBe(true);
     const again = await migrateToLatest(dbs[0]!.kysely);

@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestsRepository, UsersRepository, createDb, migrateToLatest } from '../src/index.js';
-import type { Db } from '../src/index.js';
+import type { Database, Db } from '../src/index.js';
 import { createTestDatabase } from '../src/testing.js';
 
 type TestDatabase = Awaited<ReturnType<typeof createTestDatabase>>;
@@ -37,7 +37,9 @@ describe('TestsRepository.runningAndMeans', () => {
       k,
     );
     await sql`INSERT INTO test_queue (test_id, test_type, url, status, user_id, completed_at)
-      VALUES (gen_random_uuid(), 'security', 'https://example.test/', 'completed', ${user.id}, now())`.execute(k);
+      VALUES (gen_random_uuid(), 'security', 'https://example.test/', 'completed', ${user.id}, now())`.execute(
+      k,
+    );
 
     const { running, meanSecByType } = await new TestsRepository(k).runningAndMeans();
 
@@ -46,5 +48,123 @@ describe('TestsRepository.runningAndMeans', () => {
     expect(running).toHaveLength(1);
     expect(running[0]!.testType).toBe('seo');
     expect(Math.round(running[0]!.elapsedSec)).toBe(30);
+  });
+});
+
+describe('TestsRepository.list, URL search', () => {
+  let database: TestDatabase;
+  let db: Db;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    db = createDb(database.url);
+    await migrateToLatest(db.kysely);
+  });
+  afterAll(async () => {
+    await db.close();
+    await database.drop();
+  });
+
+  it('finds what the plain filter finds, long URLs too, page by page, and reads URLs from the search index', async () => {
+    const k = db.kysely;
+    const users = new UsersRepository(k);
+    const alice = (await users.create('search-alice@example.test', 'h'))!;
+    const bob = (await users.create('search-bob@example.test', 'h'))!;
+    const workspaceOf = async (userId: string) =>
+      (await sql<{ id: string }>`SELECT id FROM workspaces WHERE personal_of = ${userId}`.execute(k)).rows[0]!
+        .id;
+    const aliceWs = await workspaceOf(alice.id);
+    const bobWs = await workspaceOf(bob.id);
+    // Test g: alternately each one's, of varied URL, type and status; every 7th URL is past what
+    // the search index takes (2,000 bytes) and carries the searched text only at its end.
+    const types = ['performance', 'api', 'seo'];
+    const statuses = ['completed', 'failed', 'queued'];
+    const urlOf = (g: number) =>
+      g % 7 === 0
+        ? `https://long-${g}.example.test/${'x'.repeat(2100)}/SHOP`
+        : `https://${g % 3 === 0 ? 'Shop' : 'blog'}-${g}.example.test/a_b${g % 5}`;
+    const made: { id: string; ws: string; url: string; type: string; status: string }[] = [];
+    for (let g = 1; g <= 60; g++) {
+      const ws = g % 2 === 0 ? aliceWs : bobWs;
+      const row = (
+        await sql<{
+          id: string;
+        }>`INSERT INTO test_queue (test_id, test_type, url, status, user_id, workspace_id)
+          VALUES (gen_random_uuid(), ${types[g % 3]}, ${urlOf(g)}, ${statuses[g % 4 === 0 ? 2 : g % 2]},
+            ${g % 2 === 0 ? alice.id : bob.id}, ${ws}) RETURNING id`.execute(k)
+      ).rows[0]!;
+      made.push({
+        id: row.id,
+        ws,
+        url: urlOf(g),
+        type: types[g % 3]!,
+        status: statuses[g % 4 === 0 ? 2 : g % 2]!,
+      });
+    }
+
+    const queries: { sql: string; parameters: readonly unknown[] }[] = [];
+    const logged = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: db.pool }),
+      log: (event) => {
+        if (event.level === 'query')
+          queries.push({ sql: event.query.sql, parameters: event.query.parameters });
+      },
+    });
+    const repo = new TestsRepository(logged);
+    const viewer = { id: alice.id, role: 'user' as const, workspaceId: aliceWs };
+    const searches: { urlContains: string; status?: 'completed' | 'queued'; testType?: 'api' }[] = [
+      { urlContains: 'shop' },
+      { urlContains: 'SHOP', status: 'queued' },
+      { urlContains: 'shop', testType: 'api' },
+      { urlContains: 'a_b3' },
+      { urlContains: 'nowhere' },
+    ];
+    for (const search of searches) {
+      const expected = made
+        .filter(
+          (t) =>
+            t.ws === aliceWs &&
+            t.url.toLowerCase().includes(search.urlContains.toLowerCase()) &&
+            (!search.status || t.status === search.status) &&
+            (!search.testType || t.type === search.testType),
+        )
+        .map((t) => t.id)
+        .sort((a, b) => Number(b) - Number(a));
+      const found: string[] = [];
+      let afterId: string | undefined;
+      for (let page = 0; page < 20; page++) {
+        const { rows, nextAfterId } = await repo.list(viewer, {
+          ...search,
+          limit: 3,
+          ...(afterId ? { afterId } : {}),
+        });
+        found.push(...rows.map((r) => r.id));
+        expect(rows.every((r) => r.workspace_id === aliceWs)).toBe(true);
+        if (!nextAfterId) break;
+        afterId = nextAfterId;
+      }
+      expect(found, JSON.stringify(search)).toEqual(expected);
+    }
+    // Long URLs are among what was found (the `_` of a_b3 is a literal, not a wildcard).
+    expect(made.some((t) => t.ws === aliceWs && t.url.length > 2000)).toBe(true);
+
+    // The plan of a search: URLs from the search index alone, whatever the table's size.
+    const search = queries.find((q) => q.sql.includes('ilike'))!;
+    // Alice's tests among many of others', and visible to every transaction (as autovacuum leaves
+    // a history), as on a real server: then an index-only scan is what it costs least.
+    await sql`INSERT INTO test_queue (test_id, test_type, url, status, user_id, workspace_id)
+      SELECT gen_random_uuid(), 'api', 'https://other.example.test/' || g, 'completed', ${bob.id}, ${bobWs}
+      FROM generate_series(1, 5000) g`.execute(k);
+    await sql`VACUUM ANALYZE test_queue`.execute(k);
+    const client = await db.pool.connect();
+    try {
+      const plan = (
+        await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${search.sql}`, search.parameters as unknown[])
+      ).rows
+        .map((r) => r['QUERY PLAN'])
+        .join('\n');
+      expect(plan).toMatch(/Index Only Scan using test_queue_workspace_search_idx/);
+    } finally {
+      client.release();
+    }
   });
 });
