@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Database, TestRow } from '../types.js';
-import { WAITING_LISTS } from './waiting-lists.js';
+import { WAITING_LISTS, flightOf, listHeads } from './waiting-lists.js';
 
 /** One workspace's turn at the queue: what it has in flight and the heads of its waiting list. */
 export interface WaitingList {
@@ -41,17 +41,15 @@ export class TestDispatchRepository {
       WITH RECURSIVE ${WAITING_LISTS}
       SELECT l.workspace_id AS list, coalesce(f.n, 0) AS in_flight, t.*
         FROM every_list l
-        LEFT JOIN flight f ON f.workspace_id = l.workspace_id
-        CROSS JOIN LATERAL (
-          SELECT q.* FROM test_queue q
-           WHERE q.status = 'queued' AND q.dispatched_at IS NULL
-             AND (q.workspace_id = l.workspace_id OR (q.workspace_id IS NULL AND l.workspace_id IS NULL))
-             AND (${testTypes === undefined}::boolean OR q.test_type = ANY(${[...(testTypes ?? [])]}::text[]))
+        LEFT JOIN flight f ON ${flightOf(sql`l.workspace_id`)}
+        CROSS JOIN LATERAL (${listHeads(
+          sql`l.workspace_id`,
+          sql`q.*`,
+          sql`(${testTypes === undefined}::boolean OR q.test_type = ANY(${[...(testTypes ?? [])]}::text[]))
              AND (q.updated_at < now() - ${graceMs}::double precision * interval '1 millisecond'
-                  OR q.test_id = ANY(${announced}::uuid[]))
-           ORDER BY q.priority DESC, q.id
-           LIMIT ${perWorkspace}
-        ) t`.execute(this.#db);
+                  OR q.test_id = ANY(${announced}::uuid[]))`,
+          sql`${perWorkspace}`,
+        )}) t`.execute(this.#db);
     const lists = new Map<string | null, WaitingList>();
     for (const { list, in_flight, ...row } of rows) {
       let entry = lists.get(list);

@@ -4,7 +4,7 @@ import { FINISHED_STATUSES, TestTypes, queueNameOf } from '@crucible/contracts';
 import type { Judging, MetricValue, Role, TestStatus, TestType } from '@crucible/contracts';
 import type { Database, TestRow } from '../types.js';
 import { UNSETTLED, closeOpenAttempts } from './attempt-history.js';
-import { WAITING_LISTS } from './waiting-lists.js';
+import { WAITING_LISTS, flightOf, listHeads } from './waiting-lists.js';
 
 export interface NewTest {
   testId: string;
@@ -601,7 +601,7 @@ export class TestsRepository {
           mine AS MATERIALIZED (
             SELECT m.id, m.priority, b.before_it, coalesce(f.n, 0) + b.before_it AS turn
             FROM test_queue m
-            LEFT JOIN flight f ON f.workspace_id = m.workspace_id
+            LEFT JOIN flight f ON ${flightOf(sql`m.workspace_id`)}
             CROSS JOIN LATERAL (
               SELECT count(*) AS before_it FROM test_queue o
               WHERE o.status = 'queued' AND o.dispatched_at IS NULL
@@ -613,22 +613,19 @@ export class TestsRepository {
               AND m.status = 'queued' AND m.dispatched_at IS NULL AND m.test_type = ANY(${types}::text[])
           ),
           head AS (
-            SELECT r.workspace_id, r.test_type, r.priority, r.id, coalesce(f.n, 0) AS in_flight
+            SELECT r.workspace_id, r.test_type, r.priority, r.id, r.k, coalesce(f.n, 0) AS in_flight
             FROM every_list l
-            LEFT JOIN flight f ON f.workspace_id = l.workspace_id
-            CROSS JOIN LATERAL (
-              SELECT t.workspace_id, t.test_type, t.priority, t.id FROM test_queue t
-              WHERE t.status = 'queued' AND t.dispatched_at IS NULL
-                AND (t.workspace_id = l.workspace_id OR (t.workspace_id IS NULL AND l.workspace_id IS NULL))
-                AND t.test_type = ANY(${types}::text[])
-              ORDER BY t.priority DESC, t.id
-              LIMIT greatest(0, (SELECT max(turn) FROM mine) - coalesce(f.n, 0) + 1)
-            ) r
+            LEFT JOIN flight f ON ${flightOf(sql`l.workspace_id`)}
+            CROSS JOIN LATERAL (${listHeads(
+              sql`l.workspace_id`,
+              // Its place in its list, counted as the list is read in order (no sort of them all).
+              sql`q.workspace_id, q.test_type, q.priority, q.id, row_number() OVER (ORDER BY q.priority DESC, q.id) AS k`,
+              sql`q.test_type = ANY(${types}::text[])`,
+              sql`greatest(0, (SELECT max(turn) FROM mine) - coalesce(f.n, 0) + 1)`,
+            )}) r
           ),
           turns AS MATERIALIZED (
-            SELECT test_type, priority, id,
-              in_flight + row_number() OVER (PARTITION BY workspace_id ORDER BY priority DESC, id) - 1 AS turn
-            FROM head
+            SELECT test_type, priority, id, in_flight + k - 1 AS turn FROM head
           ),
           by_turn AS (SELECT turn, test_type, count(*) AS n FROM turns GROUP BY turn, test_type)
           SELECT m.id AS mine, m.before_it, b.test_type, sum(b.n) AS n
