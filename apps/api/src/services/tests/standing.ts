@@ -59,18 +59,37 @@ export function createStanding(deps: StandingDeps): Standing {
    * runs as many tests as its running quota allows (the dispatcher holds its tests back).
    */
   async function waitReasonOf(row: TestRow): Promise<string | null> {
-    if (row.status !== 'queued') return null;
+    return (await waitReasonsOf([row]))[0]!;
+  }
+
+  /**
+   * {@link waitReasonOf} of several tests: each store asked once for all of them, and the running
+   * quota read once per workspace (a queue status lists 20 tests of one workspace: it read the
+   * same quota and usage 20 times).
+   */
+  async function waitReasonsOf(rows: TestRow[]): Promise<(string | null)[]> {
+    const queued = rows.filter((r) => r.status === 'queued');
+    if (queued.length === 0) return rows.map(() => null);
     const stores = [deps.targetHosts, deps.stressConnections].filter((s) => s !== undefined);
     try {
-      for (const store of stores) {
-        const reason = (await store.waiting([row.test_id])).get(row.test_id);
-        if (reason !== undefined) return reason;
-      }
-      return (await deps.quotaReason?.(row)) ?? null;
+      const noted = await Promise.all(stores.map((store) => store.waiting(queued.map((r) => r.test_id))));
+      const quota = new Map<string | null, Promise<string | null>>();
+      return await Promise.all(
+        rows.map(async (row) => {
+          if (row.status !== 'queued') return null;
+          for (const reasons of noted) {
+            const reason = reasons.get(row.test_id);
+            if (reason !== undefined) return reason;
+          }
+          if (!deps.quotaReason) return null;
+          let reason = quota.get(row.workspace_id);
+          if (!reason) quota.set(row.workspace_id, (reason = deps.quotaReason(row)));
+          return await reason;
+        }),
+      );
     } catch (err) {
-      // A nicety like the estimate: unknown, not an error.
-      deps.log.warn({ err }, 'could not read why the test waits');
-      return null;
+      deps.log.warn({ err }, 'could not read why the tests wait');
+      return rows.map(() => null);
     }
   }
 
@@ -78,7 +97,7 @@ export function createStanding(deps: StandingDeps): Standing {
     const [snapshots, cap, noted] = await Promise.all([
       deps.tests.queueSnapshots(rows),
       known ?? capacity(),
-      Promise.all(rows.map(waitReasonOf)),
+      waitReasonsOf(rows),
     ]);
     return rows.map((row, i) => {
       if (row.status !== 'queued' && row.status !== 'running')
