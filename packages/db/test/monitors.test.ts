@@ -1,31 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MonitorsRepository, UsersRepository, WorkspacesRepository, createDb, migrateToLatest } from '../src/index.js';
-import type { Db } from '../src/index.js';
-import { createTestDatabase } from '../src/testing.js';
-
-type TestDatabase = Awaited<ReturnType<typeof createTestDatabase>>;
+import { describe, expect, it } from 'vitest';
+import { MonitorsRepository, UsersRepository, WorkspacesRepository } from '../src/index.js';
+import { migratedDatabase } from './database.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('monitors repository', () => {
-  let database: TestDatabase;
-  let db: Db;
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    db = createDb(database.url);
-    await migrateToLatest(db.kysely);
-  });
-  afterAll(async () => {
-    await db.close();
-    await database.drop();
-  });
+  const database = migratedDatabase();
 
   it('deletes a monitor while one of its runs settles, neither of them failing on a deadlock', async () => {
-    const user = await new UsersRepository(db.kysely).create(`${randomUUID()}@example.test`, 'h');
-    const workspace = await new WorkspacesRepository(db.kysely).create('Team', user!.id);
-    const monitors = new MonitorsRepository(db.kysely);
+    const user = await new UsersRepository(database.db.kysely).create(`${randomUUID()}@example.test`, 'h');
+    const workspace = await new WorkspacesRepository(database.db.kysely).create('Team', user!.id);
+    const monitors = new MonitorsRepository(database.db.kysely);
     const monitor = await monitors.create({
       workspaceId: workspace.id,
       createdBy: user!.id,
@@ -40,7 +27,7 @@ describe('monitors repository', () => {
       nextRunAt: new Date(Date.now() + 60_000),
     });
     const run = await monitors.runNow(monitor, randomUUID(), null);
-    await db.kysely
+    await database.db.kysely
       .updateTable('test_queue')
       .set({ status: 'completed', completed_at: new Date() })
       .where('test_id', '=', run!.row.test_id)
@@ -52,7 +39,7 @@ describe('monitors repository', () => {
     const slotHeld = new Promise<void>((r) => (releaseSlot = r));
     let slotLocked!: () => void;
     const locked = new Promise<void>((r) => (slotLocked = r));
-    const holder = db.kysely.transaction().execute(async (trx) => {
+    const holder = database.db.kysely.transaction().execute(async (trx) => {
       await sql`SELECT 1 FROM monitor_slots WHERE monitor_id = ${monitor.id} FOR UPDATE`.execute(trx);
       slotLocked();
       await slotHeld;
@@ -65,7 +52,9 @@ describe('monitors repository', () => {
     releaseSlot();
     await holder;
     const [settle, del] = await Promise.allSettled([settled, deleted]);
-    expect(settle.status === 'fulfilled' ? 'ok' : String((settle as PromiseRejectedResult).reason)).toBe('ok');
+    expect(settle.status === 'fulfilled' ? 'ok' : String((settle as PromiseRejectedResult).reason)).toBe(
+      'ok',
+    );
     expect(del.status === 'fulfilled' ? 'ok' : String((del as PromiseRejectedResult).reason)).toBe('ok');
     expect(await monitors.find(monitor.id, workspace.id)).toBeUndefined();
   });

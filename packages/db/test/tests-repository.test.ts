@@ -1,26 +1,14 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestsRepository, UsersRepository, createDb, migrateToLatest } from '../src/index.js';
-import type { Database, Db } from '../src/index.js';
-import { createTestDatabase } from '../src/testing.js';
-
-type TestDatabase = Awaited<ReturnType<typeof createTestDatabase>>;
+import { describe, expect, it } from 'vitest';
+import { TestsRepository, UsersRepository } from '../src/index.js';
+import type { Database } from '../src/index.js';
+import { migratedDatabase } from './database.js';
 
 describe('TestsRepository.runningAndMeans', () => {
-  let database: TestDatabase;
-  let db: Db;
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    db = createDb(database.url);
-    await migrateToLatest(db.kysely);
-  });
-  afterAll(async () => {
-    await db.close();
-    await database.drop();
-  });
+  const database = migratedDatabase();
 
   it("averages each type's 50 latest completed tests, older ones, failures and unfinished tests left out", async () => {
-    const k = db.kysely;
+    const k = database.db.kysely;
     const user = (await new UsersRepository(k).create('means@example.test', 'h'))!;
     // Test g of a type ended g minutes ago and took `took` seconds.
     const insert = (type: string, status: string, from: number, to: number, took: number) =>
@@ -52,20 +40,10 @@ describe('TestsRepository.runningAndMeans', () => {
 });
 
 describe('TestsRepository.list, URL search', () => {
-  let database: TestDatabase;
-  let db: Db;
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    db = createDb(database.url);
-    await migrateToLatest(db.kysely);
-  });
-  afterAll(async () => {
-    await db.close();
-    await database.drop();
-  });
+  const database = migratedDatabase();
 
   it('finds what the plain filter finds, long URLs too, page by page, and reads URLs from the search index', async () => {
-    const k = db.kysely;
+    const k = database.db.kysely;
     const users = new UsersRepository(k);
     const alice = (await users.create('search-alice@example.test', 'h'))!;
     const bob = (await users.create('search-bob@example.test', 'h'))!;
@@ -82,19 +60,22 @@ describe('TestsRepository.list, URL search', () => {
       g % 7 === 0
         ? `https://long-${g}.example.test/${'x'.repeat(2100)}/SHOP`
         : `https://${g % 3 === 0 ? 'Shop' : 'blog'}-${g}.example.test/a_b${g % 5}`;
-    const made: { id: string; ws: string; url: string; type: string; status: string }[] = [];
+    const made: { id: string; ws: string; user: string; url: string; type: string; status: string }[] = [];
     for (let g = 1; g <= 60; g++) {
       const ws = g % 2 === 0 ? aliceWs : bobWs;
+      // Bob is a member of Alice's workspace too: every tenth test there is his.
+      const user = g % 2 === 0 && g % 10 !== 0 ? alice.id : bob.id;
       const row = (
         await sql<{
           id: string;
         }>`INSERT INTO test_queue (test_id, test_type, url, status, user_id, workspace_id)
           VALUES (gen_random_uuid(), ${types[g % 3]}, ${urlOf(g)}, ${statuses[g % 4 === 0 ? 2 : g % 2]},
-            ${g % 2 === 0 ? alice.id : bob.id}, ${ws}) RETURNING id`.execute(k)
+            ${user}, ${ws}) RETURNING id`.execute(k)
       ).rows[0]!;
       made.push({
         id: row.id,
         ws,
+        user,
         url: urlOf(g),
         type: types[g % 3]!,
         status: statuses[g % 4 === 0 ? 2 : g % 2]!,
@@ -103,7 +84,7 @@ describe('TestsRepository.list, URL search', () => {
 
     const queries: { sql: string; parameters: readonly unknown[] }[] = [];
     const logged = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: db.pool }),
+      dialect: new PostgresDialect({ pool: database.db.pool }),
       log: (event) => {
         if (event.level === 'query')
           queries.push({ sql: event.query.sql, parameters: event.query.parameters });
@@ -111,12 +92,19 @@ describe('TestsRepository.list, URL search', () => {
     });
     const repo = new TestsRepository(logged);
     const viewer = { id: alice.id, role: 'user' as const, workspaceId: aliceWs };
-    const searches: { urlContains: string; status?: 'completed' | 'queued'; testType?: 'api' }[] = [
+    const searches: {
+      urlContains: string;
+      status?: 'completed' | 'queued';
+      testType?: 'api';
+      ownerEmail?: string;
+    }[] = [
       { urlContains: 'shop' },
       { urlContains: 'SHOP', status: 'queued' },
       { urlContains: 'shop', testType: 'api' },
       { urlContains: 'a_b3' },
       { urlContains: 'nowhere' },
+      // `?owner=` one's own email: one's own tests of the workspace.
+      { urlContains: 'example', ownerEmail: 'search-alice@example.test' },
     ];
     for (const search of searches) {
       const expected = made
@@ -125,7 +113,8 @@ describe('TestsRepository.list, URL search', () => {
             t.ws === aliceWs &&
             t.url.toLowerCase().includes(search.urlContains.toLowerCase()) &&
             (!search.status || t.status === search.status) &&
-            (!search.testType || t.type === search.testType),
+            (!search.testType || t.type === search.testType) &&
+            (!search.ownerEmail || t.user === alice.id),
         )
         .map((t) => t.id)
         .sort((a, b) => Number(b) - Number(a));
@@ -155,7 +144,7 @@ describe('TestsRepository.list, URL search', () => {
       SELECT gen_random_uuid(), 'api', 'https://other.example.test/' || g, 'completed', ${bob.id}, ${bobWs}
       FROM generate_series(1, 5000) g`.execute(k);
     await sql`VACUUM ANALYZE test_queue`.execute(k);
-    const client = await db.pool.connect();
+    const client = await database.db.pool.connect();
     try {
       const plan = (
         await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${search.sql}`, search.parameters as unknown[])

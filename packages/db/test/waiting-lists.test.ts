@@ -1,18 +1,10 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TestTypes, queueNameOf } from '@crucible/contracts';
 import type { TestType } from '@crucible/contracts';
-import {
-  TestDispatchRepository,
-  TestsRepository,
-  UsersRepository,
-  createDb,
-  migrateToLatest,
-} from '../src/index.js';
-import type { Db, SnapshotRow } from '../src/index.js';
-import { createTestDatabase } from '../src/testing.js';
-
-type TestDatabase = Awaited<ReturnType<typeof createTestDatabase>>;
+import { TestDispatchRepository, TestsRepository, UsersRepository } from '../src/index.js';
+import type { SnapshotRow } from '../src/index.js';
+import { migratedDatabase } from './database.js';
 
 /**
  * The fair order's waiting lists as the dispatcher and a queued test's place read them, against
@@ -22,20 +14,10 @@ type TestDatabase = Awaited<ReturnType<typeof createTestDatabase>>;
  * priority, then the older.
  */
 describe('waiting lists', () => {
-  let database: TestDatabase;
-  let db: Db;
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    db = createDb(database.url);
-    await migrateToLatest(db.kysely);
-  });
-  afterAll(async () => {
-    await db.close();
-    await database.drop();
-  });
+  const database = migratedDatabase();
 
   it('orders every list, the one without a workspace too, and places each waiting test by the fair rule', async () => {
-    const k = db.kysely;
+    const k = database.db.kysely;
     const users = new UsersRepository(k);
     const owners: { user: string; ws: string | null }[] = [];
     for (const name of ['a', 'b', 'c']) {

@@ -53,6 +53,11 @@ export interface Viewer {
  */
 export const SEARCH_INDEX_URL_BYTES = 2000;
 
+/** An `ILIKE` pattern matching any text that contains `text` (its `%`, `_` and `\\` taken literally). */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
 export interface TestListFilter {
   status?: TestStatus;
   testType?: TestType;
@@ -416,27 +421,17 @@ export class TestsRepository {
     if (viewer.role !== 'admin' && filter.urlContains) {
       // A workspace's URL search: its ids come from the search index alone (see searchIds), the
       // rows then by primary key.
-      const ids = this.#searchIds(viewer.workspaceId, filter.urlContains, filter);
-      const rows = await q
-        .where('test_queue.id', 'in', ids)
-        .orderBy('test_queue.id', 'desc')
-        .limit(filter.limit + 1)
-        .execute();
-      const more = rows.length > filter.limit;
-      if (more) rows.pop();
-      return { rows, nextAfterId: more ? rows.at(-1)!.id : null };
+      q = q.where('test_queue.id', 'in', this.#searchIds(viewer.workspaceId, filter.urlContains, filter));
+    } else {
+      if (viewer.role !== 'admin') q = q.where('test_queue.workspace_id', '=', viewer.workspaceId);
+      else if (filter.userId) q = q.where('test_queue.user_id', '=', filter.userId);
+      if (filter.ownerEmail) q = q.where('users.email', '=', filter.ownerEmail);
+      if (filter.status) q = q.where('test_queue.status', '=', filter.status);
+      if (filter.testType) q = q.where('test_queue.test_type', '=', filter.testType);
+      if (filter.urlContains) q = q.where('test_queue.url', 'ilike', containsPattern(filter.urlContains));
+      if (filter.monitorId) q = q.where('test_queue.monitor_id', '=', filter.monitorId);
+      if (filter.afterId) q = q.where('test_queue.id', '<', filter.afterId);
     }
-    if (viewer.role !== 'admin') q = q.where('test_queue.workspace_id', '=', viewer.workspaceId);
-    else if (filter.userId) q = q.where('test_queue.user_id', '=', filter.userId);
-    if (filter.ownerEmail) q = q.where('users.email', '=', filter.ownerEmail);
-    if (filter.status) q = q.where('test_queue.status', '=', filter.status);
-    if (filter.testType) q = q.where('test_queue.test_type', '=', filter.testType);
-    if (filter.urlContains) {
-      const pattern = `%${filter.urlContains.replace(/[\\%_]/g, '\\$&')}%`;
-      q = q.where('test_queue.url', 'ilike', pattern);
-    }
-    if (filter.monitorId) q = q.where('test_queue.monitor_id', '=', filter.monitorId);
-    if (filter.afterId) q = q.where('test_queue.id', '<', filter.afterId);
     const rows = await q
       .orderBy('test_queue.id', 'desc')
       .limit(filter.limit + 1)
@@ -458,9 +453,9 @@ export class TestsRepository {
   #searchIds(
     workspaceId: string,
     text: string,
-    filter: Omit<TestListFilter, 'urlContains' | 'userId' | 'ownerEmail'>,
+    filter: Omit<TestListFilter, 'urlContains' | 'userId'>,
   ) {
-    const pattern = `%${text.replace(/[\\%_]/g, '\\$&')}%`;
+    const pattern = containsPattern(text);
     const branch = (long: boolean) => {
       let b = this.#db
         .selectFrom('test_queue')
@@ -471,6 +466,11 @@ export class TestsRepository {
       if (filter.status) b = b.where('status', '=', filter.status);
       if (filter.testType) b = b.where('test_type', '=', filter.testType);
       if (filter.monitorId) b = b.where('monitor_id', '=', filter.monitorId);
+      // A member's own tests (`?owner=` their email): the owner is known by email only.
+      if (filter.ownerEmail)
+        b = b.where('user_id', 'in', (eb) =>
+          eb.selectFrom('users').select('users.id').where('users.email', '=', filter.ownerEmail!),
+        );
       if (filter.afterId) b = b.where('id', '<', filter.afterId);
       return b.orderBy('id', 'desc').limit(filter.limit + 1);
     };
