@@ -10,9 +10,9 @@ const NO_WORKSPACE = sql`'00000000-0000-0000-0000-000000000000'::uuid`;
  * so that both see the same lists and the same tests in flight: `lists` finds the workspaces with
  * waiting tests by a loose index scan of `test_queue_waiting` (one probe per workspace, however long
  * its list), `every_list` adds the list of tests without a workspace when there is one, and `flight`
- * counts each list's released, unfinished tests (keyed by `list`: join it with {@link flightOf}). Used as `WITH RECURSIVE ${WAITING_LISTS}, …`.
+ * counts each list's released, unfinished tests (keyed by `list`: join it with {@link flightOf}).
+ * Used as `WITH RECURSIVE ${WAITING_LISTS}, …`.
  */
-
 export const WAITING_LISTS = sql`
   lists AS (
     (SELECT workspace_id FROM test_queue
