@@ -450,11 +450,7 @@ export class TestsRepository {
    * are fetched. URLs longer than the index takes ({@link SEARCH_INDEX_URL_BYTES}) are not in it and
    * are searched through their own (in practice empty) index.
    */
-  #searchIds(
-    workspaceId: string,
-    text: string,
-    filter: Omit<TestListFilter, 'urlContains' | 'userId'>,
-  ) {
+  #searchIds(workspaceId: string, text: string, filter: Omit<TestListFilter, 'urlContains' | 'userId'>) {
     const pattern = containsPattern(text);
     const branch = (long: boolean) => {
       let b = this.#db
@@ -602,12 +598,20 @@ export class TestsRepository {
             SELECT m.id, m.priority, b.before_it, coalesce(f.n, 0) + b.before_it AS turn
             FROM test_queue m
             LEFT JOIN flight f ON ${flightOf(sql`m.workspace_id`)}
+            -- Its own list's tests before it, read as two ranges of test_queue_waiting (a higher
+            -- priority; the same one and older), not the whole list as an OR of the two did.
             CROSS JOIN LATERAL (
-              SELECT count(*) AS before_it FROM test_queue o
-              WHERE o.status = 'queued' AND o.dispatched_at IS NULL
-                AND (o.workspace_id = m.workspace_id OR (o.workspace_id IS NULL AND m.workspace_id IS NULL))
-                AND o.test_type = ANY(${types}::text[])
-                AND (o.priority > m.priority OR (o.priority = m.priority AND o.id < m.id))
+              SELECT (SELECT count(*) FROM (${listHeads(
+                sql`m.workspace_id`,
+                sql`1`,
+                sql`q.priority > m.priority AND q.test_type = ANY(${types}::text[])`,
+                sql`ALL`,
+              )}) h) + (SELECT count(*) FROM (${listHeads(
+                sql`m.workspace_id`,
+                sql`1`,
+                sql`q.priority = m.priority AND q.id < m.id AND q.test_type = ANY(${types}::text[])`,
+                sql`ALL`,
+              )}) o) AS before_it
             ) b
             WHERE m.id = ANY(${mine.map((r) => r.id)}::bigint[])
               AND m.status = 'queued' AND m.dispatched_at IS NULL AND m.test_type = ANY(${types}::text[])

@@ -54,7 +54,8 @@ export function flightOf(workspace: RawBuilder<unknown>) {
  * condition `q.workspace_id = list OR (both null)` made PostgreSQL read the whole list from the
  * table and sort it (a bitmap scan: 50 rows per workspace on the growth database where 20 were
  * asked); each branch is an ordered read of `test_queue_waiting` that stops at `limit`, and the one
- * not for this list costs nothing (its condition on `list` is checked once).
+ * not for this list costs nothing (its condition on `list` is checked once). `limit` may be `ALL`
+ * (a count of the tests before one: the filter bounds the read).
  */
 export function listHeads(
   list: RawBuilder<unknown>,
