@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-export { freePort } from '@crucible/db/testing';
+import { freePort } from '@crucible/db/testing';
+
+export { freePort };
 
 export interface AppProcess {
   name: string;
@@ -50,6 +52,33 @@ export async function waitForReady(url: string, proc: AppProcess, timeoutMs = 30
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${proc.name} not ready at ${url}:\n${proc.output()}`);
+}
+
+/**
+ * Starts `entry` on a port asked of the kernel (`envOf(port)`) and waits until `readyPath` answers
+ * there; on a new port when another process took that one first. The port is released before the
+ * child binds it, and the other lane's suites ask for ports too (EADDRINUSE in CI, 2026-12-06).
+ */
+export async function startOnFreePort(
+  name: string,
+  entry: string,
+  envOf: (port: number) => Record<string, string>,
+  readyPath: string,
+  timeoutMs?: number,
+): Promise<AppProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const proc = startProcess(name, entry, envOf(port));
+    try {
+      await waitForReady(`http://127.0.0.1:${port}${readyPath}`, proc, timeoutMs);
+      return proc;
+    } catch (err) {
+      if (attempt === 3 || !proc.output().includes('EADDRINUSE')) {
+        await proc.stop('SIGKILL');
+        throw err;
+      }
+    }
+  }
 }
 
 /** `POST /api/admin/queue-board/session` as a token's user: the status and the board's cookie, if set. */

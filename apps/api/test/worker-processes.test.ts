@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testBackplaneMode } from '@crucible/backplane/testing';
 import { REDIS_URL, auth, register, startApi, startTarget } from './helpers.js';
 import type { Api } from './helpers.js';
-import { freePort, startProcess, waitForReady } from './processes.js';
+import { startOnFreePort } from './processes.js';
 import type { AppProcess } from './processes.js';
 
 /** Embedded mode has no worker process of its own: the embedded e2e kills its one process instead. */
@@ -34,18 +34,22 @@ distributedOnly('worker processes (distributed mode only: they share Redis and P
   });
 
   async function spawnWorker(env: Record<string, string>): Promise<AppProcess> {
-    const port = await freePort();
-    const proc = startProcess('worker', 'apps/worker/src/main.ts', {
-      DATABASE_URL: api.databaseUrl,
-      REDIS_URL,
-      CRUCIBLE_PREFIX: api.prefix,
-      WORKER_HEALTH_PORT: String(port),
-      WORKER_CONCURRENCY: '1',
-      TARGET_ALLOWLIST: '127.0.0.1',
-      ...env,
-    });
+    const proc = await startOnFreePort(
+      'worker',
+      'apps/worker/src/main.ts',
+      (port) => ({
+        DATABASE_URL: api.databaseUrl,
+        REDIS_URL,
+        CRUCIBLE_PREFIX: api.prefix,
+        WORKER_HEALTH_PORT: String(port),
+        WORKER_CONCURRENCY: '1',
+        TARGET_ALLOWLIST: '127.0.0.1',
+        ...env,
+      }),
+      '/health/ready',
+      60_000,
+    );
     procs.push(proc);
-    await waitForReady(`http://127.0.0.1:${port}/health/ready`, proc, 60_000);
     return proc;
   }
 
