@@ -285,7 +285,9 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
       testType: 'stress',
       name: 'live share',
       url: targetUrl,
-      config: { connections: 1, durationSec: 8 },
+      // Long enough to be running through both visits on a loaded machine (8 s was not, in CI);
+      // the owner cancels it once the pages have been checked.
+      config: { connections: 1, durationSec: 300 },
     });
     const share = async () => {
       const res = await fetch(`${origin}/api/test/${testId}/share`, {
@@ -326,10 +328,15 @@ describe('the dashboard’s pages', { timeout: 180_000 }, () => {
     await expect
       .poll(() => left.getByTestId('share-gone').textContent(), { timeout: 30_000 })
       .toBe('This link was revoked or has expired.');
-    // The other link's page sees the test finish, also without a reload.
+    // The other link's page sees the test end, also without a reload.
+    const cancelled = await fetch(`${origin}/api/test/${testId}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${theo}` },
+    });
+    expect(cancelled.status).toBe(200);
     await expect
       .poll(() => follower.locator('main .chip').first().textContent(), { timeout: 60_000 })
-      .toBe('completed');
+      .toBe('cancelled');
     await left.context().close();
     await follower.context().close();
   });

@@ -292,6 +292,10 @@ export function TestsListPage() {
     }
   }, [status, testType, url, owner, cursor]);
   useEffect(() => void load(), [load]);
+  // The page as the address says it now: an action answered after the filters changed reloads
+  // this, not the page it was started on (its own closure's `load`).
+  const current = useRef(load);
+  current.current = load;
 
   // New tests and finished ones change the first page: reload it when the queue moves.
   useChannel(cursor ? null : Channels.QUEUE_UPDATES, { message: () => void load() });
@@ -337,7 +341,7 @@ export function TestsListPage() {
       if (action === 'cancel') await api.call('cancelTest', { params: { testId: item.testId } });
       else await api.call('retryTest', { params: { jobId: item.testId } });
       setNotice(`${action === 'cancel' ? 'Cancelled' : 'Queued again'}: ${item.name || item.url}`);
-      await load();
+      await current.current();
     } catch (err) {
       replace(item);
       setNotice(err instanceof ApiError ? err.message : String(err));
