@@ -34,13 +34,33 @@ export async function listed(): Promise<string[]> {
 }
 
 /**
+ * A failed run's reasons first: the report (stdout) holds each benchmark's error after `FAILED:`,
+ * while the error's own message is the command and its progress lines (stderr), which CI's
+ * summary cut before the cause (2026-12-06).
+ */
+export function failuresIn(stdout: string): string {
+  const out: string[] = [];
+  let bench = '';
+  for (const block of stdout.split(/^### /m)) {
+    bench = block.split(' ')[0] ?? bench;
+    const failed = /^FAILED:\n```\n([\s\S]*?)\n```/m.exec(block);
+    if (failed) out.push(`${bench} failed: ${failed[1]}`);
+  }
+  return out.join('\n');
+}
+
+/**
  * `pnpm bench --smoke <names>` end to end: each benchmark starts what it needs, measures tiny sizes
  * and reports. Nothing here judges speed — only that the harness and every benchmark still work.
  */
 export async function smoke(names: string[]): Promise<void> {
   const out = await mkdtemp(join(tmpdir(), 'crucible-bench-'));
   try {
-    const { stdout } = await cli(names, { BENCH_SMOKE: '1', BENCH_RESULTS_DIR: out });
+    const { stdout } = await cli(names, { BENCH_SMOKE: '1', BENCH_RESULTS_DIR: out }).catch(
+      (err: Error & { stdout?: string }) => {
+        throw new Error(`${failuresIn(err.stdout ?? '') || err.message}`);
+      },
+    );
     const files = await readdir(out);
     expect(files).toHaveLength(1);
     expect(files[0]).toMatch(/-smoke\.json$/);
