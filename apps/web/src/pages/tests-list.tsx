@@ -332,17 +332,23 @@ export function TestsListPage() {
     setNotice(null);
     generation.current++;
     if (action === 'retry') setRetrying(item.testId);
+    // Until the API answers, a reload (the queue moved meanwhile) reads the row as it was before
+    // the action: the row keeps what it shows, as for a move its channel made after the reload.
+    movedAt.current.set(item.testId, Infinity);
     replace(
       action === 'cancel'
         ? { ...item, status: 'cancelled' }
         : { ...item, status: 'queued', progress: 0, verdict: null },
     );
+    const answered = () => movedAt.current.set(item.testId, performance.now());
     try {
       if (action === 'cancel') await api.call('cancelTest', { params: { testId: item.testId } });
       else await api.call('retryTest', { params: { jobId: item.testId } });
+      answered();
       setNotice(`${action === 'cancel' ? 'Cancelled' : 'Queued again'}: ${item.name || item.url}`);
       await current.current();
     } catch (err) {
+      answered();
       replace(item);
       setNotice(err instanceof ApiError ? err.message : String(err));
     } finally {
