@@ -20,15 +20,32 @@ export async function discoverBenchmarks(): Promise<Benchmark[]> {
   return loaded.sort((a, b) => (a.order ?? 100) - (b.order ?? 100) || a.name.localeCompare(b.name));
 }
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    smoke: { type: 'boolean', default: process.env.BENCH_SMOKE === '1' },
-    rounds: { type: 'string', default: '3' },
-    out: { type: 'string', default: process.env.BENCH_RESULTS_DIR ?? DEFAULT_OUT },
-    list: { type: 'boolean', default: false },
-  },
-});
+const USAGE =
+  'usage: pnpm bench [--smoke] [--rounds N] [--out DIR] [--list] [name …] (no name: every benchmark)';
+
+function parse() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        smoke: { type: 'boolean', default: process.env.BENCH_SMOKE === '1' },
+        rounds: { type: 'string', default: '3' },
+        out: { type: 'string', default: process.env.BENCH_RESULTS_DIR ?? DEFAULT_OUT },
+        list: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    // An unknown or malformed option: one line and the usage, not a stack trace.
+    console.error(`${(err as Error).message.split('. ')[0]}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const { values, positionals } = parse();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 const all = await discoverBenchmarks();
 if (values.list) {
