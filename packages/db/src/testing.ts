@@ -62,9 +62,9 @@ const listenOn = (port: number): Promise<number | null> =>
 /**
  * An unused loopback port, released for a child process to take. Drawn at random from below the
  * kernel's ephemeral range (where there is room): a port from `listen(0)` comes from that range,
- * where every outgoing connection of every other suite also takes its local port, and one did
- * take a released port before the child bound it (EADDRINUSE in CI, 2026-12-06). Below it only
- * another `freePort` draw can land on the same port — one in thousands.
+ * where every outgoing connection of every other suite also takes its local port, and a child lost
+ * its released port before binding it (EADDRINUSE in CI, 2026-12-06). Below it only another
+ * `freePort` draw can land on the same port — one in thousands.
  */
 export async function freePort(): Promise<number> {
   if (drawTo !== null && drawTo - DRAW_FROM >= 5_000) {
