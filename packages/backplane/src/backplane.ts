@@ -280,6 +280,9 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
   // BullMQ takes a worker's LISTEN client from this pool, so it needs room beyond that.
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10, keepAlive: true });
   pool.on('error', onError);
+  // Ours, then one 'error' listener per BullMQ queue and live worker on the pool: four and four
+  // in a whole process, near Node's warning threshold of 10 by design, not by a leak.
+  pool.setMaxListeners(32);
   try {
     const client = await pool.connect();
     try {
@@ -323,9 +326,17 @@ export async function createEmbeddedBackplane(options: EmbeddedBackplaneOptions)
       processor: Processor<D, R>,
       { queue: name, ...workerOptions }: WorkerOptions,
     ) {
+      // BullMQ's PostgreSQL connection adds an 'error' listener to the pool it is given and keeps
+      // it after close (bullmq 6.7.0, postgres-connection.js): each worker restarted on this pool
+      // left one more behind, holding the closed worker's connection. Taken off when it closes.
+      const before = new Set(pool.listeners('error'));
       const worker = new Classes.Worker<D, R>(name, processor, {
         ...workerOptions,
         connection: pool,
+      });
+      const added = pool.listeners('error').filter((listener) => !before.has(listener));
+      worker.once('closed', () => {
+        for (const listener of added) pool.off('error', listener as (err: Error) => void);
       });
       return worker as unknown as TestQueueWorker<R, D>;
     },
