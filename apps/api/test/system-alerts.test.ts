@@ -89,16 +89,31 @@ distributedOnly('system alerts: two checking api processes, a worker, a gateway'
       .map((r) => verifier.verify(r.body, r.headers as Record<string, string>) as Hook)
       .filter((b) => b.type.startsWith('system.'));
   }
-  const told = (hook: Hook[], kind: string, type: string) =>
-    hook.filter((b) => b.data.systemAlert?.kind === kind && b.type === type);
+  /**
+   * What a receiver was told of `kind` since the mark: every firing, and the ends of those alerts
+   * only. An alert that fired before the mark (workers-silent while a slow machine started the
+   * processes) is resolved before it, but its end can be delivered after it: that end is
+   * another's (CI, 2026-12-06: two `resolved` for one `firing`).
+   */
+  const told = (hook: Hook[], kind: string, type: string) => {
+    const ofKind = hook.filter((b) => b.data.systemAlert?.kind === kind);
+    const fired = new Set(
+      ofKind.filter((b) => b.type === 'system.alert.firing').map((b) => b.data.systemAlert!.id),
+    );
+    return ofKind.filter((b) => b.type === type && fired.has(b.data.systemAlert!.id));
+  };
 
   /** `system:alert` frames a socket got (each message once: a redelivery is the same message). */
-  const frames = (client: WsClient, kind: string, status: string) =>
-    since(client.frames)
+  const frames = (client: WsClient, kind: string, status: string) => {
+    const ofKind = since(client.frames)
       .filter((f) => f.channel === 'system-alerts' && f.event === 'system:alert')
       .filter((f) => !f.redelivered)
       .map((f) => f.data as { kind: string; status: string; id: string })
-      .filter((d) => d.kind === kind && d.status === status);
+      .filter((d) => d.kind === kind);
+    // As `told`: the ends of alerts that fired since the mark.
+    const fired = new Set(ofKind.filter((d) => d.status === 'firing').map((d) => d.id));
+    return ofKind.filter((d) => d.status === status && fired.has(d.id));
+  };
 
   beforeAll(async () => {
     database = await createTestDatabase();
