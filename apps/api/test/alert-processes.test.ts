@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackplaneMode } from '@crucible/backplane/testing';
 import { LOST_ATTEMPT_ERROR } from '@crucible/db';
 import { webhookIdOf } from '@crucible/notify';
-import { REDIS_URL, SECRET, auth, register, startApi, startTarget } from './helpers.js';
+import { REDIS_URL, SECRET, auth, register, spawnWorkerOf, startApi, startTarget } from './helpers.js';
 import type { Api } from './helpers.js';
 import { until } from './alert-receivers.js';
 import { freePort, startProcess, waitForReady } from './processes.js';
@@ -117,20 +117,14 @@ distributedOnly('notifications through worker and gateway processes (distributed
   }
 
   async function spawnWorker(): Promise<AppProcess> {
-    const port = await freePort();
-    const proc = startProcess('worker', 'apps/worker/src/main.ts', {
-      DATABASE_URL: api.databaseUrl,
-      REDIS_URL,
-      CRUCIBLE_PREFIX: api.prefix,
-      WORKER_HEALTH_PORT: String(port),
-      TARGET_ALLOWLIST: '127.0.0.1',
+    const proc = await spawnWorkerOf(api, {
+      WORKER_CONCURRENCY: '5',
       WORKER_LOCK_DURATION_MS: '3000',
       ALERT_GROUP_WAIT_MS: '0',
       // A claim holds a delivery twice this (6 s): a lost send is retried that soon, not after 30 s.
       NOTIFY_SEND_TIMEOUT_MS: '3000',
     });
     procs.push(proc);
-    await waitForReady(`http://127.0.0.1:${port}/health/ready`, proc, 120_000);
     return proc;
   }
 

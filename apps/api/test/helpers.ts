@@ -16,9 +16,38 @@ import { createDb, migrateToLatest } from '@crucible/db';
 import { createEngines, createTestWorker } from '@crucible/worker';
 import type { TestWorker, TestWorkerDeps } from '@crucible/worker';
 import { buildApi } from '../src/app.js';
+import { startOnFreePort } from './processes.js';
+import type { AppProcess } from './processes.js';
 import type { BuildApiOptions } from '../src/app.js';
 
 export const REDIS_URL = TEST_REDIS_URL;
+
+/**
+ * A worker process of the deployment an in-process api runs on (its database, Redis and prefix),
+ * concurrency 1, allowed to reach loopback targets; `env` adds or overrides. On a free health port
+ * (`startOnFreePort`). The caller stops it.
+ */
+export function spawnWorkerOf(
+  api: { databaseUrl: string; prefix: string },
+  env: Record<string, string> = {},
+  timeoutMs = 120_000,
+): Promise<AppProcess> {
+  return startOnFreePort(
+    'worker',
+    'apps/worker/src/main.ts',
+    (port) => ({
+      DATABASE_URL: api.databaseUrl,
+      REDIS_URL,
+      CRUCIBLE_PREFIX: api.prefix,
+      WORKER_HEALTH_PORT: String(port),
+      WORKER_CONCURRENCY: '1',
+      TARGET_ALLOWLIST: '127.0.0.1',
+      ...env,
+    }),
+    '/health/ready',
+    timeoutMs,
+  );
+}
 export const SECRET = 'test-secret-test-secret-test-secret-0123';
 
 /** Deletes every key of a test's prefix (SCAN + UNLINK, never KEYS). */

@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StressResult } from '@crucible/contracts';
 import { testBackplaneMode } from '@crucible/backplane/testing';
-import { REDIS_URL, auth, register, startApi, startTarget } from './helpers.js';
+import { auth, register, spawnWorkerOf, startApi, startTarget } from './helpers.js';
 import type { Api } from './helpers.js';
-import { freePort, startProcess, waitForReady } from './processes.js';
 import type { AppProcess } from './processes.js';
 
 /** Embedded mode has one process: its sharded test is the worker suite's (stress-shards.test.ts). */
@@ -33,19 +32,9 @@ distributedOnly('sharded stress tests on two worker processes (distributed mode 
   });
 
   async function spawnWorker(): Promise<AppProcess> {
-    const port = await freePort();
-    const proc = startProcess('worker', 'apps/worker/src/main.ts', {
-      DATABASE_URL: api.databaseUrl,
-      REDIS_URL,
-      CRUCIBLE_PREFIX: api.prefix,
-      WORKER_HEALTH_PORT: String(port),
-      WORKER_CONCURRENCY: '1',
-      TARGET_ALLOWLIST: '127.0.0.1',
-      // Its log says which process runs the test itself and which its shards.
-      LOG_LEVEL: 'info',
-    });
+    // Its log says which process runs the test itself and which its shards.
+    const proc = await spawnWorkerOf(api, { LOG_LEVEL: 'info' });
     procs.push(proc);
-    await waitForReady(`http://127.0.0.1:${port}/health/ready`, proc, 120_000);
     return proc;
   }
 

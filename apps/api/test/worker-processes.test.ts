@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testBackplaneMode } from '@crucible/backplane/testing';
-import { REDIS_URL, auth, register, startApi, startTarget } from './helpers.js';
+import { auth, register, spawnWorkerOf, startApi, startTarget } from './helpers.js';
 import type { Api } from './helpers.js';
-import { startOnFreePort } from './processes.js';
 import type { AppProcess } from './processes.js';
 
 /** Embedded mode has no worker process of its own: the embedded e2e kills its one process instead. */
@@ -34,21 +33,7 @@ distributedOnly('worker processes (distributed mode only: they share Redis and P
   });
 
   async function spawnWorker(env: Record<string, string>): Promise<AppProcess> {
-    const proc = await startOnFreePort(
-      'worker',
-      'apps/worker/src/main.ts',
-      (port) => ({
-        DATABASE_URL: api.databaseUrl,
-        REDIS_URL,
-        CRUCIBLE_PREFIX: api.prefix,
-        WORKER_HEALTH_PORT: String(port),
-        WORKER_CONCURRENCY: '1',
-        TARGET_ALLOWLIST: '127.0.0.1',
-        ...env,
-      }),
-      '/health/ready',
-      60_000,
-    );
+    const proc = await spawnWorkerOf(api, env, 60_000);
     procs.push(proc);
     return proc;
   }
