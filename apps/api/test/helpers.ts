@@ -16,9 +16,9 @@ import { createDb, migrateToLatest } from '@crucible/db';
 import { createEngines, createTestWorker } from '@crucible/worker';
 import type { TestWorker, TestWorkerDeps } from '@crucible/worker';
 import { buildApi } from '../src/app.js';
+import type { BuildApiOptions } from '../src/app.js';
 import { startOnFreePort } from './processes.js';
 import type { AppProcess } from './processes.js';
-import type { BuildApiOptions } from '../src/app.js';
 
 export const REDIS_URL = TEST_REDIS_URL;
 

@@ -55,9 +55,9 @@ export async function waitForReady(url: string, proc: AppProcess, timeoutMs = 30
 }
 
 /**
- * Starts `entry` on a port asked of the kernel (`envOf(port)`) and waits until `readyPath` answers
- * there; on a new port when another process took that one first. The port is released before the
- * child binds it, and the other lane's suites ask for ports too (EADDRINUSE in CI, 2026-12-06).
+ * Starts `entry` on a `freePort()` (`envOf(port)`) and waits until `readyPath` answers there; on a
+ * new port when another process took that one first: the port is released before the child binds
+ * it, and the other lane's suites draw ports too (EADDRINUSE in CI, 2026-12-06).
  */
 export async function startOnFreePort(
   name: string,
